@@ -1,0 +1,28 @@
+# The user contract: `make repro` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= all
+
+.PHONY: repro test smoke venv clean-outputs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Run the whole DAG on the default profile (same as `snakemake --cores all` inside the venv).
+repro: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
+
+## Unit tests plus a smoke run of the whole DAG.
+test: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
+
+## Only the smoke run of the DAG, into the working tree.
+smoke: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default --config profile=smoke

@@ -1,0 +1,3 @@
+from avrepro.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Reading and writing the media files of a dataset (wav via soundfile, mp4 via PyAV).
+
+Every reader turns a decoder failure into :class:`MediaError` naming the file and the
+reason, so a corrupt clip is reported by ``verify`` instead of crashing a training job.
+Every writer is atomic.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+
+from avrepro.io import atomic_path
+
+
+class MediaError(ValueError):
+    """A media file cannot be used; ``str(err)`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def read_wav(path: str | Path, dtype: str = "float32") -> tuple[np.ndarray, int]:
+    """Read a wav file as ``(channels, samples)`` and its sample rate.
+
+    Raises:
+        MediaError: missing, unreadable, empty, or containing NaN/Inf samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "file not found")
+    try:
+        data, rate = sf.read(str(path), dtype=dtype, always_2d=True)
+    except Exception as exc:  # soundfile raises several types for corrupt files
+        raise MediaError(path, f"unreadable audio ({exc})") from None
+    data = np.ascontiguousarray(data.T)
+    if data.shape[1] == 0:
+        raise MediaError(path, "audio has no samples")
+    if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
+        raise MediaError(path, "audio contains NaN or Inf samples")
+    return data, int(rate)
+
+
+def write_wav(path: str | Path, audio: np.ndarray, rate: int, subtype: str = "PCM_16") -> None:
+    """Write ``(channels, samples)`` audio atomically (float input is clipped to [-1, 1])."""
+    audio = np.asarray(audio)
+    if audio.ndim == 1:
+        audio = audio[None]
+    if np.issubdtype(audio.dtype, np.floating) and subtype.startswith("PCM"):
+        audio = np.clip(audio, -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), audio.T, rate, subtype=subtype, format="WAV")
+
+
+def write_mp4(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarray | None = None,
+              audio_rate: int | None = None, crf: int = 18) -> None:
+    """Encode ``(T, H, W, 3)`` uint8 frames as H.264 (yuv420p) mp4, optionally with AAC audio.
+
+    Encoding is single-threaded with fixed settings and no creation time, so the same frames
+    give byte-identical files (the video-only case; AAC muxing is for demos).
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"{path}: frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    _, height, width, _ = frames.shape
+    if height % 2 or width % 2:
+        raise ValueError(f"{path}: H.264 needs even frame sizes, got {width}x{height}")
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.thread_count = 1
+            stream.options = {"crf": str(crf), "preset": "medium", "threads": "1",
+                              "x264-params": "threads=1:lookahead-threads=1"}
+            astream = None
+            if audio is not None:
+                astream = container.add_stream("aac", rate=audio_rate)
+                astream.layout = "stereo" if audio.shape[0] == 2 else "mono"
+            for i, img in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                frame.pts = i
+                frame.time_base = Fraction(1, fps)
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode())
+            if astream is not None:
+                pcm = np.ascontiguousarray(np.clip(audio, -1, 1).astype(np.float32))
+                aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout=astream.layout.name)
+                aframe.sample_rate = audio_rate
+                aframe.pts = 0
+                container.mux(astream.encode(aframe))
+                container.mux(astream.encode())
+
+
+def probe_mp4(path: str | Path) -> dict:
+    """Container facts without decoding: fps, frame count estimate, size, audio stream presence."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "file not found")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(path, "no video stream")
+            v = container.streams.video[0]
+            fps = float(v.average_rate) if v.average_rate else float("nan")
+            return {"fps": fps, "frames": int(v.frames), "width": v.codec_context.width,
+                    "height": v.codec_context.height, "has_audio": bool(container.streams.audio)}
+    except MediaError:
+        raise
+    except Exception as exc:
+        raise MediaError(path, f"not a readable video ({exc.__class__.__name__}: {exc})") from None
+
+
+def read_mp4_frames(path: str | Path, size: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:
+    """Decode every video frame as ``(T, H, W, 3)`` uint8 RGB, optionally resized to ``(W, H)``.
+
+    Raises:
+        MediaError: missing, corrupt or truncated file, no video stream, or no decodable frame.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "file not found")
+    frames = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(path, "no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "NONE"
+            fps = float(stream.average_rate) if stream.average_rate else float("nan")
+            for frame in container.decode(stream):
+                if size is not None:
+                    frame = frame.reformat(width=size[0], height=size[1], format="rgb24",
+                                           interpolation="AREA")
+                frames.append(frame.to_ndarray(format="rgb24"))
+    except MediaError:
+        raise
+    except Exception as exc:
+        raise MediaError(path, f"corrupt or truncated video ({exc.__class__.__name__}: {exc})") from None
+    if not frames:
+        raise MediaError(path, "no decodable video frame")
+    return np.stack(frames), fps
