@@ -1,0 +1,194 @@
+"""The ``avrepro`` command: one sub-command per pipeline step (each Snakemake rule calls one).
+
+Rules pass the exact configuration section they depend on as JSON (``--cfg``), so Snakemake's
+params tracking reruns exactly what a params change touches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _json(text: str) -> dict:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--cfg is not valid JSON: {exc}") from None
+
+
+def cmd_synthesize(args) -> None:
+    from avrepro.data.synthetic import generate
+
+    generate(args.cfg, Path(args.out), seed=args.seed)
+
+
+def cmd_verify(args) -> None:
+    from avrepro.data.verify import verify_dataset
+
+    verify_dataset(Path(args.raw), args.dataset, args.cfg, Path(args.manifest), Path(args.issues))
+
+
+def cmd_split(args) -> None:
+    from avrepro.data.split import split_manifest
+
+    split_manifest(Path(args.manifest), args.cfg, Path(args.out))
+
+
+def cmd_cache(args) -> None:
+    from avrepro.data.cache import build_cache
+
+    build_cache(Path(args.manifest), Path(args.raw), Path(args.split_file), Path(args.out), args.cfg)
+
+
+def _open_cache(path: str, cfg: dict):
+    from avrepro.data.cache import FeatureCache
+
+    return FeatureCache(Path(path), expect=cfg.get("features"))
+
+
+def cmd_train(args) -> None:
+    from avrepro.engine.train import train
+    from avrepro.tasks import get_task
+
+    task = get_task(args.task)
+    final = train(task, args.cfg, args.variant, _open_cache(args.train, args.cfg),
+                  _open_cache(args.val, args.cfg), Path(args.out), seed=args.seed, device=args.device)
+    print(json.dumps(final, indent=2, sort_keys=True))
+
+
+def cmd_evaluate(args) -> None:
+    from avrepro.engine.evaluate import evaluate
+
+    evaluate(args.task, args.cfg, args.name, _open_cache(args.test, args.cfg),
+             checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+             metrics_out=Path(args.metrics), clips_out=Path(args.clips),
+             predictions_dir=Path(args.predictions) if args.predictions else None,
+             seed=args.seed, device=args.device)
+
+
+def cmd_figures(args) -> None:
+    from avrepro.figures import make_binaural_figures
+
+    if args.task != "binaural":
+        raise ValueError(f"no figures for task '{args.task}'")
+    cfg = args.cfg
+    test = _open_cache(args.test, cfg)
+    models = Path(args.models)
+    metrics = Path(args.metrics)
+    pred_dir = Path(args.predictions)
+    live = {v: models / v / "live" for v in cfg["variants"]}
+    clip_csvs = {n: metrics / f"binaural_{n}_clips.csv" for n in cfg["baselines"] + cfg["variants"]}
+    shown = sorted({p.stem for v in cfg["variants"] for p in (pred_dir / v).glob("*.wav")})
+    clips = {c: (test.audio_float(test.position(c)), test.frames(test.position(c))) for c in shown}
+    written = make_binaural_figures(live, clip_csvs, pred_dir, clips, test.sample_rate, test.fps,
+                                    Path(args.out), variants=cfg["variants"],
+                                    n_fft=cfg["audio"]["n_fft"], hop=cfg["audio"]["hop"])
+    print(f"figures binaural: {len(written)} files -> {args.out}")
+
+
+def cmd_report(args) -> None:
+    import yaml
+
+    from avrepro.report import build_report
+
+    extra = {}
+    for cfg_file in sorted(Path(args.models).glob("*/*/config.yaml")):
+        run = yaml.safe_load(cfg_file.read_text())
+        extra[f"{run['task']}/{run['variant']}"] = (
+            f"{run['epochs']} epochs, {run['steps']} steps on {run['device']}, "
+            f"visual weights: {run['visual_weights']}")
+    build_report(args.cfg, Path(args.out), Path(args.metrics), Path(args.figures), Path(args.tables),
+                 extra=extra)
+    print(f"report -> {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avrepro", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("synthesize", cmd_synthesize, "generate the embedded synthetic dataset")
+    p.add_argument("--cfg", type=_json, required=True, help="the `synthetic` params section (JSON)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+
+    p = add("verify", cmd_verify, "check every clip; write the manifest and the data-issues report")
+    p.add_argument("--raw", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--cfg", type=_json, required=True, help="the `verify` params section (JSON)")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--issues", required=True)
+
+    p = add("split", cmd_split, "grouped, hash-based, stable train/val/test split")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--cfg", type=_json, required=True, help="the `split` params section (JSON)")
+    p.add_argument("--out", required=True)
+
+    p = add("cache", cmd_cache, "decode one split into memory-mappable feature shards")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--raw", required=True)
+    p.add_argument("--split-file", required=True)
+    p.add_argument("--cfg", type=_json, required=True, help="the task's `features` section (JSON)")
+    p.add_argument("--out", required=True)
+
+    p = add("train", cmd_train, "train one variant of a task")
+    p.add_argument("--task", required=True)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--cfg", type=_json, required=True, help="the task's params section (JSON)")
+    p.add_argument("--train", required=True, help="training feature cache directory")
+    p.add_argument("--val", required=True, help="validation feature cache directory")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+
+    p = add("evaluate", cmd_evaluate, "evaluate a trained variant or a baseline on the test split")
+    p.add_argument("--task", required=True)
+    p.add_argument("--name", required=True, help="variant or baseline name")
+    p.add_argument("--cfg", type=_json, required=True)
+    p.add_argument("--test", required=True, help="test feature cache directory")
+    p.add_argument("--checkpoint", default=None, help="best.pt of a trained variant (none: baseline)")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--clips", required=True)
+    p.add_argument("--predictions", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+
+    p = add("figures", cmd_figures, "draw a task's figures (curves, panels, demo videos)")
+    p.add_argument("--task", required=True)
+    p.add_argument("--cfg", type=_json, required=True)
+    p.add_argument("--test", required=True, help="test feature cache directory")
+    p.add_argument("--models", required=True, help="models/<task> directory")
+    p.add_argument("--metrics", required=True, help="reports/metrics directory")
+    p.add_argument("--predictions", required=True, help="reports/predictions/<task> directory")
+    p.add_argument("--out", required=True)
+
+    p = add("report", cmd_report, "assemble reports/report.md (+ .html) and the tables")
+    p.add_argument("--cfg", type=_json, required=True, help="the resolved configuration (JSON)")
+    p.add_argument("--models", default="models")
+    p.add_argument("--metrics", default="reports/metrics")
+    p.add_argument("--figures", default="reports/figures")
+    p.add_argument("--tables", default="reports/tables")
+    p.add_argument("--out", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        # Errors raised on purpose name the file/key and the reason: no stack trace needed.
+        print(f"avrepro {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

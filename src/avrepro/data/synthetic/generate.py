@@ -1,0 +1,198 @@
+"""Generate the synthetic audio-visual dataset (FAIR-Play-like layout, plus stems, RIRs, meta).
+
+Layout under ``out_dir``::
+
+    dataset.json                    name, generator_version, config, seed, clip ids
+    videos/<id>.mp4                 H.264, no audio
+    binaural_audios/<id>.wav        16-bit stereo, row 0 = left
+    stems/<id>_s<k>.wav             dry mono per source, same gain as the mix
+    rirs/<id>.wav                   float32, channels [L, R] of source 0, then source 1, ...
+    meta/<id>.json                  room, listener, camera, gain, sources with per-frame boxes
+
+Every random draw comes from ``np.random.default_rng([seed, room, clip, ...])``, so the same
+config and seed give byte-identical files, in any order and with any number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from avrepro.data.synthetic import instruments, room as room_mod
+from avrepro.data.synthetic.render_video import SUPERSAMPLE, render_background, render_frames
+from avrepro.data.synthetic.scene import Scene, direction, draw_room, draw_scene
+from avrepro.io import atomic_dir, write_json
+
+GENERATOR_VERSION = 1
+PEAK = 0.9            # peak of each clip's binaural mix (unless a stem would clip, see generate_clip)
+STEM_RMS = 0.1        # dry stem RMS before the random level and the clip gain
+LEVEL_DB = (-3.0, 3.0)
+
+
+@dataclass
+class Clip:
+    """Everything of one generated clip, in memory."""
+
+    clip_id: str
+    scene: Scene
+    meta: dict
+    binaural: np.ndarray    # (2, n) float32
+    stems: np.ndarray       # (k, n) float32, already scaled by meta["gain"]
+    rirs: np.ndarray        # (k, 2, m) float32
+    frames: np.ndarray      # (T, H, W, 3) uint8
+    background: np.ndarray  # (H, W, 3) uint8, the empty room
+
+
+def clip_id(index: int) -> str:
+    """Zero-padded id of the clip with 0-based global ``index``: 0 -> "000001"."""
+    return f"{index + 1:06d}"
+
+
+def rounded(obj, digits: int = 6):
+    """Round floats to ``digits`` significant digits (NaN/Inf -> None), recursively, for stable JSON."""
+    if isinstance(obj, dict):
+        return {k: rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [rounded(v, digits) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(f"{float(obj):.{digits}g}") if math.isfinite(obj) else None
+    return obj
+
+
+def generate_clip(cfg: dict, seed: int, room_index: int, clip_index: int) -> Clip:
+    """Draw, render and spatialise one clip of room ``room_index``.
+
+    Args:
+        cfg: the resolved ``synthetic`` section of params.yaml.
+    Returns:
+        the clip's arrays and its meta dict (paths relative to the dataset root).
+    """
+    fs, fps = int(cfg["sample_rate"]), int(cfg["fps"])
+    n = int(round(cfg["clip_seconds"] * fs))
+    n_frames = int(round(cfg["clip_seconds"] * fps))
+    cid = clip_id(room_index * int(cfg["clips_per_room"]) + clip_index)
+    room = draw_room(np.random.default_rng([seed, room_index]), cfg)
+    scene = draw_scene(np.random.default_rng([seed, room_index, clip_index, 0]), room, cfg)
+
+    stems, notes, levels = [], [], []
+    for k, src in enumerate(scene.sources):
+        rng = np.random.default_rng([seed, room_index, clip_index, 1, k])
+        level_db = float(rng.uniform(*LEVEL_DB))
+        audio, phrase = instruments.render_phrase(rng, src.name, cfg["clip_seconds"], fs)
+        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+        if rms < 1e-6:
+            raise RuntimeError(f"clip {cid}: rendered {src.name} phrase is silent")
+        stems.append(audio * (STEM_RMS * 10 ** (level_db / 20) / rms))
+        notes.append(phrase)
+        levels.append(level_db)
+    stems = np.stack(stems).astype(np.float64)
+
+    rt60_sabine = room_mod.sabine_rt60(room.dims, room.absorption)
+    order = room_mod.image_order(room.dims, rt60_sabine, int(cfg["max_image_order"]))
+    m = int(round(cfg["rir_seconds"] * fs))
+    rirs = room_mod.binaural_rirs(room.dims, room.absorption, scene.listener,
+                                  [s.position for s in scene.sources], fs, order, m)
+    binaural = room_mod.render_binaural(stems, rirs)
+    # fixed peak for the mix; a far source can make its dry stem louder than the mix, and the
+    # stems share the gain, so the gain is capped to keep every file within PEAK
+    gain = PEAK / max(np.abs(binaural).max(), np.abs(stems).max())
+    binaural = (binaural * gain).astype(np.float32)
+    stems = (stems * gain).astype(np.float32)
+
+    bg = render_background(scene, SUPERSAMPLE)
+    frames, boxes = render_frames(scene, stems, fs, fps, n_frames, background=bg)
+    background = np.asarray(Image.fromarray(bg).reduce(SUPERSAMPLE))
+
+    cam = scene.camera
+    sources_meta = []
+    for k, src in enumerate(scene.sources):
+        az, el, dist = direction(scene.listener, src.position)
+        sources_meta.append({
+            "class": src.name, "class_index": src.class_index, "program": src.program,
+            "position": list(src.position), "azimuth_deg": az, "elevation_deg": el,
+            "distance_m": dist, "size_m": list(src.size_m), "level_db": levels[k],
+            "onsets_s": sorted({nt.start for nt in notes[k]}),
+            "stem": f"stems/{cid}_s{k}.wav", "boxes": boxes[k],
+        })
+    meta = rounded({
+        "clip_id": cid, "group": f"room_{room_index:04d}", "seed": seed,
+        "room_index": room_index, "clip_index": clip_index,
+        "sample_rate": fs, "fps": fps, "duration_s": n / fs, "n_samples": n, "n_frames": n_frames,
+        "frame_size": [cam.width, cam.height],
+        "room": {"dims": list(room.dims), "absorption": room.absorption, "rt60_sabine": rt60_sabine,
+                 "rt60_measured": room_mod.rt60(rirs, fs), "max_order": order},
+        "listener": {"position": list(scene.listener)},
+        "camera": {"position": list(cam.position), "forward": [0.0, 1.0, 0.0], "up": [0.0, 0.0, 1.0],
+                   "hfov_deg": cam.hfov_deg, "vfov_deg": cam.vfov_deg, "focal_px": cam.focal,
+                   "principal_point": [cam.width / 2, cam.height / 2]},
+        "gain": gain,
+        "video": f"videos/{cid}.mp4", "binaural": f"binaural_audios/{cid}.wav", "rir": f"rirs/{cid}.wav",
+        "rir_layout": "channels [L, R] per source in source order",
+        "sources": sources_meta,
+    })
+    return Clip(cid, scene, meta, binaural, stems, rirs.astype(np.float32), frames, background)
+
+
+def write_clip(clip: Clip, root: str | Path) -> None:
+    """Write one clip's files under the dataset root ``root``."""
+    from avrepro.media import write_mp4, write_wav
+
+    root = Path(root)
+    fs, fps = clip.meta["sample_rate"], clip.meta["fps"]
+    write_mp4(root / clip.meta["video"], clip.frames, fps)
+    write_wav(root / clip.meta["binaural"], clip.binaural, fs)
+    for stem, src in zip(clip.stems, clip.meta["sources"]):
+        write_wav(root / src["stem"], stem, fs)
+    write_wav(root / clip.meta["rir"], clip.rirs.reshape(-1, clip.rirs.shape[-1]), fs, subtype="FLOAT")
+    write_json(root / "meta" / f"{clip.clip_id}.json", clip.meta)
+
+
+def _make(args) -> str:
+    cfg, seed, room_index, clip_index, root = args
+    clip = generate_clip(cfg, seed, room_index, clip_index)
+    write_clip(clip, root)
+    return clip.clip_id
+
+
+def generate(cfg: dict, out_dir: str | Path, seed: int, progress: bool = True, workers: int = 1) -> None:
+    """Generate the whole dataset into ``out_dir`` atomically (built next to it, then renamed).
+
+    Args:
+        cfg: the resolved ``synthetic`` section of params.yaml.
+        out_dir: dataset root (replaced if it exists).
+        seed: global seed.
+        progress: show a tqdm bar over clips on stderr.
+        workers: processes (the output is the same for any number).
+    """
+    from tqdm import tqdm
+
+    for name in cfg["classes"]:
+        instruments.instrument(name)  # fail early on an unknown class
+    jobs = [(r, c) for r in range(int(cfg["n_rooms"])) for c in range(int(cfg["clips_per_room"]))]
+    with atomic_dir(out_dir) as tmp:
+        tasks = [(cfg, int(seed), r, c, str(tmp)) for r, c in jobs]
+        bar = tqdm(total=len(tasks), desc="synthetic", unit="clip", file=sys.stderr, disable=not progress)
+        ids = []
+        if workers > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("spawn").Pool(workers) as pool:
+                for cid in pool.imap(_make, tasks, chunksize=4):
+                    ids.append(cid)
+                    bar.update()
+        else:
+            for task in tasks:
+                ids.append(_make(task))
+                bar.update()
+        bar.close()
+        write_json(tmp / "dataset.json", {"name": "synthetic", "generator_version": GENERATOR_VERSION,
+                                          "config": cfg, "seed": int(seed), "clips": ids})

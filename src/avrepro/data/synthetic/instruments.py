@@ -1,0 +1,167 @@
+"""Instrument phrases rendered from the General MIDI soundfont shipped in the pretty_midi wheel.
+
+A phrase is drawn as a list of notes (random lead-in, notes and rests on a scale, varying
+durations and velocities), written as an in-memory MIDI file with ``mido`` and rendered by
+``midirenderer`` (48 kHz stereo WAV) with ``TimGM6mb.sf2``, then mixed to mono and resampled.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+SOUNDFONT = "TimGM6mb.sf2"
+TICKS_PER_SECOND = 960  # 480 ticks per beat at the default tempo (120 bpm)
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A class: General MIDI program (0-based), playable pitch range, sustained or struck."""
+
+    program: int
+    low: int
+    high: int
+    sustained: bool
+
+
+INSTRUMENTS: dict[str, Instrument] = {
+    "violin": Instrument(40, 55, 88, True),
+    "cello": Instrument(42, 36, 69, True),
+    "flute": Instrument(73, 60, 93, True),
+    "trumpet": Instrument(56, 55, 82, True),
+    "acoustic_guitar": Instrument(24, 40, 76, False),
+    "piano": Instrument(0, 36, 88, False),
+    "xylophone": Instrument(13, 65, 96, False),
+    "saxophone": Instrument(65, 49, 80, True),
+}
+
+_SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9))
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note: onset and duration in seconds, MIDI pitch, velocity 1-127."""
+
+    start: float
+    duration: float
+    pitch: int
+    velocity: int
+
+
+def instrument(name: str) -> Instrument:
+    """The instrument of a class name, with an error listing the known classes."""
+    try:
+        return INSTRUMENTS[name]
+    except KeyError:
+        raise ValueError(f"unknown instrument class '{name}' (known: {', '.join(INSTRUMENTS)})") from None
+
+
+def soundfont_path() -> Path:
+    """Path of ``TimGM6mb.sf2`` inside the installed pretty_midi package (not imported)."""
+    spec = importlib.util.find_spec("pretty_midi")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("pretty_midi is not installed; it carries the soundfont TimGM6mb.sf2")
+    path = Path(spec.origin).parent / SOUNDFONT
+    if not path.is_file():
+        raise RuntimeError(f"{path}: soundfont not found in the pretty_midi package")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def soundfont_bytes() -> bytes:
+    """The soundfont's bytes (read once per process)."""
+    return soundfont_path().read_bytes()
+
+
+def draw_phrase(rng: np.random.Generator, name: str, seconds: float) -> list[Note]:
+    """Random phrase filling ``seconds``: lead-in 0.05-0.5 s, notes on a random scale, rests.
+
+    Sustained instruments play longer, legato notes; struck ones shorter notes and, for piano
+    and guitar, occasional two-note chords.
+    """
+    inst = instrument(name)
+    beat = 60.0 / rng.uniform(80, 150)
+    tonic = int(rng.integers(0, 12))
+    scale = _SCALES[int(rng.integers(len(_SCALES)))]
+    pitches = [p for p in range(inst.low, inst.high + 1) if (p - tonic) % 12 in scale]
+    lengths = np.array([0.5, 1.0, 1.5, 2.0]) if inst.sustained else np.array([0.25, 0.5, 1.0, 1.5])
+    probs = np.array([0.25, 0.4, 0.2, 0.15])
+    mean_vel = rng.uniform(65, 110)
+    pos = int(rng.integers(len(pitches) // 4, 3 * len(pitches) // 4 + 1))
+    t = float(rng.uniform(0.05, 0.5))
+    notes: list[Note] = []
+    while t < seconds:
+        dur = float(rng.choice(lengths, p=probs)) * beat
+        if notes and rng.random() < 0.15:  # rest
+            t += dur
+            continue
+        pos = int(np.clip(pos + rng.integers(-3, 4), 0, len(pitches) - 1))
+        vel = int(np.clip(rng.normal(mean_vel, 12), 30, 127))
+        hold = dur * (rng.uniform(0.85, 0.98) if inst.sustained else rng.uniform(0.6, 0.95))
+        notes.append(Note(t, hold, pitches[pos], vel))
+        if name in ("piano", "acoustic_guitar") and rng.random() < 0.25 and pos + 2 < len(pitches):
+            notes.append(Note(t, hold, pitches[pos + 2], max(30, vel - 10)))
+        t += dur
+    return notes
+
+
+def phrase_midi(notes: list[Note], program: int, seconds: float) -> bytes:
+    """A type-0 MIDI file (bytes) playing ``notes`` on ``program``, at least ``seconds`` long."""
+    import mido
+
+    events = []
+    for n in notes:
+        on = round(n.start * TICKS_PER_SECOND)
+        off = max(on + 1, round((n.start + n.duration) * TICKS_PER_SECOND))
+        events.append((on, 1, n.pitch, n.velocity))
+        events.append((off, 0, n.pitch, 0))
+    events.sort()
+    mid = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_SECOND // 2)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.Message("program_change", program=program, channel=0, time=0))
+    now = 0
+    for tick, is_on, pitch, vel in events:
+        kind = "note_on" if is_on else "note_off"
+        track.append(mido.Message(kind, note=pitch, velocity=vel, channel=0, time=tick - now))
+        now = tick
+    end = max(now, round(seconds * TICKS_PER_SECOND) + TICKS_PER_SECOND // 10)
+    track.append(mido.MetaMessage("end_of_track", time=end - now))
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    return buf.getvalue()
+
+
+def render_midi(midi: bytes, rate: int, n_samples: int) -> np.ndarray:
+    """Render MIDI bytes with the soundfont; mono float32 at ``rate``, exactly ``n_samples`` long."""
+    import midirenderer
+
+    wav = midirenderer.render_wave_from(soundfont_bytes(), midi)
+    audio, src_rate = sf.read(io.BytesIO(bytes(wav)), dtype="float64", always_2d=True)
+    mono = audio.mean(axis=1)
+    if src_rate != rate:
+        ratio = Fraction(int(rate), int(src_rate))
+        mono = resample_poly(mono, ratio.numerator, ratio.denominator)
+    out = np.zeros(n_samples, dtype=np.float32)
+    out[: min(n_samples, len(mono))] = mono[:n_samples]
+    return out
+
+
+def render_phrase(rng: np.random.Generator, name: str, seconds: float, rate: int
+                  ) -> tuple[np.ndarray, list[Note]]:
+    """Draw and render one phrase of class ``name``.
+
+    Returns:
+        (audio (round(seconds * rate),) float32 mono, the notes).
+    """
+    notes = draw_phrase(rng, name, seconds)
+    midi = phrase_midi(notes, instrument(name).program, seconds)
+    return render_midi(midi, rate, int(round(seconds * rate))), notes

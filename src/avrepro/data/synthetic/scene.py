@@ -1,0 +1,153 @@
+"""Random scenes: a shoebox room, a listener's head with a pinhole camera, 1-3 sources.
+
+World frame: x to the right as seen by the camera (0..width), y away from the camera
+(0..depth), z up (0..height). The camera sits at the listener's head and looks along +y.
+Azimuth is counter-clockwise from +y seen from above (+90 = left = -x); elevation is up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from avrepro.data.synthetic.instruments import instrument
+
+#: sprite size in metres (width, height) per class; unknown classes use DEFAULT_SPRITE_SIZE
+SPRITE_SIZE_M = {
+    "violin": (0.32, 0.6), "cello": (0.45, 0.85), "flute": (0.7, 0.16), "trumpet": (0.6, 0.3),
+    "acoustic_guitar": (0.4, 0.75), "piano": (0.8, 0.45), "xylophone": (0.7, 0.35),
+    "saxophone": (0.32, 0.65),
+}
+DEFAULT_SPRITE_SIZE = (0.5, 0.5)
+MAX_PULSE = 1.2  # largest sprite scale factor (note onsets enlarge sprites up to this)
+MIN_DISTANCE_M = 1.5
+MIN_SEPARATION_M = 0.5
+
+
+@dataclass(frozen=True)
+class Room:
+    """Shoebox room: dims (width, depth, height) in metres, wall energy absorption."""
+
+    dims: tuple[float, float, float]
+    absorption: float
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Pinhole camera at ``position`` looking along +y (right = +x, up = +z)."""
+
+    position: tuple[float, float, float]
+    hfov_deg: float
+    width: int
+    height: int
+
+    @property
+    def focal(self) -> float:
+        """Focal length in pixels."""
+        return (self.width / 2) / math.tan(math.radians(self.hfov_deg) / 2)
+
+    @property
+    def vfov_deg(self) -> float:
+        return math.degrees(2 * math.atan((self.height / 2) / self.focal))
+
+    def to_camera(self, points) -> np.ndarray:
+        """World points (..., 3) -> camera coordinates (right, forward, up)."""
+        return np.asarray(points, float) - np.asarray(self.position, float)
+
+    def project(self, points) -> tuple[np.ndarray, np.ndarray]:
+        """World points (..., 3) -> pixel coordinates (..., 2) (x right, y down) and depth (...,)."""
+        c = self.to_camera(points)
+        depth = c[..., 1]
+        uv = np.stack([self.width / 2 + self.focal * c[..., 0] / depth,
+                       self.height / 2 - self.focal * c[..., 2] / depth], axis=-1)
+        return uv, depth
+
+
+@dataclass(frozen=True)
+class Source:
+    """One sound source: class, GM program and world position."""
+
+    name: str
+    class_index: int
+    program: int
+    position: tuple[float, float, float]
+    size_m: tuple[float, float] = DEFAULT_SPRITE_SIZE
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A room, the listener (= camera) and the sources of one clip."""
+
+    room: Room
+    camera: Camera
+    sources: tuple[Source, ...] = field(default_factory=tuple)
+
+    @property
+    def listener(self) -> tuple[float, float, float]:
+        return self.camera.position
+
+
+def direction(listener, point) -> tuple[float, float, float]:
+    """(azimuth deg, elevation deg, distance m) of ``point`` seen from ``listener``."""
+    dx, dy, dz = np.asarray(point, float) - np.asarray(listener, float)
+    return (math.degrees(math.atan2(-dx, dy)), math.degrees(math.atan2(dz, math.hypot(dx, dy))),
+            math.sqrt(dx * dx + dy * dy + dz * dz))
+
+
+def sprite_box(camera: Camera, position, size_m, scale: float = 1.0) -> tuple[float, float, float, float]:
+    """Unclipped pixel box (x0, y0, x1, y1) of a sprite of ``size_m`` centred at ``position``."""
+    (u, v), depth = camera.project(position)
+    half_w = 0.5 * scale * camera.focal * size_m[0] / depth
+    half_h = 0.5 * scale * camera.focal * size_m[1] / depth
+    return (u - half_w, v - half_h, u + half_w, v + half_h)
+
+
+def draw_room(rng: np.random.Generator, cfg: dict) -> Room:
+    """Room dims and absorption drawn uniformly from ``cfg['room']`` ranges."""
+    r = cfg["room"]
+    dims = tuple(float(rng.uniform(*r[k])) for k in ("width", "depth", "height"))
+    return Room(dims=dims, absorption=float(rng.uniform(*r["absorption"])))
+
+
+def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int = 500) -> Scene:
+    """Listener and sources of one clip in ``room``.
+
+    The listener stands near the middle of the front wall (x = width/2 +- 10 %, y 0.6-1.0 m,
+    z 1.4-1.6 m). Sources (distinct classes) are placed in front of the camera at azimuths
+    within +-0.8 * hfov/2, horizontal distance 1.5 m .. depth - 0.5 m, height 1.0-1.7 m, at
+    least 0.5 m apart, with their largest sprite inside the frame (rejection sampling; after
+    ``max_tries`` the frame constraint is dropped).
+    """
+    w, d, h = room.dims
+    listener = (float(w / 2 + rng.uniform(-0.1, 0.1) * w), float(rng.uniform(0.6, 1.0)),
+                float(rng.uniform(1.4, 1.6)))
+    camera = Camera(listener, float(cfg["hfov_deg"]), int(cfg["frame_width"]), int(cfg["frame_height"]))
+    classes = list(cfg["classes"])
+    n = int(rng.integers(cfg["sources"]["min"], cfg["sources"]["max"] + 1))
+    n = min(n, len(classes))
+    picks = rng.choice(len(classes), size=n, replace=False)
+
+    az_max = math.radians(0.8 * cfg["hfov_deg"] / 2)
+    r_max = max(MIN_DISTANCE_M + 0.1, d - 0.5 - listener[1])
+    sources: list[Source] = []
+    for ci in picks:
+        name = classes[int(ci)]
+        size = SPRITE_SIZE_M.get(name, DEFAULT_SPRITE_SIZE)
+        for attempt in range(max_tries):
+            az = rng.uniform(-az_max, az_max)
+            dist = rng.uniform(MIN_DISTANCE_M, r_max)
+            z = rng.uniform(1.0, 1.7)
+            pos = (listener[0] - dist * math.sin(az), listener[1] + dist * math.cos(az), z)
+            if not (0.3 <= pos[0] <= w - 0.3 and pos[1] <= d - 0.3 and z <= h - 0.3):
+                continue
+            if any(math.dist(pos, s.position) < MIN_SEPARATION_M for s in sources):
+                continue
+            x0, y0, x1, y1 = sprite_box(camera, pos, size, MAX_PULSE)
+            inside = x0 >= 0 and y0 >= 0 and x1 <= camera.width and y1 <= camera.height
+            if inside or attempt >= max_tries // 2:
+                break
+        sources.append(Source(name, int(ci), instrument(name).program,
+                              tuple(float(p) for p in pos), size))
+    return Scene(room=room, camera=camera, sources=tuple(sources))

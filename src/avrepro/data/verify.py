@@ -1,0 +1,289 @@
+"""Check every clip of a raw dataset and write its manifest (the ``verify`` rule).
+
+A raw dataset directory holds ``videos/<id>.mp4``, ``binaural_audios/<id>.wav``, optionally
+``meta/<id>.json`` and ``dataset.json`` (``{"name", "clips": [ids]}``). Each clip is decoded in
+full; a clip that cannot be used (corrupt or truncated video, missing or unreadable audio, mono
+where binaural is expected, silent or NaN audio, too short, audio and video lengths that
+disagree, unparseable meta) is listed in the issues CSV and left out of the manifest, or, in
+strict mode, stops the run with a :class:`DataIssueError` naming the file and the reason.
+
+The manifest (``data/manifests/<dataset>.csv``) has one row per good clip; paths are relative
+to the raw directory. Its row format is ``workflow/schemas/manifest.schema.yaml``; read it back
+with :func:`read_manifest` (clip ids stay strings: ``000001`` is not the number 1).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from avrepro.io import atomic_path, read_json
+from avrepro.media import MediaError, probe_mp4, read_mp4_frames, read_wav
+
+MANIFEST_COLUMNS = ["clip_id", "group", "video", "audio", "meta", "duration_s", "sample_rate",
+                    "channels", "n_frames", "fps", "width", "height"]
+ISSUE_COLUMNS = ["dataset", "clip_id", "file", "reason"]
+STRING_COLUMNS = ["clip_id", "group", "video", "audio", "meta"]
+INT_COLUMNS = ["sample_rate", "channels", "n_frames", "width", "height"]
+FLOAT_COLUMNS = ["duration_s", "fps"]
+
+#: a clip id is a file stem: no path separators, not starting with a dot
+CLIP_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+SILENCE_PEAK = 1e-4          # peak |x| below this is silent audio
+MAX_AV_MISMATCH_S = 0.5      # audio and video durations must agree within this
+VERIFY_DECODE_SIZE = (32, 16)  # frames are decoded at this (W, H) only to prove they decode
+VIDEO_DIR = "videos"
+AUDIO_DIR = "binaural_audios"
+META_DIR = "meta"
+
+
+class DataIssueError(ValueError):
+    """A clip or dataset cannot be used; ``str(err)`` names the file and the reason."""
+
+    def __init__(self, file: str | Path, reason: str, clip_id: str | None = None):
+        self.file = str(file)
+        self.reason = reason
+        self.clip_id = clip_id
+        super().__init__(f"{file}: {reason}")
+
+
+def list_clips(raw_dir: str | Path) -> list[str]:
+    """Clip ids of a raw dataset: ``dataset.json``'s ``clips`` (in order, duplicates dropped),
+    else the stems of ``videos/*.mp4`` (sorted).
+
+    Raises:
+        DataIssueError: ``dataset.json`` unreadable or malformed, or neither it nor
+            ``videos/`` exists.
+    """
+    raw_dir = Path(raw_dir)
+    listing = raw_dir / "dataset.json"
+    if listing.is_file():
+        try:
+            obj = read_json(listing)
+        except ValueError as exc:
+            raise DataIssueError(listing, f"unreadable dataset listing ({exc})") from None
+        clips = obj.get("clips") if isinstance(obj, dict) else None
+        if not isinstance(clips, list) or not all(isinstance(c, (str, int)) for c in clips):
+            raise DataIssueError(listing, "expected {\"name\": ..., \"clips\": [clip ids]}")
+        return list(dict.fromkeys(str(c) for c in clips))
+    videos = raw_dir / VIDEO_DIR
+    if not videos.is_dir():
+        raise DataIssueError(raw_dir, f"not a raw dataset: neither dataset.json nor {VIDEO_DIR}/ exists")
+    return sorted(p.stem for p in videos.glob("*.mp4"))
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def check_clip(raw_dir: str | Path, clip_id: str, min_seconds: float, channels: int = 2,
+               audio_dir: str = AUDIO_DIR,
+               max_av_mismatch_s: float = MAX_AV_MISMATCH_S) -> tuple[dict | None, list[tuple[str, str]]]:
+    """Check one clip.
+
+    Returns:
+        ``(row, issues)``: the manifest row (``None`` if the clip is unusable) and a list of
+        ``(file relative to raw_dir, reason)``; a clip is good exactly when ``issues`` is empty.
+    """
+    root = Path(raw_dir)
+    issues: list[tuple[str, str]] = []
+    if not CLIP_ID_RE.match(clip_id):
+        return None, [("dataset.json", f"invalid clip id {clip_id!r} (must be a plain file stem)")]
+    video = root / VIDEO_DIR / f"{clip_id}.mp4"
+    audio = root / audio_dir / f"{clip_id}.wav"
+    meta = root / META_DIR / f"{clip_id}.json"
+    vrel, arel, mrel = _rel(video, root), _rel(audio, root), _rel(meta, root)
+
+    # meta (optional): parseable JSON object; gives the split group
+    group, meta_obj = clip_id, None
+    if meta.exists():
+        try:
+            meta_obj = read_json(meta)
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            issues.append((mrel, f"unreadable meta JSON ({str(exc).split(': ', 1)[-1]})"))
+        else:
+            if not isinstance(meta_obj, dict):
+                issues.append((mrel, "meta JSON is not an object"))
+                meta_obj = None
+            else:
+                if "clip_id" in meta_obj and str(meta_obj["clip_id"]) != clip_id:
+                    issues.append((mrel, f"meta clip_id {meta_obj['clip_id']!r} does not match "
+                                         f"the file name {clip_id!r}"))
+                if meta_obj.get("group") not in (None, ""):
+                    group = str(meta_obj["group"])
+
+    # video: decoded in full (at a tiny size, so a long HD video does not fill the memory)
+    n_frames = width = height = 0
+    fps = float("nan")
+    video_s = None
+    try:
+        probe = probe_mp4(video)
+        width, height, declared = int(probe["width"]), int(probe["height"]), int(probe["frames"])
+        frames, fps = read_mp4_frames(video, size=VERIFY_DECODE_SIZE)
+        n_frames = int(frames.shape[0])
+        del frames
+        if not (math.isfinite(fps) and fps > 0):
+            fps = float((meta_obj or {}).get("fps") or "nan")
+        if not (math.isfinite(fps) and fps > 0):
+            issues.append((vrel, "unknown frame rate"))
+        else:
+            video_s = n_frames / fps
+        if declared and n_frames < declared:
+            issues.append((vrel, f"truncated video: decoded {n_frames} of {declared} frames"))
+        if width < 1 or height < 1:
+            issues.append((vrel, f"bad frame size {width}x{height}"))
+    except MediaError as exc:
+        issues.append((vrel, exc.reason))
+
+    # audio
+    n_chan = rate = 0
+    audio_s = None
+    try:
+        wav, rate = read_wav(audio)
+        n_chan = int(wav.shape[0])
+        audio_s = wav.shape[1] / rate
+        if n_chan != channels:
+            kind = {1: "mono", 2: "stereo"}.get(n_chan, f"{n_chan}-channel")
+            issues.append((arel, f"{kind} audio where {channels} channels are expected"))
+        peak = float(np.max(np.abs(wav)))
+        if peak < SILENCE_PEAK:
+            issues.append((arel, f"silent audio (peak {peak:.1e} < {SILENCE_PEAK:.0e})"))
+        del wav
+    except MediaError as exc:
+        issues.append((arel, exc.reason))
+
+    # durations
+    if audio_s is not None and audio_s < min_seconds:
+        issues.append((arel, f"clip too short: audio {audio_s:.3f} s < min_seconds {min_seconds} s"))
+    if video_s is not None and video_s < min_seconds:
+        issues.append((vrel, f"clip too short: video {video_s:.3f} s < min_seconds {min_seconds} s"))
+    if audio_s is not None and video_s is not None and abs(audio_s - video_s) > max_av_mismatch_s:
+        issues.append((vrel, f"audio ({audio_s:.3f} s) and video ({video_s:.3f} s) durations "
+                             f"differ by more than {max_av_mismatch_s} s"))
+    if issues:
+        # reasons quote the decoder's message; keep them free of this machine's absolute paths
+        paths = {str(video): vrel, str(audio): arel, str(meta): mrel}
+        for absolute, rel in list(paths.items()):
+            paths[str(Path(absolute).resolve())] = rel
+        cleaned = []
+        for file, reason in issues:
+            for absolute in sorted(paths, key=len, reverse=True):
+                reason = reason.replace(absolute, paths[absolute])
+            cleaned.append((file, reason))
+        return None, cleaned
+    row = {"clip_id": clip_id, "group": group, "video": vrel, "audio": arel,
+           "meta": mrel if meta_obj is not None else None, "duration_s": float(audio_s),
+           "sample_rate": int(rate), "channels": n_chan, "n_frames": n_frames, "fps": float(fps),
+           "width": width, "height": height}
+    return row, []
+
+
+def _write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def _merge_issues(issues_out: Path, dataset: str, new: pd.DataFrame) -> pd.DataFrame:
+    """Replace this dataset's rows in an existing issues file, keep other datasets' rows."""
+    if issues_out.is_file():
+        try:
+            old = pd.read_csv(issues_out, dtype=str, keep_default_na=False)
+        except Exception:
+            old = None
+        if old is not None and list(old.columns) == ISSUE_COLUMNS:
+            old = old[old["dataset"] != dataset]
+            if len(old):
+                return pd.concat([old, new], ignore_index=True)
+    return new
+
+
+def verify_dataset(raw_dir: str | Path, dataset: str, cfg: Mapping[str, Any],
+                   manifest_out: str | Path, issues_out: str | Path,
+                   progress: bool = True) -> pd.DataFrame:
+    """Check every clip of ``raw_dir``; write the manifest of good clips and the issue list.
+
+    Args:
+        raw_dir: the raw dataset directory (``data/raw/<dataset>``).
+        dataset: dataset name, written in the issues CSV and the summary line.
+        cfg: params ``verify`` section: ``min_seconds``, ``strict``; optional ``channels``
+            (expected audio channels, default 2 = binaural) and ``audio_dir``
+            (default ``binaural_audios``).
+        manifest_out: ``data/manifests/<dataset>.csv`` (columns :data:`MANIFEST_COLUMNS`).
+        issues_out: ``reports/data_issues.csv`` (columns :data:`ISSUE_COLUMNS`, header even when
+            empty); rows of other datasets already in it are kept.
+        progress: show a tqdm bar on stderr.
+    Returns:
+        the manifest as a DataFrame.
+    Raises:
+        DataIssueError: strict mode and a bad clip (naming its file and the reason), a broken
+            dataset listing, or no usable clip at all.
+    """
+    raw_dir = Path(raw_dir)
+    manifest_out, issues_out = Path(manifest_out), Path(issues_out)
+    min_seconds = float(cfg["min_seconds"])
+    strict = bool(cfg.get("strict", False))
+    channels = int(cfg.get("channels", 2))
+    audio_dir = str(cfg.get("audio_dir", AUDIO_DIR))
+    if not raw_dir.is_dir():
+        raise DataIssueError(raw_dir, "raw dataset directory not found")
+
+    clip_ids = list_clips(raw_dir)
+    rows, issues = [], []
+    for clip_id in tqdm(clip_ids, desc=f"verify {dataset}", unit="clip", file=sys.stderr,
+                        disable=not progress, leave=False):
+        row, clip_issues = check_clip(raw_dir, clip_id, min_seconds, channels=channels,
+                                      audio_dir=audio_dir)
+        if clip_issues:
+            if strict:
+                file, reason = clip_issues[0]
+                raise DataIssueError(raw_dir / file, reason, clip_id=clip_id)
+            issues += [{"dataset": dataset, "clip_id": clip_id, "file": f, "reason": r}
+                       for f, r in clip_issues]
+        else:
+            rows.append(row)
+
+    issues_df = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+    _write_csv(_merge_issues(issues_out, dataset, issues_df), issues_out)
+    n_bad = len(clip_ids) - len(rows)
+    if not rows:
+        raise DataIssueError(raw_dir, f"no usable clip: {len(clip_ids)} listed, all excluded "
+                                      f"(reasons in {issues_out})" if clip_ids else
+                             "no clips found (empty dataset.json or videos/)")
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    _write_csv(manifest, manifest_out)
+    print(f"verify {dataset}: {len(rows)} clips ok, {n_bad} excluded -> {issues_out}")
+    return manifest
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read a manifest CSV with the right types (ids as strings, missing meta as ``None``).
+
+    Raises:
+        DataIssueError: file missing or unreadable, or a column missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataIssueError(path, "manifest not found (run the verify step first)")
+    try:
+        df = pd.read_csv(path, dtype={c: str for c in STRING_COLUMNS}, keep_default_na=False)
+    except Exception as exc:
+        raise DataIssueError(path, f"unreadable manifest ({exc})") from None
+    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataIssueError(path, f"manifest lacks column(s) {', '.join(missing)}")
+    try:
+        for c in INT_COLUMNS:
+            df[c] = df[c].astype("int64")
+        for c in FLOAT_COLUMNS:
+            df[c] = df[c].astype("float64")
+    except (TypeError, ValueError) as exc:
+        raise DataIssueError(path, f"bad value in manifest ({exc})") from None
+    df["meta"] = pd.Series([m if m else None for m in df["meta"]], index=df.index, dtype=object)
+    return df[MANIFEST_COLUMNS + [c for c in df.columns if c not in MANIFEST_COLUMNS]]

@@ -1,0 +1,410 @@
+"""The experiment report: ``reports/report.md`` and a self-contained ``reports/report.html``.
+
+The report is assembled from section builders, one per task, registered with
+:func:`section`. Each builder gets a :class:`ReportContext` and returns markdown; it may
+write tables under ``table_dir``. Adding a task's section is one decorated function. Output is
+deterministic given the inputs (no timestamps, sorted file listings), every path is relative
+to the report, and only files that exist are linked.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from avrepro.figures import BINAURAL_FIGURES
+from avrepro.figures.tables import (fmt_mean_sem, lower_is_better, markdown_table, metric_label,
+                                    metrics_table, read_metrics, table_markdown, write_table)
+from avrepro.io import write_text
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What a section builder needs: the resolved config and where inputs and outputs live."""
+
+    cfg: dict
+    out_md: Path
+    metric_dir: Path
+    figure_dir: Path
+    table_dir: Path
+    extra: dict = field(default_factory=dict)
+
+    def rel(self, path: str | Path) -> str:
+        """``path`` relative to the report's folder, URL-quoted, with forward slashes."""
+        rel = os.path.relpath(Path(path).resolve(), self.out_md.parent.resolve())
+        return urllib.parse.quote(Path(rel).as_posix())
+
+    def metric_file(self, task: str, name: str) -> Path:
+        """``<metric_dir>/<task>_<name>.json``."""
+        return self.metric_dir / f"{task}_{name}.json"
+
+    def clip_file(self, task: str, name: str) -> Path:
+        """``<metric_dir>/<task>_<name>_clips.csv``."""
+        return self.metric_dir / f"{task}_{name}_clips.csv"
+
+
+SectionBuilder = Callable[[ReportContext], str]
+SECTIONS: dict[str, SectionBuilder] = {}
+
+
+def section(task: str) -> Callable[[SectionBuilder], SectionBuilder]:
+    """Register a section builder for ``task`` (sections appear in registration order)."""
+
+    def register(fn: SectionBuilder) -> SectionBuilder:
+        SECTIONS[task] = fn
+        return fn
+
+    return register
+
+
+def md_escape(text) -> str:
+    """Escape characters that markdown or HTML would interpret in free text."""
+    return re.sub(r"([\\`*\[\]|<>])", r"\\\1", str(text))
+
+
+def _code(name: str) -> str:
+    return f"`{str(name).replace('`', '')}`"
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ").strip().capitalize()
+
+
+def _figure(ctx: ReportContext, path: Path, alt: str) -> str:
+    return f"![{md_escape(alt)}]({ctx.rel(path)})\n"
+
+
+def _pct_phrase(value: float, ref: float, lower_better: bool) -> str:
+    """``45.1 % lower`` / ``3.0 % higher``: relative size of value vs ref."""
+    if not (math.isfinite(value) and math.isfinite(ref)) or ref == 0:
+        return "not comparable to"
+    pct = 100.0 * (value - ref) / abs(ref)
+    word = "lower" if pct < 0 else "higher"
+    verdict = "better" if (pct < 0) == lower_better else "worse"
+    if abs(pct) < 0.05:
+        return "equal to"
+    return f"{abs(pct):.1f} % {word} ({verdict}) than"
+
+
+def _compare(row, ref_row, key: str, ref_label: str) -> str:
+    """Sentence fragment comparing ``row`` to ``ref_row`` on ``key`` with the gap in SEs."""
+    value, ref = row[key], ref_row[key]
+    phrase = _pct_phrase(value, ref, lower_is_better(key))
+    text = f"{phrase} {ref_label} ({fmt_mean_sem(ref, ref_row[f'{key}_sem'])})"
+    se = math.hypot(row[f"{key}_sem"], ref_row[f"{key}_sem"])
+    if math.isfinite(se) and se > 0 and math.isfinite(value - ref):
+        ratio = abs(value - ref) / se
+        text += f", a gap of {ratio:.1f} combined standard errors" + (" (within noise)" if ratio < 2 else "")
+    return text
+
+
+def _run_facts(ctx: ReportContext) -> str:
+    cfg, extra = ctx.cfg, dict(ctx.extra)
+    profile, dataset = cfg.get("profile", "?"), cfg.get("dataset", "?")
+    lines = [f"- Profile: {_code(profile)}", f"- Dataset: {_code(dataset)}"]
+    syn = cfg.get("synthetic") if dataset == "synthetic" else None
+    if isinstance(syn, dict):
+        src = syn.get("sources", {})
+        lines[-1] += (
+            f": {syn.get('n_rooms')} procedurally generated rooms x {syn.get('clips_per_room')} "
+            f"clips of {syn.get('clip_seconds')} s ({syn.get('sample_rate')} Hz binaural audio, "
+            f"{syn.get('fps')} fps video at {syn.get('frame_width')}x{syn.get('frame_height')}), "
+            f"{src.get('min')}-{src.get('max')} sources per clip from "
+            f"{len(syn.get('classes', []))} instrument classes")
+    split = cfg.get("split")
+    if isinstance(split, dict) and isinstance(split.get("fractions"), dict):
+        fr = split["fractions"]
+        parts = "/".join(f"{round(100 * fr[k])}" for k in ("train", "val", "test") if k in fr)
+        lines.append(f"- Split: train/val/test {parts} %, grouped by scene (seed {split.get('seed')})")
+    if "seed" not in extra and "seed" in cfg:
+        lines.append(f"- Seed: {cfg['seed']}")
+    for key, value in extra.items():
+        lines.append(f"- {md_escape(_label(key))}: {md_escape(value)}")
+    return "## Run\n\n" + "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# binaural
+
+FAIRPLAY_REFERENCE = {  # published, FAIR-Play, 5 scene-disjoint splits (PseudoBinaural, CVPR 2021)
+    "mono-mono": {"stft_distance": 1.024, "env_distance": 0.145},
+    "Mono2Binaural": {"stft_distance": 0.917, "env_distance": 0.137},
+}
+BINAURAL_CONTROLS = ("audio_only", "flipped_visual")
+_BINAURAL_NAMES = {
+    "mono_mono": "the mono input copied to both ears",
+    "backbone": "the published Mono2Binaural net (visual vector tiled at the U-Net bottleneck)",
+    "film": "the same U-Net with the visual vector conditioning every decoder level (FiLM)",
+    "audio_only": "the same net trained and tested with a blank frame",
+    "flipped_visual": "the best model tested on mirrored frames (should get worse)",
+}
+
+
+def _fairplay_table() -> str:
+    ref = FAIRPLAY_REFERENCE
+    base = ref["mono-mono"]
+    rows = []
+    for name, vals in ref.items():
+        rel = ["ref." if name == "mono-mono" else f"{100 * (vals[k] - base[k]) / base[k]:+.1f} %"
+               for k in ("stft_distance", "env_distance")]
+        rows.append([name, f"{vals['stft_distance']:.3f}", rel[0], f"{vals['env_distance']:.3f}", rel[1]])
+    return markdown_table(["method (FAIR-Play)", "STFT distance", "Δ STFT vs mono-mono",
+                           "ENV distance", "Δ ENV vs mono-mono"], rows, ["l", "r", "r", "r", "r"])
+
+
+@section("binaural")
+def binaural_section(ctx: ReportContext) -> str:
+    """Metric table, best-variant statement, figures, demos and the published reference."""
+    bcfg = ctx.cfg.get("binaural", {})
+    variants = list(bcfg.get("variants", []))
+    baselines = list(bcfg.get("baselines", []))
+    names = baselines + [v for v in variants if v not in baselines]
+    if not names:
+        raise ValueError("report: binaural.variants and binaural.baselines are both empty")
+    files = {n: ctx.metric_file("binaural", n) for n in names}
+    for path in files.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: binaural metric file not found")
+    metrics = {n: read_metrics(p) for n, p in files.items()}
+    keys = ["stft_distance", "env_distance"]
+    keys += [k for k in ("coherence_accuracy", "rir_error") if any(k in m for m in metrics.values())]
+    reference = "mono_mono" if "mono_mono" in names else None
+    controls = [v for v in variants if v in BINAURAL_CONTROLS]
+    df = metrics_table(files, keys, reference=reference, baselines=baselines, controls=controls,
+                       relative_keys=keys[:2])
+    md_table, csv_table = ctx.table_dir / "binaural_metrics.md", ctx.table_dir / "binaural_metrics.csv"
+    write_table(df, md_table, csv_table)
+    rows = {r["name"]: r for r in df.to_dict("records")}
+    n_clips = sorted({int(v) for v in df["n_clips"] if math.isfinite(v)})
+
+    out = ["## Binaural audio from mono and video (2.5D Visual Sound / Mono2Binaural)\n"]
+    described = [f"{_code(n)} is {_BINAURAL_NAMES[n]}" for n in names if n in _BINAURAL_NAMES]
+    out.append(
+        "The network hears the mono mix (L+R) and sees one video frame, and predicts the "
+        "left-right difference spectrogram. "
+        + ("; ".join(described) + ". " if described else "")
+        + "STFT and ENV distances are computed per test clip after peak-normalising each "
+        "binaural pair (lower is better); the table gives mean ± SEM over "
+        + (f"{n_clips[0]} test clips" if len(n_clips) == 1 else "the test clips")
+        + (", and the change relative to mono-mono." if reference else ".") + "\n")
+    out.append("### Metrics\n")
+    out.append(table_markdown(df))
+    out.append(f"Table files: [markdown]({ctx.rel(md_table)}), [CSV]({ctx.rel(csv_table)}).\n")
+    notes = [f"- {_code(n)}: {md_escape(m['note'])}" for n, m in metrics.items()
+             if isinstance(m.get("note"), str) and m["note"].strip()]
+    if notes:
+        out.append("Notes from the metric files:\n\n" + "\n".join(notes) + "\n")
+
+    key = keys[0]
+    candidates = [v for v in variants if v not in BINAURAL_CONTROLS and v not in baselines]
+    candidates = candidates or [v for v in variants if v not in baselines]
+    candidates = [v for v in candidates if math.isfinite(rows[v][key])]
+    if candidates:
+        sign = 1 if lower_is_better(key) else -1
+        best = min(candidates, key=lambda v: (sign * rows[v][key], candidates.index(v)))
+        b = rows[best]
+        text = (f"**Result.** The best variant is {_code(best)}: {metric_label(key)} "
+                f"{fmt_mean_sem(b[key], b[f'{key}_sem'])}")
+        comps = []
+        if "mono_mono" in rows and best != "mono_mono":
+            comps.append(_compare(b, rows["mono_mono"], key, "mono-mono"))
+        if "audio_only" in rows and best != "audio_only":
+            comps.append(_compare(b, rows["audio_only"], key, "audio-only"))
+        text += (", " + "; and ".join(comps) if comps else "") + "."
+        for other in keys[1:2]:
+            if math.isfinite(b[other]):
+                text += (f" Its {metric_label(other)} is {fmt_mean_sem(b[other], b[f'{other}_sem'])}")
+                if "mono_mono" in rows:
+                    text += ", " + _pct_phrase(b[other], rows["mono_mono"][other],
+                                               lower_is_better(other)) + " mono-mono"
+                text += "."
+        if "mono_mono" in rows:
+            beat = [v for v in candidates
+                    if sign * (rows[v][key] - rows["mono_mono"][key]) < 0]
+            if not beat:
+                text += f" No variant beats mono-mono on {metric_label(key)}."
+        out.append(text + "\n")
+
+    fig_dir = ctx.figure_dir / "binaural"
+    shown: set[Path] = set()
+
+    def existing(pattern: str) -> list[Path]:
+        found = sorted(p for p in fig_dir.glob(pattern) if p.is_file() and p not in shown)
+        shown.update(found)
+        return found
+
+    figs = []
+    for p in existing(BINAURAL_FIGURES["loss_curves"]):
+        figs.append("Training and validation loss per variant (dvclive logs):\n\n"
+                    + _figure(ctx, p, "binaural loss curves"))
+    for p in existing(BINAURAL_FIGURES["spectrograms"].format(clip="*")):
+        clip = p.stem[len("spectrograms_"):]
+        figs.append(f"Spectrograms of test clip {_code(clip)}: mono input, true and predicted "
+                    "L−R (the L−R rows share one colour scale):\n\n"
+                    + _figure(ctx, p, f"binaural spectrograms {clip}"))
+    for p in existing(BINAURAL_FIGURES["distributions"].format(key="*")):
+        figs.append(f"Per-clip {md_escape(metric_label(p.stem[:-len('_clips')]))} "
+                    "on the test set:\n\n" + _figure(ctx, p, p.stem.replace("_", " ")))
+    for p in existing("*.png"):
+        figs.append(_figure(ctx, p, p.stem.replace("_", " ")))
+    out.append("### Figures\n")
+    out.append("\n".join(figs) if figs else f"No figures found under {md_escape(ctx.rel(fig_dir))}.\n")
+    media = existing("*.mp4") + existing("*.wav")
+    if media:
+        out.append("### Demos\n")
+        out.append("Test clips with their audio (listen with headphones; the caption names the "
+                   "audio track):\n\n" + "\n".join(f"- [{md_escape(p.name)}]({ctx.rel(p)})"
+                                                    for p in media) + "\n")
+
+    same = ctx.cfg.get("dataset") == "fairplay"
+    out.append("### Published reference (FAIR-Play" + ("" if same else ", a different dataset")
+               + ")\n")
+    out.append(("Published numbers on the real FAIR-Play recordings, 5 scene-disjoint splits "
+                "(PseudoBinaural, CVPR 2021). "
+                + ("Same dataset, but check that the splits match before comparing." if same else
+                   f"They are **not comparable** to the numbers above, which are on the "
+                   f"{_code(ctx.cfg.get('dataset', '?'))} dataset; only the relative change "
+                   "against mono-mono is a rough point of orientation."))
+               + "\n")
+    out.append(_fairplay_table())
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# markdown -> HTML (the subset the report uses: headings, paragraphs, lists, tables, images,
+# links, code spans, bold; everything else is escaped text)
+
+_SAFE_URL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)")
+
+
+def _safe_url(url: str) -> str:
+    if _SAFE_URL.match(url) and not url.lower().startswith(("http:", "https:", "mailto:")):
+        return "#"
+    return url
+
+
+def _inline(text: str) -> str:
+    held: list[str] = []
+
+    def hold(s: str) -> str:
+        held.append(s)
+        return f"\x00{len(held) - 1}\x00"
+
+    text = re.sub(r"\\([\\`*\[\]|<>_#!()-])", lambda m: hold(html.escape(m.group(1))), text)
+    text = re.sub(r"`([^`]+)`", lambda m: hold(f"<code>{html.escape(m.group(1))}</code>"), text)
+    text = html.escape(text, quote=True)
+    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)",
+                  lambda m: hold(f'<img src="{_safe_url(m.group(2))}" alt="{m.group(1)}">'), text)
+    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)",
+                  lambda m: f'<a href="{_safe_url(m.group(2))}">{m.group(1)}</a>', text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    while "\x00" in text:
+        text = re.sub(r"\x00(\d+)\x00", lambda m: held[int(m.group(1))], text)
+    return text
+
+
+def _cells(line: str) -> list[str]:
+    line = line.strip()
+    line = line[1:] if line.startswith("|") else line
+    line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line)]
+
+
+def markdown_to_html(md: str, title: str = "avrepro report") -> str:
+    """A small, safe markdown-to-HTML converter for the report (all text is escaped)."""
+    body: list[str] = []
+    lines = md.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            n = len(m.group(1))
+            body.append(f"<h{n}>{_inline(m.group(2))}</h{n}>")
+            i += 1
+            continue
+        if line.lstrip().startswith("|"):
+            block = []
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                block.append(lines[i])
+                i += 1
+            header = _cells(block[0])
+            rule = _cells(block[1]) if len(block) > 1 else []
+            aligns = ["right" if c.endswith(":") and not c.startswith(":") else "left" for c in rule]
+            aligns += ["left"] * (len(header) - len(aligns))
+            out = ["<table>", "<thead><tr>"
+                   + "".join(f'<th style="text-align:{a}">{_inline(c)}</th>' for c, a in zip(header, aligns))
+                   + "</tr></thead>", "<tbody>"]
+            for row in block[2:]:
+                out.append("<tr>" + "".join(f'<td style="text-align:{a}">{_inline(c)}</td>'
+                                            for c, a in zip(_cells(row), aligns)) + "</tr>")
+            body.append("\n".join(out + ["</tbody>", "</table>"]))
+            continue
+        if re.match(r"^\s*- ", line):
+            items = []
+            while i < len(lines) and re.match(r"^\s*- ", lines[i]):
+                items.append(f"<li>{_inline(lines[i].strip()[2:])}</li>")
+                i += 1
+            body.append("<ul>\n" + "\n".join(items) + "\n</ul>")
+            continue
+        para = []
+        while (i < len(lines) and lines[i].strip() and not re.match(r"^(#{1,6}\s|\s*\||\s*- )", lines[i])):
+            para.append(lines[i].strip())
+            i += 1
+        body.append(f"<p>{_inline(' '.join(para))}</p>")
+    style = ("body{font-family:sans-serif;max-width:62em;margin:2em auto;padding:0 1em;"
+             "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1em 0}"
+             "th,td{border:1px solid #ccc;padding:.3em .6em}th{background:#f3f3f3}"
+             "img{max-width:100%}code{background:#f3f3f3;padding:0 .2em}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def build_report(cfg: dict, out_md: Path, metric_dir: Path, figure_dir: Path, table_dir: Path,
+                 extra: dict | None = None, tasks: list[str] | None = None) -> str:
+    """Write ``out_md`` and its HTML twin (``.html`` next to it); return the markdown.
+
+    Args:
+        cfg: the resolved configuration (profile, dataset, per-task sections).
+        out_md: the markdown report (``reports/report.md``).
+        metric_dir: ``reports/metrics`` (``<task>_<name>.json`` and per-clip CSVs).
+        figure_dir: ``reports/figures`` (``<task>/*.png|mp4|wav``).
+        table_dir: ``reports/tables``; section builders write their tables here.
+        extra: run facts shown under "Run", label -> value (e.g. ``seed``, ``visual_weights``).
+        tasks: the sections to build (default: every registered task present in ``cfg``).
+    Raises:
+        FileNotFoundError: a metric file the config implies is missing (named).
+    """
+    out_md = Path(out_md)
+    ctx = ReportContext(cfg=cfg, out_md=out_md, metric_dir=Path(metric_dir),
+                        figure_dir=Path(figure_dir), table_dir=Path(table_dir), extra=dict(extra or {}))
+    if tasks is None:
+        tasks = [t for t in SECTIONS if t in cfg]
+    unknown = [t for t in tasks if t not in SECTIONS]
+    if unknown:
+        raise ValueError(f"report: no section builder for task '{unknown[0]}' "
+                         f"(registered: {', '.join(SECTIONS)})")
+    profile, dataset = cfg.get("profile", "?"), cfg.get("dataset", "?")
+    parts = ["# avrepro report\n",
+             f"Profile {_code(profile)} on the {_code(dataset)} dataset. Every number and figure "
+             "below is generated by the pipeline from the files it links; rerunning it with the "
+             "same parameters gives the same report.\n",
+             _run_facts(ctx)]
+    parts += [SECTIONS[t](ctx) for t in tasks]
+    md = "\n".join(p.rstrip("\n") + "\n" for p in parts)
+    write_text(out_md, md)
+    write_text(out_md.with_suffix(".html"), markdown_to_html(md, f"avrepro report ({profile})"))
+    return md
