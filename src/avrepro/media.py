@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import soundfile as sf
+from scipy.io import wavfile
 
 from avrepro.io import atomic_path
 
@@ -48,14 +49,21 @@ def read_wav(path: str | Path, dtype: str = "float32") -> tuple[np.ndarray, int]
 
 
 def write_wav(path: str | Path, audio: np.ndarray, rate: int, subtype: str = "PCM_16") -> None:
-    """Write ``(channels, samples)`` audio atomically (float input is clipped to [-1, 1])."""
+    """Write ``(channels, samples)`` audio atomically (float input is clipped to [-1, 1] for PCM).
+
+    ``subtype="FLOAT"`` writes 32-bit float through scipy: libsndfile would add a PEAK chunk
+    stamped with the current time, and the same audio must give the same bytes.
+    """
     audio = np.asarray(audio)
     if audio.ndim == 1:
         audio = audio[None]
     if np.issubdtype(audio.dtype, np.floating) and subtype.startswith("PCM"):
         audio = np.clip(audio, -1.0, 1.0)
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), audio.T, rate, subtype=subtype, format="WAV")
+        if subtype == "FLOAT":
+            wavfile.write(tmp, rate, np.ascontiguousarray(audio.T, dtype=np.float32))
+        else:
+            sf.write(str(tmp), audio.T, rate, subtype=subtype, format="WAV")
 
 
 def write_mp4(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarray | None = None,

@@ -150,7 +150,7 @@ def train(task, cfg: dict, variant: str, train_cache, val_cache, out_dir: str | 
                 on_step(state["step"])
             if state["step"] % tcfg["checkpoint_every"] == 0:
                 checkpoint()
-            bar.set_postfix(step=state["step"], loss=f"{float(losses['loss']):.4g}")
+            bar.set_postfix(step=state["step"], loss=f"{float(losses['loss'].detach()):.4g}")
         scheduler.step()
         val = _validate(task, model, val_loader, cfg, dev, tcfg["amp"])
         row = {"epoch": epoch, **{f"train/{k}": v / max(1, state["batch"]) for k, v in sums.items()},

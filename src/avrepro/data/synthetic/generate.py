@@ -9,6 +9,11 @@ Layout under ``out_dir``::
     rirs/<id>.wav                   float32, channels [L, R] of source 0, then source 1, ...
     meta/<id>.json                  room, listener, camera, gain, sources with per-frame boxes
 
+Audio levels: each dry stem is scaled to RMS 0.1 times a random level (+-3 dB), the mix is
+sum_k stem_k * rir_k, and one clip gain (``meta["gain"]``) brings the mix's peak to 0.9 (or
+less where a dry stem would otherwise exceed 0.9); stems and mix are stored with that gain, so
+``binaural == sum_k fftconvolve(stem_k, rir_k)[:n]`` up to 16-bit rounding.
+
 Every random draw comes from ``np.random.default_rng([seed, room, clip, ...])``, so the same
 config and seed give byte-identical files, in any order and with any number of workers.
 """
@@ -137,6 +142,7 @@ def generate_clip(cfg: dict, seed: int, room_index: int, clip_index: int) -> Cli
         "gain": gain,
         "video": f"videos/{cid}.mp4", "binaural": f"binaural_audios/{cid}.wav", "rir": f"rirs/{cid}.wav",
         "rir_layout": "channels [L, R] per source in source order",
+        "rir_reference_distance_m": room_mod.REFERENCE_DISTANCE_M,
         "sources": sources_meta,
     })
     return Clip(cid, scene, meta, binaural, stems, rirs.astype(np.float32), frames, background)
@@ -182,11 +188,12 @@ def generate(cfg: dict, out_dir: str | Path, seed: int, progress: bool = True, w
         tasks = [(cfg, int(seed), r, c, str(tmp)) for r, c in jobs]
         bar = tqdm(total=len(tasks), desc="synthetic", unit="clip", file=sys.stderr, disable=not progress)
         ids = []
-        if workers > 1:
+        if workers > 1:  # spawned processes (a script calling this needs a __main__ guard)
             import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
 
-            with mp.get_context("spawn").Pool(workers) as pool:
-                for cid in pool.imap(_make, tasks, chunksize=4):
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                for cid in pool.map(_make, tasks, chunksize=4):
                     ids.append(cid)
                     bar.update()
         else:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+from scipy.signal import butter, resample_poly, sosfilt
 
 SOUNDFONT = "TimGM6mb.sf2"
 TICKS_PER_SECOND = 960  # 480 ticks per beat at the default tempo (120 bpm)
@@ -140,13 +140,22 @@ def phrase_midi(notes: list[Note], program: int, seconds: float) -> bytes:
     return buf.getvalue()
 
 
+@functools.lru_cache(maxsize=4)
+def _dc_blocker(rate: int) -> np.ndarray:
+    """2nd-order Butterworth high-pass at 20 Hz (causal, so silent lead-ins stay silent)."""
+    return butter(2, 20.0, btype="highpass", fs=rate, output="sos")
+
+
 def render_midi(midi: bytes, rate: int, n_samples: int) -> np.ndarray:
-    """Render MIDI bytes with the soundfont; mono float32 at ``rate``, exactly ``n_samples`` long."""
+    """Render MIDI bytes with the soundfont; mono float32 at ``rate``, exactly ``n_samples`` long.
+
+    The soundfont's stereo output is averaged to mono and high-passed at 20 Hz to remove DC.
+    """
     import midirenderer
 
     wav = midirenderer.render_wave_from(soundfont_bytes(), midi)
     audio, src_rate = sf.read(io.BytesIO(bytes(wav)), dtype="float64", always_2d=True)
-    mono = audio.mean(axis=1)
+    mono = sosfilt(_dc_blocker(int(src_rate)), audio.mean(axis=1))  # some samples carry DC
     if src_rate != rate:
         ratio = Fraction(int(rate), int(src_rate))
         mono = resample_poly(mono, ratio.numerator, ratio.denominator)

@@ -116,9 +116,10 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
 
     The listener stands near the middle of the front wall (x = width/2 +- 10 %, y 0.6-1.0 m,
     z 1.4-1.6 m). Sources (distinct classes) are placed in front of the camera at azimuths
-    within +-0.8 * hfov/2, horizontal distance 1.5 m .. depth - 0.5 m, height 1.0-1.7 m, at
-    least 0.5 m apart, with their largest sprite inside the frame (rejection sampling; after
-    ``max_tries`` the frame constraint is dropped).
+    within +-0.8 * hfov/2, drawn ``sprite_scale`` times the instrument's size (the player with
+    the instrument; the cue must stay visible in small frames), horizontal distance 1.5 m .. depth - 0.5 m, height 1.0-1.7 m, at
+    least 0.5 m apart, with their largest sprite inside the frame (rejection sampling; if no
+    draw in ``max_tries`` fits the frame, the first one that fits the room is used).
     """
     w, d, h = room.dims
     listener = (float(w / 2 + rng.uniform(-0.1, 0.1) * w), float(rng.uniform(0.6, 1.0)),
@@ -134,8 +135,10 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
     sources: list[Source] = []
     for ci in picks:
         name = classes[int(ci)]
-        size = SPRITE_SIZE_M.get(name, DEFAULT_SPRITE_SIZE)
-        for attempt in range(max_tries):
+        scale = float(cfg.get("sprite_scale", 1.0))
+        size = tuple(scale * v for v in SPRITE_SIZE_M.get(name, DEFAULT_SPRITE_SIZE))
+        fallback = None
+        for _ in range(max_tries):
             az = rng.uniform(-az_max, az_max)
             dist = rng.uniform(MIN_DISTANCE_M, r_max)
             z = rng.uniform(1.0, 1.7)
@@ -144,10 +147,15 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
                 continue
             if any(math.dist(pos, s.position) < MIN_SEPARATION_M for s in sources):
                 continue
+            fallback = fallback or pos
             x0, y0, x1, y1 = sprite_box(camera, pos, size, MAX_PULSE)
-            inside = x0 >= 0 and y0 >= 0 and x1 <= camera.width and y1 <= camera.height
-            if inside or attempt >= max_tries // 2:
+            if x0 >= 0 and y0 >= 0 and x1 <= camera.width and y1 <= camera.height:
                 break
+        else:
+            if fallback is None:
+                raise RuntimeError(f"no place for a {name} source in room {room.dims} "
+                                   f"after {max_tries} tries")
+            pos = fallback  # sprite partly outside the frame; its boxes are clipped
         sources.append(Source(name, int(ci), instrument(name).program,
                               tuple(float(p) for p in pos), size))
     return Scene(room=room, camera=camera, sources=tuple(sources))

@@ -35,7 +35,7 @@ def frame_index(center_s: float, fps: float, n_frames: int) -> int:
 
 def to_tensor_frame(frame: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 -> ``(3, H, W)`` float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float() / 255.0
+    return torch.from_numpy(np.array(frame, dtype=np.float32)).permute(2, 0, 1) / 255.0
 
 
 def normalize_frame(img: torch.Tensor) -> torch.Tensor:

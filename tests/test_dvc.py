@@ -1,0 +1,36 @@
+"""dvc.yaml is DVC's view of the Snakemake DAG: it must agree with it exactly."""
+
+from __future__ import annotations
+
+import yaml
+
+from avrepro.dvcyaml import build_dvc_yaml, snakemake_jobs
+
+
+def test_dvc_yaml_matches_snakemake_dag(root):
+    committed = (root / "dvc.yaml").read_text()
+    assert committed == build_dvc_yaml(root), (
+        "dvc.yaml disagrees with the Snakemake DAG: regenerate it with `python -m avrepro.dvcyaml`")
+
+
+def test_every_snakemake_output_is_a_dvc_out(root):
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    dvc_outs = {o for s in stages.values() for o in s["outs"]}
+    smk_outs = {o for job in snakemake_jobs(root) for o in job["output"]}
+    assert dvc_outs == smk_outs
+    assert len(stages) == len(snakemake_jobs(root))
+    # every metric file is listed for `dvc metrics show`, every dvclive dir for `dvc plots show`
+    doc = yaml.safe_load((root / "dvc.yaml").read_text())
+    assert set(doc["metrics"]) == {o for o in dvc_outs if o.startswith("reports/metrics/") and o.endswith(".json")}
+    assert {p.rsplit("/plots", 1)[0] for p in doc["plots"]} == {o for o in dvc_outs if o.endswith("/live")}
+
+
+def test_stage_params_exist_in_params_yaml(root):
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        for key in stage.get("params", []):
+            node = raw
+            for part in key.split("."):
+                assert isinstance(node, dict) and part in node, f"{name}: params key {key} not in params.yaml"
+                node = node[part]

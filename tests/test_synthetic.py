@@ -1,0 +1,189 @@
+"""Synthetic scene generator: determinism, layout, and the physics the tasks rely on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import fftconvolve
+
+from avrepro.data.synthetic import generate, generate_clip
+from avrepro.data.synthetic import instruments, room
+from avrepro.data.synthetic.scene import Camera, Room, Scene, Source, direction
+from avrepro.media import read_mp4_frames
+
+TINY = {
+    "n_rooms": 2, "clips_per_room": 2, "clip_seconds": 1.0, "sample_rate": 16000, "fps": 10,
+    "frame_width": 64, "frame_height": 32, "sources": {"min": 1, "max": 2},
+    "classes": ["violin", "cello", "flute", "trumpet", "acoustic_guitar", "piano", "xylophone", "saxophone"],
+    "room": {"width": [4.0, 10.0], "depth": [5.0, 12.0], "height": [2.5, 4.0], "absorption": [0.2, 0.7]},
+    "max_image_order": 3, "rir_seconds": 0.1, "hfov_deg": 90.0,
+}
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("syn") / "a"
+    generate(TINY, out, seed=3, progress=False)
+    return out
+
+
+def test_same_seed_same_bytes_any_workers(tiny, tmp_path):
+    generate(TINY, tmp_path / "b", seed=3, progress=False, workers=2)
+    a, b = _files(tiny), _files(tmp_path / "b")
+    assert list(a) == list(b)
+    for name in a:
+        assert a[name] == b[name], name
+    generate(TINY, tmp_path / "c", seed=4, progress=False)
+    c = _files(tmp_path / "c")
+    assert c["binaural_audios/000001.wav"] != a["binaural_audios/000001.wav"]
+    assert c["videos/000001.mp4"] != a["videos/000001.mp4"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_layout_and_meta(tiny):
+    ds = json.loads((tiny / "dataset.json").read_text())
+    assert ds["name"] == "synthetic" and ds["generator_version"] == 1 and ds["seed"] == 3
+    assert ds["config"] == TINY and ds["clips"] == ["000001", "000002", "000003", "000004"]
+    for i, cid in enumerate(ds["clips"]):
+        meta = json.loads((tiny / "meta" / f"{cid}.json").read_text())
+        assert meta["clip_id"] == cid and meta["group"] == f"room_{i // 2:04d}"
+        w, h = meta["frame_size"]
+        assert (w, h) == (64, 32) and meta["n_frames"] == 10 and meta["sample_rate"] == 16000
+        frames, fps = read_mp4_frames(tiny / f"videos/{cid}.mp4")
+        assert frames.shape == (10, 32, 64, 3) and fps == 10
+        audio, rate = sf.read(tiny / f"binaural_audios/{cid}.wav", dtype="float32", always_2d=True)
+        assert rate == 16000 and audio.shape == (16000, 2) and sf.info(tiny / f"binaural_audios/{cid}.wav").subtype == "PCM_16"
+        assert 0.1 < np.abs(audio).max() <= 0.91
+        k = len(meta["sources"])
+        assert 1 <= k <= 2 and len({s["class"] for s in meta["sources"]}) == k
+        rir, _ = sf.read(tiny / meta["rir"], dtype="float32", always_2d=True)
+        assert rir.shape == (1600, 2 * k) and sf.info(tiny / meta["rir"]).subtype == "FLOAT"
+        rw, rd, rh = meta["room"]["dims"]
+        mix = np.zeros((2, 16000))
+        for j, s in enumerate(meta["sources"]):
+            stem, _ = sf.read(tiny / s["stem"], dtype="float32")
+            mix += fftconvolve(stem[None].astype(float), rir.T[2 * j:2 * j + 2].astype(float), axes=-1)[:, :16000]
+            assert stem.shape == (16000,) and np.abs(stem).max() > 0.01
+            assert TINY["classes"][s["class_index"]] == s["class"]
+            assert 0 < s["position"][0] < rw and 0 < s["position"][1] < rd and 0 < s["position"][2] < rh
+            assert abs(s["azimuth_deg"]) <= 0.8 * 45 + 1e-3 and s["distance_m"] >= 1.5
+            assert len(s["boxes"]) == meta["n_frames"]
+            for x0, y0, x1, y1 in s["boxes"]:
+                assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        assert np.abs(mix - audio.T).max() < 2e-3  # binaural = sum of stems convolved with their RIRs
+    # clips of one group share the room
+    metas = [json.loads((tiny / "meta" / f"{c}.json").read_text()) for c in ds["clips"]]
+    fixed = ("dims", "absorption", "rt60_sabine", "max_order")
+    assert all(metas[0]["room"][k] == metas[1]["room"][k] for k in fixed)
+    assert metas[0]["room"]["dims"] != metas[2]["room"]["dims"]
+
+
+def test_sprites_visible_and_animated():
+    cfg = dict(TINY, frame_width=128, frame_height=64, clip_seconds=2.0, sources={"min": 2, "max": 2})
+    clip = generate_clip(cfg, seed=1, room_index=0, clip_index=0)
+    assert clip.frames.shape == (20, 64, 128, 3)
+    for s in clip.meta["sources"]:
+        diffs = []
+        for frame, (x0, y0, x1, y1) in zip(clip.frames, s["boxes"]):
+            patch = frame[y0:y1, x0:x1].astype(float)
+            diffs.append(np.abs(patch - clip.background[y0:y1, x0:x1]).mean())
+        assert min(diffs) > 8.0, s["class"]
+    # the envelope animates the sprites: some frame differs from the first one inside a box
+    x0, y0, x1, y1 = clip.meta["sources"][0]["boxes"][0]
+    assert max(np.abs(f[y0:y1, x0:x1].astype(int) - clip.frames[0][y0:y1, x0:x1]).max()
+               for f in clip.frames) > 30
+
+
+def _one_source_binaural(az_deg: float, name: str, absorption: float = 0.5):
+    dims = (6.0, 8.0, 3.0)
+    listener = (3.0, 0.8, 1.5)
+    dist = 3.0
+    pos = (listener[0] - dist * np.sin(np.radians(az_deg)), listener[1] + dist * np.cos(np.radians(az_deg)), 1.5)
+    inst = instruments.instrument(name)
+    scene = Scene(Room(dims, absorption), Camera(listener, 90.0, 128, 64),
+                  (Source(name, 0, inst.program, pos),))
+    stem, _ = instruments.render_phrase(np.random.default_rng(0), name, 1.0, 16000)
+    rirs = room.binaural_rirs(dims, absorption, listener, [pos], 16000, 6, 4000)
+    return scene, room.render_binaural(stem[None].astype(np.float64), rirs)
+
+
+def _gcc_phat_lag(x: np.ndarray, max_lag: int = 20) -> int:
+    """Lag (samples) by which channel 1 trails channel 0 (GCC-PHAT; robust to tonal signals)."""
+    n = 2 * x.shape[1]
+    spec = np.fft.rfft(x[0], n) * np.conj(np.fft.rfft(x[1], n))
+    cc = np.fft.irfft(spec / (np.abs(spec) + 1e-12), n)
+    cc = np.concatenate([cc[-max_lag:], cc[: max_lag + 1]])
+    return -(int(np.argmax(cc)) - max_lag)
+
+
+@pytest.mark.parametrize("name", ["trumpet", "xylophone"])
+@pytest.mark.parametrize("az", [35.0, -35.0])
+def test_itd_ild_follow_the_drawn_position(az, name):
+    scene, x = _one_source_binaural(az, name)
+    (u, _), _ = scene.camera.project(scene.sources[0].position)
+    left_in_image = u < scene.camera.width / 2
+    assert left_in_image == (az > 0)  # drawn left of centre <=> positive azimuth
+    assert direction(scene.listener, scene.sources[0].position)[0] == pytest.approx(az)
+    near, far = (0, 1) if left_in_image else (1, 0)
+    rms = np.sqrt((x ** 2).mean(axis=1))
+    assert 20 * np.log10(rms[near] / rms[far]) > 2.0  # louder at the near ear
+    lag = _gcc_phat_lag(x[[near, far]])
+    assert 1 <= lag <= 12  # far ear trails by up to ~0.75 ms
+
+
+def test_bigger_harder_room_reverberates_longer():
+    def measured(dims, absorption):
+        rt = room.sabine_rt60(dims, absorption)
+        order = room.image_order(dims, rt, 10)
+        listener = (dims[0] / 2, 0.8, 1.5)
+        rirs = room.binaural_rirs(dims, absorption, listener, [(dims[0] / 2 - 0.5, 3.5, 1.4)], 16000, order, 8000)
+        return rt, room.rt60(rirs, 16000)
+
+    sab_big, big = measured((10.0, 12.0, 4.0), 0.2)
+    sab_small, small = measured((4.0, 5.0, 2.5), 0.7)
+    assert sab_big > 5 * sab_small
+    assert big > 2 * small and small > 0.03
+
+
+def test_rt60_of_exponential_decay():
+    fs, t60 = 16000, 0.4
+    t = np.arange(int(0.8 * fs)) / fs
+    h = np.random.default_rng(0).standard_normal(len(t)) * 10 ** (-3 * t / t60)
+    assert room.rt60(h, fs) == pytest.approx(t60, rel=0.05)
+
+
+@pytest.mark.parametrize("name", TINY["classes"])
+def test_instrument_phrase_is_a_real_instrument(name):
+    rng = np.random.default_rng(7)
+    audio, notes = instruments.render_phrase(rng, name, 2.0, 16000)
+    assert audio.shape == (32000,) and audio.dtype == np.float32
+    assert np.sqrt(np.mean(audio ** 2)) > 1e-3  # not silent
+    assert len(notes) >= 2 and 0.05 <= notes[0].start <= 0.5  # several notes, random lead-in
+    assert np.abs(audio[: int(0.04 * 16000)]).max() < 1e-3
+    assert abs(audio.mean()) < 0.01 * np.sqrt(np.mean(audio ** 2))  # no DC
+    assert _spectral_peaks(audio) >= 3  # harmonics and several notes, not a sine
+    t = np.arange(32000) / 16000
+    assert _spectral_peaks(np.sin(2 * np.pi * 440 * t) * (t > 0.1)) == 1  # the check's control
+
+
+def _spectral_peaks(audio: np.ndarray) -> int:
+    """Number of prominent peaks (20 dB prominence, within 40 dB of the maximum) in the spectrum."""
+    from scipy.signal import find_peaks
+
+    db = 10 * np.log10(np.abs(np.fft.rfft(audio * np.hanning(len(audio)))) ** 2 + 1e-20)
+    peaks, _ = find_peaks(db, height=db.max() - 40, prominence=20, distance=20)
+    return len(peaks)
+
+
+def test_unknown_class_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown instrument class 'banjo'"):
+        generate(dict(TINY, classes=["banjo"]), tmp_path / "x", seed=0, progress=False)
+    assert not (tmp_path / "x").exists()
