@@ -54,6 +54,8 @@ def cmd_train(args) -> None:
     from avrepro.tasks import get_task
 
     task = get_task(args.task)
+    if args.threads:
+        args.cfg["train"]["threads"] = args.threads
     final = train(task, args.cfg, args.variant, _open_cache(args.train, args.cfg),
                   _open_cache(args.val, args.cfg), Path(args.out), seed=args.seed, device=args.device)
     print(json.dumps(final, indent=2, sort_keys=True))
@@ -66,7 +68,7 @@ def cmd_evaluate(args) -> None:
              checkpoint=Path(args.checkpoint) if args.checkpoint else None,
              metrics_out=Path(args.metrics), clips_out=Path(args.clips),
              predictions_dir=Path(args.predictions) if args.predictions else None,
-             seed=args.seed, device=args.device)
+             seed=args.seed, device=args.device, threads=args.threads)
 
 
 def cmd_figures(args) -> None:
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
 
     p = add("evaluate", cmd_evaluate, "evaluate a trained variant or a baseline on the test split")
     p.add_argument("--task", required=True)
@@ -159,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
 
     p = add("figures", cmd_figures, "draw a task's figures (curves, panels, demo videos)")
     p.add_argument("--task", required=True)

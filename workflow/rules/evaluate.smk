@@ -12,13 +12,13 @@ rule evaluate_binaural:
     params:
         cfg=section("binaural", only=EVAL_KEYS),
         seed=section("seed"),
-    threads: 1
+    threads: 2
     log:
         f"{LOGS}/evaluate_binaural_{{variant}}.log",
     shell:
         "python -m avrepro evaluate --task binaural --name {wildcards.variant} --cfg {params.cfg:q} "
         "--test {input.test} --checkpoint {input.checkpoint} --metrics {output.metrics} "
-        "--clips {output.clips} --predictions {output.predictions} --seed {params.seed} > {log} 2>&1"
+        "--clips {output.clips} --predictions {output.predictions} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
 rule baseline_binaural:
@@ -30,10 +30,10 @@ rule baseline_binaural:
     params:
         cfg=section("binaural", only=EVAL_KEYS),
         seed=section("seed"),
-    threads: 1
+    threads: 2
     log:
         f"{LOGS}/baseline_binaural_{{baseline}}.log",
     shell:
         "python -m avrepro evaluate --task binaural --name {wildcards.baseline} --cfg {params.cfg:q} "
         "--test {input.test} --metrics {output.metrics} --clips {output.clips} "
-        "--seed {params.seed} > {log} 2>&1"
+        "--seed {params.seed} --threads {threads} > {log} 2>&1"

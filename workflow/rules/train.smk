@@ -21,4 +21,4 @@ rule train_binaural:
         f"{LOGS}/train_binaural_{{variant}}.log",
     shell:
         "python -m avrepro train --task binaural --variant {wildcards.variant} --cfg {params.cfg:q} "
-        "--train {input.train} --val {input.val} --out {params.out} --seed {params.seed} > {log} 2>&1"
+        "--train {input.train} --val {input.val} --out {params.out} --seed {params.seed} --threads {threads} > {log} 2>&1"

@@ -17,13 +17,14 @@ from avrepro.tasks import get_task
 
 def evaluate(task_name: str, cfg: dict, name: str, test_cache, checkpoint: Path | None,
              metrics_out: Path, clips_out: Path, predictions_dir: Path | None = None,
-             seed: int = 0, device: str | None = None, progress: bool = True) -> dict:
+             seed: int = 0, device: str | None = None, progress: bool = True,
+             threads: int | None = None) -> dict:
     """Evaluate ``name`` (a variant with its ``checkpoint``, or a baseline without one).
 
     Writes the flat metric JSON (DESIGN 2.1 keys), the per-clip CSV and, for a few clips,
     the predicted audio as float wav files in ``predictions_dir``.
     """
-    seed_everything(seed, cfg.get("train", {}).get("threads"))
+    seed_everything(seed, threads)
     task = get_task(task_name)
     model = None
     if checkpoint is not None:

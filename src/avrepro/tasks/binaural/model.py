@@ -63,6 +63,10 @@ class Mono2Binaural(nn.Module):
             for layer in self.film:  # start as the identity transform
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
+        # Start from mono-mono: a zero mask predicts no left-right difference, so training begins
+        # at the baseline's error instead of a random mask's (sigmoid(0) * 2 - 1 = 0).
+        nn.init.zeros_(self.final[0].weight)
+        nn.init.zeros_(self.final[0].bias)
 
     def forward(self, spec: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         if spec.shape[-2] % 32 or spec.shape[-1] % 32:
