@@ -1,3 +1,4 @@
 from avrepro.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guard: worker processes (spawn) re-import this module
+    raise SystemExit(main())
