@@ -1,7 +1,11 @@
 # Helpers shared by the rule files: configuration sections as JSON params, paths, constraints.
 import json
+import os
 
 from avrepro.dvcyaml import ParamSection
+
+# Progress bars go to the rules' log files: refresh them every few seconds, not many times a second.
+os.environ.setdefault("TQDM_MININTERVAL", "5")
 
 
 def section(*keys, only=None):
