@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= all
 
-.PHONY: repro test smoke venv clean-outputs
+.PHONY: repro test smoke venv clean-outputs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,3 +25,9 @@ test: $(STAMP)
 ## Only the smoke run of the DAG, into the working tree.
 smoke: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default --config profile=smoke
+
+## Benchmarks (benchmarks/): print the figures and write reports/benchmarks.md. TREE is an output
+## tree where the default profile has run (default: this checkout, after `make repro`).
+TREE ?= .
+bench: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/run_all.py --tree $(TREE)

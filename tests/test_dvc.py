@@ -34,3 +34,13 @@ def test_stage_params_exist_in_params_yaml(root):
             for part in key.split("."):
                 assert isinstance(node, dict) and part in node, f"{name}: params key {key} not in params.yaml"
                 node = node[part]
+
+
+def test_stages_track_the_params_their_rules_read(root):
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    train = next(s for n, s in stages.items() if n.startswith("train_binaural"))
+    assert "common.binaural.train" in train["params"] and "common.seed" in train["params"]
+    assert "common.binaural.eval" not in train["params"]
+    evaluate = next(s for n, s in stages.items() if n.startswith("evaluate_binaural"))
+    assert "common.binaural.eval" in evaluate["params"]
+    assert "common.synthetic" in stages["synthesize"]["params"]

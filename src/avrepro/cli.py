@@ -22,7 +22,7 @@ def _json(text: str) -> dict:
 def cmd_synthesize(args) -> None:
     from avrepro.data.synthetic import generate
 
-    generate(args.cfg, Path(args.out), seed=args.seed)
+    generate(args.cfg, Path(args.out), seed=args.seed, workers=args.workers)
 
 
 def cmd_verify(args) -> None:
@@ -32,9 +32,31 @@ def cmd_verify(args) -> None:
 
 
 def cmd_split(args) -> None:
-    from avrepro.data.split import split_manifest
+    from avrepro.data.split import official_split, split_manifest
 
-    split_manifest(Path(args.manifest), args.cfg, Path(args.out))
+    if args.cfg.get("scheme", "hash") == "official":
+        if not args.raw:
+            raise ValueError("split scheme 'official' needs --raw (the raw dataset with splits/)")
+        official_split(Path(args.manifest), Path(args.raw), str(args.cfg["official"]), Path(args.out))
+    else:
+        split_manifest(Path(args.manifest), args.cfg, Path(args.out))
+
+
+def cmd_download(args) -> None:
+    from avrepro.data.sources import fetch_dataset
+
+    cfg = args.cfg
+    if cfg is None:
+        from avrepro.config import load_params
+
+        resolved = load_params(args.params, {"profile": args.profile} if args.profile else None)
+        if args.dataset not in resolved["datasets"]:
+            raise ValueError(f"{args.params}: no datasets.{args.dataset} section")
+        cfg = resolved["datasets"][args.dataset]
+    summary = fetch_dataset(args.dataset, cfg, Path(args.out),
+                            Path(args.downloads) if args.downloads else None,
+                            workers=args.workers, progress=not args.no_progress)
+    print(json.dumps(summary, indent=2, sort_keys=True))
 
 
 def cmd_cache(args) -> None:
@@ -50,6 +72,18 @@ def _open_cache(path: str, cfg: dict):
 
 
 def cmd_train(args) -> None:
+    import os
+
+    from avrepro.engine import ddp
+
+    # train.gpus > 1: run this same command on that many processes under torchrun (DDP)
+    argv = args.argv if getattr(args, "argv", None) is not None else sys.argv[1:]
+    launch = ddp.launch_argv(int(args.cfg["train"].get("gpus", 1)), list(argv))
+    if launch is not None:
+        print("launching: " + " ".join(launch[:6]) + " ...", flush=True)
+        sys.stdout.flush()
+        os.execv(launch[0], launch)
+
     from avrepro.engine.train import train
     from avrepro.tasks import get_task
 
@@ -58,7 +92,8 @@ def cmd_train(args) -> None:
         args.cfg["train"]["threads"] = args.threads
     final = train(task, args.cfg, args.variant, _open_cache(args.train, args.cfg),
                   _open_cache(args.val, args.cfg), Path(args.out), seed=args.seed, device=args.device)
-    print(json.dumps(final, indent=2, sort_keys=True))
+    if os.environ.get("RANK", "0") == "0":
+        print(json.dumps(final, indent=2, sort_keys=True))
 
 
 def cmd_evaluate(args) -> None:
@@ -119,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("synthesize", cmd_synthesize, "generate the embedded synthetic dataset")
     p.add_argument("--cfg", type=_json, required=True, help="the `synthetic` params section (JSON)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="processes (the output does not depend on it)")
     p.add_argument("--out", required=True)
 
     p = add("verify", cmd_verify, "check every clip; write the manifest and the data-issues report")
@@ -132,6 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True)
     p.add_argument("--cfg", type=_json, required=True, help="the `split` params section (JSON)")
     p.add_argument("--out", required=True)
+    p.add_argument("--raw", default=None, help="raw dataset (for scheme 'official': its splits/)")
+
+    p = add("download", cmd_download, "fetch a real dataset and convert it into the raw layout")
+    p.add_argument("--dataset", required=True, help="fairplay | local | music | yt360 | kinetics")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--cfg", type=_json, help="the `datasets.<name>` params section (JSON)")
+    src.add_argument("--params", help="or a params file: its datasets.<name> section is used")
+    p.add_argument("--profile", default=None, help="with --params: the profile (default: the file's)")
+    p.add_argument("--out", required=True, help="data/raw/<dataset> (replaced atomically)")
+    p.add_argument("--downloads", default=None,
+                   help="where archives and partial downloads are kept (default data/downloads/<dataset>)")
+    p.add_argument("--workers", type=int, default=1, help="conversion processes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = add("cache", cmd_cache, "decode one split into memory-mappable feature shards")
     p.add_argument("--manifest", required=True)
@@ -185,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = argv  # `train` re-runs itself under torchrun with the same arguments
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, KeyError) as exc:

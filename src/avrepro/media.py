@@ -153,3 +153,30 @@ def read_mp4_frames(path: str | Path, size: tuple[int, int] | None = None) -> tu
     if not frames:
         raise MediaError(path, "no decodable video frame")
     return np.stack(frames), fps
+
+
+def read_media_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of any media file (mp4, m4a, ...) as float32 ``(channels, samples)``
+    and its sample rate. Raises :class:`MediaError` naming the file and the reason."""
+    path = Path(path)
+    chunks = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise MediaError(path, "no audio stream")
+            stream = container.streams.audio[0]
+            rate = int(stream.rate)
+            for frame in container.decode(stream):
+                arr = frame.to_ndarray()
+                if not frame.format.is_planar:
+                    arr = arr.reshape(-1, len(frame.layout.channels)).T
+                if np.issubdtype(arr.dtype, np.integer):  # s16/s32 PCM -> [-1, 1]
+                    arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+                chunks.append(arr.astype(np.float32))
+    except MediaError:
+        raise
+    except Exception as exc:
+        raise MediaError(path, f"unreadable audio ({exc.__class__.__name__}: {exc})") from None
+    if not chunks:
+        raise MediaError(path, "no decodable audio")
+    return np.concatenate(chunks, axis=1), rate

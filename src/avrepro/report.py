@@ -118,7 +118,9 @@ def _run_facts(ctx: ReportContext) -> str:
             f"{src.get('min')}-{src.get('max')} sources per clip from "
             f"{len(syn.get('classes', []))} instrument classes")
     split = cfg.get("split")
-    if isinstance(split, dict) and isinstance(split.get("fractions"), dict):
+    if isinstance(split, dict) and split.get("scheme") == "official":
+        lines.append(f"- Split: the dataset's official split `{split.get('official')}`")
+    elif isinstance(split, dict) and isinstance(split.get("fractions"), dict):
         fr = split["fractions"]
         parts = "/".join(f"{round(100 * fr[k])}" for k in ("train", "val", "test") if k in fr)
         lines.append(f"- Split: train/val/test {parts} %, grouped by scene (seed {split.get('seed')})")

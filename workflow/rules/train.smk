@@ -1,4 +1,5 @@
-# Training stage: one job per task variant, on a GPU when one is available.
+# Training stage: one job per task variant, on a GPU when one is available (on train.gpus GPUs
+# with DDP when it is above 1; the launcher is chosen inside `avrepro train`).
 
 
 rule train_binaural:
@@ -16,7 +17,8 @@ rule train_binaural:
         out="models/binaural/{variant}",
     threads: CFG["binaural"]["train"]["threads"]
     resources:
-        gpu=1,
+        # train.gpus > 1: `avrepro train` runs itself under torchrun, one DDP process per GPU
+        gpu=CFG["binaural"]["train"]["gpus"],
     log:
         f"{LOGS}/train_binaural_{{variant}}.log",
     shell:

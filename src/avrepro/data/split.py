@@ -109,3 +109,66 @@ def read_split(path: str | Path) -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DataIssueError(path, f"unreadable split file ({exc})") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def read_official_split(path: str | Path) -> list[str]:
+    """Clip ids of one official split file: ``.h5`` (FAIR-Play: dataset ``audio`` of absolute
+    wav paths from the authors' machines, re-rooted to the clip ids by file name) or ``.txt``
+    (clip ids or paths, one a line)."""
+    from avrepro.data.sources.fairplay import read_h5_split, reroot
+
+    path = Path(path)
+    if path.suffix == ".h5":
+        try:
+            return reroot(read_h5_split(path))
+        except ValueError as exc:
+            raise DataIssueError(path, str(exc).split(": ", 1)[-1]) from None
+    return reroot(read_split(path))
+
+
+def official_split(manifest_csv: str | Path, raw_dir: str | Path, name: str,
+                   out_dir: str | Path) -> dict[str, list[str]]:
+    """Use a dataset's official split ``name`` (``<raw_dir>/splits/<name>/{train,val,test}.h5|.txt``)
+    instead of the hash split; write ``<out_dir>/{train,val,test}.txt`` like :func:`split_manifest`.
+
+    Clips of the official lists that ``verify`` excluded (or that are not in the download) are
+    dropped and counted on stdout; clips listed in two splits are kept as published, with a
+    warning on stdout.
+
+    Raises:
+        DataIssueError: the split folder or one of its files is missing, or a split comes out empty.
+    """
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    split_dir = raw_dir / "splits" / name
+    if not split_dir.is_dir():
+        have = sorted(p.name for p in (raw_dir / "splits").iterdir() if p.is_dir()) \
+            if (raw_dir / "splits").is_dir() else []
+        raise DataIssueError(split_dir, f"official split {name!r} not found (available: "
+                                        f"{', '.join(have) or 'none: this dataset has no official splits'})")
+    manifest = read_manifest(manifest_csv)
+    known = set(manifest["clip_id"])
+    out: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    for s in SPLITS:
+        files = [split_dir / f"{s}{ext}" for ext in (".h5", ".txt")]
+        file = next((f for f in files if f.is_file()), None)
+        if file is None:
+            raise DataIssueError(files[0], f"official split file missing (also tried {files[1].name})")
+        ids = list(dict.fromkeys(read_official_split(file)))
+        both = [c for c in ids if c in seen]
+        if both:  # kept as published, but said: an overlap with train is a leak
+            print(f"warning: official split {name}: {len(both)} clip(s) of {s} also in "
+                  f"{', '.join(sorted({seen[c] for c in both}))} (first: {both[0]!r})")
+        for c in ids:
+            seen.setdefault(c, s)
+        kept = sorted(c for c in ids if c in known)
+        if len(kept) < len(ids):
+            print(f"official split {name}/{s}: {len(ids) - len(kept)} of {len(ids)} listed clips "
+                  f"not in the manifest (excluded by verify or not downloaded)")
+        if not kept:
+            raise DataIssueError(file, f"official split {name}/{s} has no usable clip")
+        out[s] = kept
+    for s in SPLITS:
+        write_text(out_dir / f"{s}.txt", "".join(f"{c}\n" for c in out[s]))
+    print(f"official split {name}: " + ", ".join(f"{s}={len(out[s])}" for s in SPLITS))
+    return out

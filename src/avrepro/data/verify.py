@@ -204,6 +204,21 @@ def _merge_issues(issues_out: Path, dataset: str, new: pd.DataFrame) -> pd.DataF
     return new
 
 
+def download_issues(raw_dir: str | Path, dataset: str) -> list[dict]:
+    """Rows of ``<raw_dir>/download_report.csv`` (clips a real-dataset source could not fetch or
+    convert: dead videos, corrupt files) as issue rows, so they reach ``reports/data_issues.csv``."""
+    path = Path(raw_dir) / "download_report.csv"
+    if not path.is_file():
+        return []
+    try:
+        report = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:
+        return [{"dataset": dataset, "clip_id": "", "file": path.name,
+                 "reason": f"unreadable download report ({exc})"}]
+    return [{"dataset": dataset, "clip_id": r.get("clip_id", ""), "file": r.get("file", ""),
+             "reason": f"download: {r.get('reason', '')}"} for r in report.to_dict("records")]
+
+
 def verify_dataset(raw_dir: str | Path, dataset: str, cfg: Mapping[str, Any],
                    manifest_out: str | Path, issues_out: str | Path,
                    progress: bool = True) -> pd.DataFrame:
@@ -249,6 +264,7 @@ def verify_dataset(raw_dir: str | Path, dataset: str, cfg: Mapping[str, Any],
         else:
             rows.append(row)
 
+    issues += download_issues(raw_dir, dataset)
     issues_df = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
     _write_csv(_merge_issues(issues_out, dataset, issues_df), issues_out)
     n_bad = len(clip_ids) - len(rows)

@@ -49,8 +49,50 @@ def autocast(device: torch.device, amp: str):
     return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
-def _to(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+def _to(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
+    """Move a batch to ``device`` (non-blocking from pinned memory; 4-D images channels-last
+    when asked)."""
+    out = {}
+    for k, v in batch.items():
+        if torch.is_tensor(v):
+            fmt = torch.channels_last if channels_last and v.dim() == 4 else torch.preserve_format
+            v = v.to(device, non_blocking=True, memory_format=fmt)
+        out[k] = v
+    return out
+
+
+def use_channels_last(tcfg: dict, device: torch.device) -> bool:
+    """``train.channels_last`` applies on CUDA only (CPU numerics stay those of the plain path)."""
+    return bool(tcfg.get("channels_last", False)) and device.type == "cuda"
+
+
+def loader_workers(setting, threads: int, device: torch.device, processes: int = 1) -> int:
+    """DataLoader workers: ``train.num_workers``, or with ``auto`` derived from the rule's threads.
+
+    ``auto`` on CUDA: every thread of this process's share but one feeds the GPU (at most 8);
+    on CPU the threads run the model, so only a quarter of them load examples (0 for 2 threads:
+    reading windows from the memory-mapped cache is cheap next to a training step).
+    """
+    if setting != "auto":
+        return int(setting)
+    share = max(1, threads // max(1, processes))
+    if device.type == "cuda":
+        return min(8, max(1, share - 1))
+    return share // 4
+
+
+def prepare_model(model: torch.nn.Module, tcfg: dict, device: torch.device, world=None):
+    """The module the loop calls: ``model`` on ``device`` (channels-last on CUDA when asked),
+    wrapped in DistributedDataParallel under torchrun, compiled with ``train.compile``.
+    ``model`` itself keeps the parameters and the plain state-dict keys."""
+    from avrepro.engine import ddp
+
+    if use_channels_last(tcfg, device):
+        model.to(memory_format=torch.channels_last)
+    net = ddp.wrap(model, world or ddp.World(), device)
+    if tcfg.get("compile", False):
+        net = torch.compile(net)
+    return net
 
 
 def epoch_batches(n_items: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -77,10 +119,17 @@ def _replay_live(live_dir: Path, history: list[dict]) -> None:
             live.next_step()
 
 
+def _floats(sums: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(v) for k, v in sums.items()}
+
+
 def train(task, cfg: dict, variant: str, train_cache, val_cache, out_dir: str | Path, seed: int,
           device: str | None = None, progress: bool = True,
           on_step: Callable[[int], None] | None = None) -> dict:
     """Train ``variant`` of ``task`` and write ``best.pt``, ``last.pt``, ``config.yaml``, ``live/``.
+
+    Under torchrun (``train.gpus > 1``, see :mod:`avrepro.engine.ddp`) every process calls this:
+    each takes its slice of every global batch, DDP averages the gradients, rank 0 alone writes.
 
     Args:
         task: a registered task object (see :mod:`avrepro.tasks.base`).
@@ -88,12 +137,34 @@ def train(task, cfg: dict, variant: str, train_cache, val_cache, out_dir: str | 
         on_step: called with the global step after each optimizer step (tests use it to
             simulate a kill).
     Returns:
-        the final epoch's logged values plus ``best_val_loss``.
+        the final epoch's logged values plus ``best_val_loss`` (the same on every rank).
     """
+    from avrepro.engine import ddp
+
     out_dir = Path(out_dir)
     tcfg = cfg["train"]
-    seed_everything(seed, tcfg["threads"])
     dev = select_device(device)
+    world = ddp.setup(dev)
+    if world.distributed and dev.type == "cuda":
+        dev = torch.device("cuda", world.local_rank)
+    try:
+        result = _train(task, cfg, variant, train_cache, val_cache, out_dir, seed, dev, world,
+                        progress and world.main, on_step)
+    except BaseException:
+        if world.distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        raise
+    ddp.teardown(world)
+    return result
+
+
+def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int, dev: torch.device,
+           world, progress: bool, on_step) -> dict:
+    from avrepro.engine import ddp
+
+    tcfg = cfg["train"]
+    threads = tcfg["threads"] if not world.distributed else max(1, tcfg["threads"] // world.size)
+    seed_everything(seed, threads)
     model = task.build_model(cfg, variant).to(dev)
     optimizer = torch.optim.Adam(task.param_groups(model, cfg), weight_decay=tcfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, tcfg["lr_decay_every"], tcfg["lr_decay"])
@@ -102,6 +173,7 @@ def train(task, cfg: dict, variant: str, train_cache, val_cache, out_dir: str | 
                             "train": train_cache.clip_ids, "val": val_cache.clip_ids})
     partial = out_dir / ".partial"
     state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "best_val": math.inf}
+    stale = False
     if (partial / "last.pt").exists():
         ckpt = load_checkpoint(partial / "last.pt", dev)
         if ckpt.get("run_hash") == run_hash:
@@ -109,22 +181,51 @@ def train(task, cfg: dict, variant: str, train_cache, val_cache, out_dir: str | 
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
             state = ckpt["state"]
-            tqdm.write(f"resuming {task.name}/{variant} from {partial / 'last.pt'} "
-                       f"(epoch {state['epoch']}, step {state['step']})")
+            if progress:
+                tqdm.write(f"resuming {task.name}/{variant} from {partial / 'last.pt'} "
+                           f"(epoch {state['epoch']}, step {state['step']})")
         else:
-            tqdm.write(f"ignoring {partial / 'last.pt'}: it belongs to another configuration")
+            stale = True
+            if progress:
+                tqdm.write(f"ignoring {partial / 'last.pt'}: it belongs to another configuration")
+    ddp.barrier(world)  # every rank has read the checkpoint before rank 0 touches it
+    if world.main:
+        if stale:
             shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)
+        partial.mkdir(parents=True, exist_ok=True)
+    ddp.barrier(world)
     weights_note = getattr(getattr(model, "visual", None), "weights_note", "n/a")
+    net = prepare_model(model, tcfg, dev, world)
+    channels_last = use_channels_last(tcfg, dev)
+    log_every = tcfg.get("log_every", 50)
+
+    # Losses are summed on the device (float64: the same sums as Python floats on CPU), so a
+    # step never waits for the GPU; they are read at checkpoints, log lines and epoch ends.
+    acc: dict[str, torch.Tensor] = {k: torch.tensor(v, dtype=torch.float64, device=dev)
+                                    for k, v in state.get("sums", {}).items()}
+
+    def global_sums() -> dict[str, float]:
+        """The running sums of per-step mean losses, averaged over the ranks."""
+        if not world.distributed:
+            return _floats(acc)
+        total = ddp.all_sum({k: v.clone() for k, v in sorted(acc.items())}, world)
+        return {k: float(v) / world.size for k, v in total.items()}
 
     def checkpoint() -> None:
-        save_checkpoint(partial / "last.pt", {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "state": state, "run_hash": run_hash})
+        state["sums"] = global_sums()  # a collective: every rank calls checkpoint() together
+        if world.main:
+            save_checkpoint(partial / "last.pt", {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "state": state, "run_hash": run_hash})
+        ddp.barrier(world)
 
-    loader_kw = {"num_workers": tcfg["num_workers"], "pin_memory": dev.type == "cuda",
-                 "persistent_workers": False}
-    val_loader = DataLoader(val_ds, batch_size=tcfg["batch_size"], shuffle=False, **loader_kw)
+    loader_kw = {"num_workers": loader_workers(tcfg["num_workers"], tcfg["threads"], dev, world.size),
+                 "pin_memory": dev.type == "cuda", "persistent_workers": False}
+    val_batches = [list(range(i, min(i + tcfg["batch_size"], len(val_ds))))
+                   for i in range(0, len(val_ds), tcfg["batch_size"])]
+    if world.distributed and len(val_batches) < world.size:  # every rank needs some
+        val_batches = [c.tolist() for c in np.array_split(np.arange(len(val_ds)), world.size)]
+    val_loader = DataLoader(val_ds, batch_sampler=val_batches[world.rank::world.size], **loader_kw)
     epochs = tcfg["epochs"]
     bar = tqdm(total=epochs, initial=state["epoch"], desc=f"train {task.name}/{variant}",
                unit="epoch", disable=not progress)
@@ -132,41 +233,50 @@ def train(task, cfg: dict, variant: str, train_cache, val_cache, out_dir: str | 
         epoch = state["epoch"]
         train_ds.set_epoch(epoch)
         batches = epoch_batches(len(train_ds), tcfg["batch_size"], seed, epoch)
-        loader = DataLoader(train_ds, batch_sampler=batches[state["batch"]:], **loader_kw)
-        model.train()
-        sums = state.setdefault("sums", {})
+        mine = [ddp.shard(b, world) for b in batches[state["batch"]:]]
+        loader = DataLoader(train_ds, batch_sampler=mine, **loader_kw)
+        net.train()
         for batch in loader:
-            batch = _to(batch, dev)
+            batch = _to(batch, dev, channels_last)
             with autocast(dev, tcfg["amp"]):
-                losses = task.losses(model, batch, cfg)
+                losses = task.losses(net, batch, cfg)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             optimizer.step()
             for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach())
+                value = value.detach().to(torch.float64)
+                acc[key] = acc[key] + value if key in acc else value
             state["batch"] += 1
             state["step"] += 1
             if on_step is not None:
                 on_step(state["step"])
             if state["step"] % tcfg["checkpoint_every"] == 0:
                 checkpoint()
-            bar.set_postfix(step=state["step"], loss=f"{float(losses['loss'].detach()):.4g}")
+            if progress and state["step"] % log_every == 0:
+                bar.set_postfix(step=state["step"], loss=f"{float(losses['loss']):.4g}")
         scheduler.step()
-        val = _validate(task, model, val_loader, cfg, dev, tcfg["amp"])
+        ddp.sync_buffers(model, world)  # BatchNorm running statistics of rank 0 everywhere
+        val = _validate(task, model, val_loader, cfg, dev, tcfg["amp"], world, channels_last)
+        sums = global_sums()
         row = {"epoch": epoch, **{f"train/{k}": v / max(1, state["batch"]) for k, v in sums.items()},
                **{f"val/{k}": v for k, v in val.items()}}
         row["lr"] = optimizer.param_groups[-1]["lr"]
         state["history"].append(row)
         state.update(epoch=epoch + 1, batch=0, sums={})
+        acc = {}
         if val["loss"] < state["best_val"]:
             state["best_val"] = val["loss"]
-            save_checkpoint(partial / "best.pt", {"model": model.state_dict(), "epoch": epoch,
-                                                  "val_loss": val["loss"], "variant": variant})
+            if world.main:
+                save_checkpoint(partial / "best.pt", {"model": model.state_dict(), "epoch": epoch,
+                                                      "val_loss": val["loss"], "variant": variant})
         checkpoint()
         bar.update(1)
         bar.set_postfix(train=f"{row['train/loss']:.4g}", val=f"{val['loss']:.4g}")
     bar.close()
 
+    final = {**state["history"][-1], "best_val_loss": float(state["best_val"])}
+    if not world.main:
+        return final
     # Publish the declared outputs atomically, then drop the work-in-progress directory.
     with atomic_dir(out_dir / "live") as tmp_live:
         _replay_live(tmp_live, state["history"])
@@ -177,21 +287,33 @@ def train(task, cfg: dict, variant: str, train_cache, val_cache, out_dir: str | 
     summary = {"task": task.name, "variant": variant, "seed": seed, "run_hash": run_hash,
                "device": str(dev), "visual_weights": weights_note, "epochs": epochs,
                "steps": state["step"], "best_val_loss": float(state["best_val"]), "config": cfg}
+    if world.distributed:
+        summary["processes"] = world.size
     write_text(out_dir / "config.yaml", yaml.safe_dump(summary, sort_keys=True))
     shutil.rmtree(partial)
-    return {**state["history"][-1], "best_val_loss": float(state["best_val"])}
+    return final
 
 
 @torch.no_grad()
-def _validate(task, model, loader, cfg, dev, amp) -> dict:
+def _validate(task, model, loader, cfg, dev, amp, world=None, channels_last: bool = False) -> dict:
+    """Mean losses over the validation windows (each rank takes whole batches round-robin)."""
+    from avrepro.engine import ddp
+
+    world = world or ddp.World()
     model.eval()
-    sums, n = {}, 0
+    sums: dict[str, torch.Tensor] = {}
+    n = 0
     for batch in loader:
-        batch = _to(batch, dev)
+        batch = _to(batch, dev, channels_last)
         with autocast(dev, amp):
             losses = task.losses(model, batch, cfg)
         size = next(iter(batch.values())).shape[0]
         for key, value in losses.items():
-            sums[key] = sums.get(key, 0.0) + float(value) * size
+            value = value.detach().to(torch.float64) * size
+            sums[key] = sums[key] + value if key in sums else value
         n += size
-    return {k: v / max(1, n) for k, v in sums.items()}
+    if world.distributed:
+        sums["__n__"] = torch.tensor(float(n), dtype=torch.float64, device=dev)
+        ddp.all_sum(dict(sorted(sums.items())), world)
+        n = int(sums.pop("__n__"))
+    return {k: float(v) / max(1, n) for k, v in sums.items()}

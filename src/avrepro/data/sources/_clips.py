@@ -1,0 +1,171 @@
+"""Shared conversion of real clips into the raw layout of the pipeline.
+
+A clip (one video, one audio file) becomes ``videos/<id>.mp4`` at the dataset's frame rate (frames
+picked at the nearest source timestamp; frames larger than ``frame_width`` x ``frame_height``
+resized to it, smaller ones kept), ``<audio_dir>/<id>.wav`` resampled to ``sample_rate`` (16-bit
+PCM) and ``meta/<id>.json``. A video already at the right rate and size is copied byte for byte.
+Clips that cannot be converted are listed in ``download_report.csv`` with the reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import multiprocessing as mp
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from scipy.signal import resample_poly
+from tqdm import tqdm
+
+from avrepro.io import atomic_path, write_json
+from avrepro.media import MediaError, probe_mp4, read_mp4_frames, read_wav, write_mp4, write_wav
+
+REPORT_NAME = "download_report.csv"
+REPORT_COLUMNS = ["clip_id", "file", "reason"]
+
+
+def target_size(width: int, height: int, cfg: Mapping[str, Any]) -> tuple[int, int]:
+    """Frame size to store: the configured size when the source is larger, else the source's
+    (rounded down to even numbers for H.264)."""
+    fw, fh = cfg.get("frame_width"), cfg.get("frame_height")
+    if fw and fh and (width > fw or height > fh):
+        width, height = int(fw), int(fh)
+    return width - width % 2, height - height % 2
+
+
+def pick_frames(n_in: int, fps_in: float, fps_out: float) -> np.ndarray:
+    """Indices of the source frames nearest to ``fps_out`` timestamps over the same duration."""
+    n_out = max(1, int(math.floor(n_in * fps_out / fps_in + 1e-6)))
+    idx = np.rint(np.arange(n_out) * fps_in / fps_out).astype(int)
+    return np.minimum(idx, n_in - 1)
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    if rate_in == rate_out:
+        return audio
+    frac = Fraction(int(rate_out), int(rate_in))
+    return resample_poly(audio, frac.numerator, frac.denominator, axis=-1).astype(np.float32)
+
+
+def convert_clip(clip_id: str, video_in: str | Path, audio_in: str | Path, out_dir: str | Path,
+                 cfg: Mapping[str, Any], audio_dir: str = "binaural_audios",
+                 channels: int | None = None, meta: Mapping[str, Any] | None = None) -> dict:
+    """Convert one clip; returns its meta. Raises :class:`MediaError` naming the bad file.
+
+    ``cfg``: ``sample_rate``, ``fps``, optional ``frame_width``/``frame_height``.
+    ``channels``: mix down to mono (1) or keep (None); ``meta``: extra meta fields (``group``...).
+    """
+    out_dir = Path(out_dir)
+    rate, fps = int(cfg["sample_rate"]), float(cfg["fps"])
+    audio, rate_in = read_wav(audio_in)
+    if channels == 1 and audio.shape[0] > 1:
+        audio = audio.mean(axis=0, keepdims=True)
+    audio = resample(audio, rate_in, rate)
+    probe = probe_mp4(video_in)
+    fps_in = probe["fps"]
+    if not (math.isfinite(fps_in) and fps_in > 0):
+        raise MediaError(video_in, "unknown frame rate")
+    width, height = target_size(int(probe["width"]), int(probe["height"]), cfg)
+    video_out = out_dir / "videos" / f"{clip_id}.mp4"
+    if abs(fps_in - fps) < 1e-3 and (width, height) == (probe["width"], probe["height"]):
+        with atomic_path(video_out) as tmp:
+            shutil.copyfile(video_in, tmp)
+        n_frames = int(probe["frames"])
+    else:
+        frames, _ = read_mp4_frames(video_in, size=(width, height))
+        frames = frames[pick_frames(len(frames), fps_in, fps)]
+        n_frames = len(frames)
+        write_mp4(video_out, frames, fps=int(round(fps)))
+        del frames
+    write_wav(out_dir / audio_dir / f"{clip_id}.wav", audio, rate)
+    info = {"clip_id": clip_id, "group": clip_id, "fps": fps, "sample_rate": rate,
+            "duration_s": round(audio.shape[1] / rate, 6), "channels": int(audio.shape[0]),
+            "n_frames": n_frames, "frame_size": [width, height],
+            "source_video": Path(video_in).name, "source_audio": Path(audio_in).name,
+            "source_fps": fps_in, "source_sample_rate": rate_in}
+    info.update(dict(meta or {}))
+    write_json(out_dir / "meta" / f"{clip_id}.json", info)
+    return info
+
+
+def _convert_job(args) -> tuple[str, dict | None, list[tuple[str, str]]]:
+    clip_id, video_in, audio_in, out_dir, cfg, audio_dir, channels, meta = args
+    try:
+        return clip_id, convert_clip(clip_id, video_in, audio_in, out_dir, cfg, audio_dir,
+                                     channels, meta), []
+    except MediaError as exc:
+        return clip_id, None, [(Path(exc.path).name, exc.reason)]
+    except (OSError, ValueError) as exc:
+        return clip_id, None, [("", f"{exc.__class__.__name__}: {exc}")]
+
+
+def convert_clips(jobs: Iterable[tuple[str, Path, Path, Mapping | None]], out_dir: str | Path,
+                  cfg: Mapping[str, Any], audio_dir: str = "binaural_audios",
+                  channels: int | None = None, workers: int = 1, progress: bool = True,
+                  desc: str = "convert") -> tuple[list[str], list[dict]]:
+    """Convert ``(clip_id, video, audio, extra meta)`` jobs; returns (converted ids, issue rows)."""
+    args = [(c, str(v), str(a), str(out_dir), dict(cfg), audio_dir, channels, m)
+            for c, v, a, m in jobs]
+    done, issues = [], []
+    bar = tqdm(total=len(args), desc=desc, unit="clip", file=sys.stderr, disable=not progress,
+               leave=False)
+    with bar:
+        if workers > 1 and len(args) > 1:
+            with ProcessPoolExecutor(min(workers, len(args)), mp_context=mp.get_context("spawn")) as pool:
+                results = list(_tick(pool.map(_convert_job, args, chunksize=4), bar))
+        else:
+            results = list(_tick(map(_convert_job, args), bar))
+    for clip_id, meta, clip_issues in results:
+        if meta is not None:
+            done.append(clip_id)
+        issues += [{"clip_id": clip_id, "file": f, "reason": r} for f, r in clip_issues]
+    return done, issues
+
+
+def _tick(results, bar):
+    for r in results:
+        bar.update(1)
+        yield r
+
+
+def write_report(out_dir: str | Path, rows: list[dict], columns: list[str] = REPORT_COLUMNS) -> Path:
+    """``<out_dir>/download_report.csv``: clips or videos that could not be fetched or converted."""
+    path = Path(out_dir) / REPORT_NAME
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    return path
+
+
+def pair_clips(video_dir: Path, audio_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[dict]]:
+    """Match ``<id>.mp4`` with ``<id>.wav``; ids with only one of the two become issue rows."""
+    videos = {p.stem: p for p in video_dir.glob("*.mp4")} if video_dir.is_dir() else {}
+    audios = {p.stem: p for p in audio_dir.glob("*.wav")} if audio_dir.is_dir() else {}
+    pairs = [(c, videos[c], audios[c]) for c in sorted(set(videos) & set(audios))]
+    issues = [{"clip_id": c, "file": f"{audio_dir.name}/{c}.wav", "reason": "no audio for this video"}
+              for c in sorted(set(videos) - set(audios))]
+    issues += [{"clip_id": c, "file": f"{video_dir.name}/{c}.mp4", "reason": "no video for this audio"}
+               for c in sorted(set(audios) - set(videos))]
+    return pairs, issues
+
+
+def copy_splits(src: Path | None, dst: Path) -> list[str]:
+    """Copy a ``splits/`` tree (``<name>/{train,val,test}.{h5,txt}`` only); returns split names."""
+    if src is None or not src.is_dir():
+        return []
+    names = set()
+    for f in sorted(src.rglob("*")):
+        if f.is_file() and f.suffix in (".h5", ".txt") and f.stem in ("train", "val", "test"):
+            rel = f.relative_to(src)
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dst / rel)
+            names.add(rel.parent.as_posix())
+    return sorted(names)

@@ -1,0 +1,241 @@
+"""YouTube-listed datasets (MUSIC, Kinetics-style lists, YouTube-360): fetch with yt-dlp, cut the
+listed segments, convert them into the raw layout; dead or private videos go to the report.
+
+yt-dlp is an optional dependency (``pip install yt-dlp``); it is found as the ``yt-dlp`` command
+(or params ``ytdlp``) or as the ``yt_dlp`` module. Whole videos are fetched once into the
+downloads folder (no ffmpeg needed for format 18 / single-file mp4) and cut locally.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from avrepro.data.sources._clips import resample, target_size, write_report
+from avrepro.io import atomic_dir, write_json
+from avrepro.media import MediaError, read_media_audio, write_mp4, write_wav
+
+WATCH_URL = "https://www.youtube.com/watch?v={id}"
+DEFAULT_FORMAT = "18/best[ext=mp4][acodec!=none][vcodec!=none]/best"
+#: yt-dlp error text -> the reason written in the report
+DEAD_REASONS = [
+    ("private video", "private video"),
+    ("video unavailable", "video unavailable"),
+    ("has been removed", "video removed"),
+    ("account associated with this video has been terminated", "account terminated"),
+    ("not available in your country", "blocked in this country"),
+    ("sign in to confirm your age", "age-restricted"),
+    ("members-only", "members-only"),
+    ("http error 429", "rate-limited by YouTube (rerun later)"),
+    ("too many requests", "rate-limited by YouTube (rerun later)"),
+]
+
+
+class MissingYtDlpError(ValueError):
+    """yt-dlp is needed and not installed."""
+
+
+class SegmentOutside(MediaError):
+    """A listed segment starts after the video ends (a short video): skipped, not an issue."""
+
+
+@dataclass
+class Segment:
+    """One listed clip: a YouTube id, an optional [start, end) in seconds, a label, a group."""
+
+    video_id: str
+    start: float | None = None
+    end: float | None = None
+    label: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def clip_id(self) -> str:
+        if self.start is None:
+            return self.video_id
+        return f"{self.video_id}-{int(round(self.start))}"
+
+
+def ytdlp_command(cfg: Mapping[str, Any]) -> list[str]:
+    """The yt-dlp command line prefix, or :class:`MissingYtDlpError` saying how to install it."""
+    configured = cfg.get("ytdlp") or "yt-dlp"
+    parts = shlex.split(str(configured))
+    if parts and shutil.which(parts[0]):
+        return parts
+    if importlib.util.find_spec("yt_dlp") is not None:
+        return [sys.executable, "-m", "yt_dlp"]
+    raise MissingYtDlpError(
+        f"yt-dlp is not installed (needed to fetch YouTube-listed datasets; it is an optional "
+        f"dependency): pip install yt-dlp  (looked for the command {parts[0] if parts else 'yt-dlp'!r} "
+        f"and the yt_dlp module)")
+
+
+def classify_failure(stderr: str) -> str:
+    text = stderr.lower()
+    for needle, reason in DEAD_REASONS:
+        if needle in text:
+            return reason
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")] or lines
+    return ("yt-dlp failed: " + errors[-1][:300]) if errors else "yt-dlp failed"
+
+
+def fetch_video(cmd: list[str], video_id: str, dest: Path, fmt: str = DEFAULT_FORMAT,
+                timeout: float = 900.0) -> str | None:
+    """Download one video to ``dest`` (atomically); ``None`` on success, else the reason."""
+    if dest.is_file():
+        return None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.stem}.part{dest.suffix}")
+    args = cmd + ["--no-playlist", "--quiet", "--no-warnings", "--no-progress", "-f", fmt,
+                  "--merge-output-format", dest.suffix.lstrip(".") or "mp4",
+                  "-o", str(tmp), "--", WATCH_URL.format(id=video_id)]
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"yt-dlp timed out after {timeout:.0f} s"
+    if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+        tmp.unlink(missing_ok=True)
+        return classify_failure(proc.stderr or proc.stdout or "")
+    tmp.replace(dest)
+    return None
+
+
+def decode_frames(path: str | Path, cfg: Mapping[str, Any], t_end: float | None = None) -> np.ndarray:
+    """Frames at ``cfg["fps"]`` (each target time takes the source frame shown then), resized to at
+    most ``frame_width`` x ``frame_height``, up to ``t_end`` seconds: ``(T, H, W, 3)`` uint8."""
+    path = Path(path)
+    fps = float(cfg["fps"])
+    frames, next_t, t0 = [], 0.0, None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(path, "no video stream")
+            stream = container.streams.video[0]
+            width, height = target_size(stream.codec_context.width, stream.codec_context.height, cfg)
+            rate = float(stream.average_rate) if stream.average_rate else fps
+            for frame in container.decode(stream):
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else len(frames) / rate
+                t0 = t if t0 is None else t0
+                t -= t0
+                if t_end is not None and t >= t_end:
+                    break
+                img = None
+                while next_t < t + 1.0 / rate - 1e-6:
+                    if img is None:
+                        img = frame.reformat(width=width, height=height, format="rgb24",
+                                             interpolation="AREA").to_ndarray(format="rgb24")
+                    frames.append(img)
+                    next_t = len(frames) / fps
+    except MediaError:
+        raise
+    except Exception as exc:
+        raise MediaError(path, f"corrupt or truncated video ({exc.__class__.__name__}: {exc})") from None
+    if not frames:
+        raise MediaError(path, "no decodable video frame")
+    return np.stack(frames)
+
+
+def convert_segment(seg: Segment, audio: np.ndarray, rate_in: int, frames: np.ndarray,
+                    out_dir: Path, cfg: Mapping[str, Any], audio_dir: str) -> dict:
+    """Cut ``seg`` out of a decoded video (frames already at ``cfg["fps"]``); write video, audio
+    and meta; returns the meta. :class:`SegmentOutside` when it starts after the video ends."""
+    rate, fps = int(cfg["sample_rate"]), float(cfg["fps"])
+    total_s = min(audio.shape[1] / rate_in, len(frames) / fps)
+    start = max(0.0, seg.start or 0.0)
+    end = min(total_s, seg.end if seg.end is not None else total_s)
+    wanted = (seg.end - start) if seg.end is not None else 0.5
+    if end - start < max(0.5, wanted - 0.5):
+        raise SegmentOutside(seg.video_id, f"segment {start:.1f}-{end:.1f} s is outside the video "
+                                           f"({total_s:.1f} s long)")
+    a = resample(audio[:, int(round(start * rate_in)):int(round(end * rate_in))], rate_in, rate)
+    sel = frames[int(round(start * fps)):int(round(end * fps))]
+    clip_id = seg.clip_id
+    write_mp4(out_dir / "videos" / f"{clip_id}.mp4", sel, fps=int(round(fps)))
+    write_wav(out_dir / audio_dir / f"{clip_id}.wav", a, rate)
+    meta = {"clip_id": clip_id, "group": seg.video_id, "fps": fps, "sample_rate": rate,
+            "duration_s": round(a.shape[1] / rate, 6), "channels": int(a.shape[0]),
+            "n_frames": int(len(sel)), "youtube_id": seg.video_id, "start_s": start, "end_s": end,
+            **({"label": seg.label} if seg.label else {}), **seg.extra}
+    write_json(out_dir / "meta" / f"{clip_id}.json", meta)
+    return meta
+
+
+def fetch_segments(name: str, segments: Iterable[Segment], cfg: Mapping[str, Any], out_dir: Path,
+                   downloads_dir: Path, audio_dir: str, channels: int | None,
+                   progress: bool = True, ext: str = "mp4") -> dict:
+    """Fetch every listed video once, convert its segments; dead videos go to the report."""
+    segments = list(segments)
+    if cfg.get("max_clips"):
+        segments = segments[:int(cfg["max_clips"])]
+    by_video: dict[str, list[Segment]] = {}
+    for seg in segments:
+        by_video.setdefault(seg.video_id, []).append(seg)
+    cmd = ytdlp_command(cfg) if segments else []
+    fmt = str(cfg.get("format") or DEFAULT_FORMAT)
+    video_dir = Path(downloads_dir) / "videos"
+    issues, done, n_dead = [], [], 0
+    with atomic_dir(out_dir) as tmp:
+        for vid, segs in tqdm(by_video.items(), desc=f"fetch {name}", unit="video",
+                              file=sys.stderr, disable=not progress, leave=False):
+            url = WATCH_URL.format(id=vid)
+            file = video_dir / f"{vid}.{ext}"
+            reason = fetch_video(cmd, vid, file, fmt)
+            if reason is None:
+                try:
+                    audio, rate_in = read_media_audio(file)
+                    if channels == 1 and audio.shape[0] > 1:
+                        audio = audio.mean(axis=0, keepdims=True)
+                    elif channels and audio.shape[0] != channels:
+                        raise MediaError(file, f"{audio.shape[0]}-channel audio where {channels} "
+                                               f"channels are expected")
+                    t_end = None if any(s.end is None for s in segs) else max(s.end for s in segs)
+                    frames = decode_frames(file, cfg, t_end)
+                except MediaError as exc:
+                    reason = exc.reason
+            else:
+                n_dead += 1
+            if reason is not None:
+                issues += [{"clip_id": s.clip_id, "file": url, "reason": reason} for s in segs]
+                continue
+            for seg in segs:
+                try:
+                    convert_segment(seg, audio, rate_in, frames, tmp, cfg, audio_dir)
+                    done.append(seg.clip_id)
+                except SegmentOutside:
+                    continue
+                except MediaError as exc:
+                    issues.append({"clip_id": seg.clip_id, "file": url, "reason": exc.reason})
+            del audio, frames
+        write_report(tmp, issues)
+        write_json(tmp / "dataset.json", {"name": name, "clips": done})
+    print(f"{name}: {len(done)} clips from {len(by_video) - n_dead} videos; {n_dead} of "
+          f"{len(by_video)} videos unavailable, {len(issues)} clips not converted "
+          f"(see {out_dir / 'download_report.csv'})")
+    return {"dataset": name, "clips": len(done), "videos": len(by_video), "dead_videos": n_dead,
+            "not_converted": len(issues)}
+
+
+def read_list(source: str, downloads_dir: Path, progress: bool = True) -> Path:
+    """A list file given as a URL (downloaded into ``downloads_dir/lists``) or a local path."""
+    from urllib.parse import urlparse
+
+    from avrepro.data.download import download
+
+    if urlparse(source).scheme in ("http", "https", "file"):
+        name = Path(urlparse(source).path).name or "list.txt"
+        return download(source, Path(downloads_dir) / "lists" / name, progress=progress)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: list file not found")
+    return path

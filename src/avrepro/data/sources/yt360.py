@@ -1,0 +1,65 @@
+"""YouTube-360 (Morgado et al., "Learning Representations from Audio-Visual Spatial Alignment",
+NeurIPS 2020): 360-degree videos with first-order ambisonics; 4,506 train / 1,000 test ids, and
+10-s segments listed in ``segments.txt`` (``<id>-<start>`` per line, or ``<id> <start> [<end>]``).
+Only listed segments of listed ids are used.
+
+Clips keep the 4 ambisonic channels in the order YouTube serves spatial audio, ambiX (ACN
+W, Y, Z, X; SN3D), the synthetic dataset's order: ``videos/<id>-<start>.mp4`` (equirectangular),
+``foa/<id>-<start>.wav``. A video whose audio is not 4-channel is reported, not converted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from avrepro.data.sources._youtube import Segment, fetch_segments, read_list
+
+NAME = "yt360"
+FOA_ORDER = "ambiX (ACN W,Y,Z,X; SN3D)"
+
+
+def read_ids(path: str | Path) -> list[str]:
+    """YouTube ids, one a line (``#`` comments and blank lines ignored)."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(line.split()[0])
+    return list(dict.fromkeys(out))
+
+
+def read_segments(path: str | Path, seconds: float = 10.0) -> list[Segment]:
+    """Segments of ``segments.txt``: ``<id>-<start>`` (ids may contain ``-``: the last one splits)
+    or ``<id> <start> [<end>]`` (spaces or commas)."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = re.split(r"[\s,]+", line)
+        try:
+            if len(parts) == 1:
+                vid, start = parts[0].rsplit("-", 1)
+                start, end = float(start), float(start) + seconds
+            else:
+                vid, start = parts[0], float(parts[1])
+                end = float(parts[2]) if len(parts) > 2 else start + seconds
+        except ValueError:
+            raise ValueError(f"{path}: cannot read the segment {line!r} (expected <id>-<start> "
+                             f"or <id> <start> [<end>])") from None
+        out.append(Segment(vid, start, end, extra={"foa_order": FOA_ORDER}))
+    return out
+
+
+def fetch(cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: int = 1,
+          progress: bool = True) -> dict:
+    ids = set()
+    for source in cfg["id_lists"]:
+        ids |= set(read_ids(read_list(source, downloads_dir, progress)))
+    segs = [s for s in read_segments(read_list(cfg["segments"], downloads_dir, progress),
+                                     float(cfg.get("clip_seconds") or 10.0))
+            if not ids or s.video_id in ids]
+    return fetch_segments(NAME, segs, cfg, Path(out_dir), Path(downloads_dir), audio_dir="foa",
+                          channels=4, progress=progress)

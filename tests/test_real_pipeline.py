@@ -1,0 +1,76 @@
+"""The whole DAG on a real-dataset source: a tiny FAIR-Play in its official layout (tarballs, .h5
+splits with another machine's absolute paths) served from loopback, `--config dataset=fairplay`,
+the official split1, smoke-sized binaural settings, through to the report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from fairplay_fixture import make_fairplay
+from fileserver import FileServer
+
+pytestmark = pytest.mark.slow
+
+COPY = ["Snakefile", "params.yaml", "workflow", "src"]
+
+
+def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}"
+                         for p in sorted((cwd / "reports/logs").glob("*.log")))
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                             f"{proc.stderr[-3000:]}\n{logs}")
+    return proc
+
+
+def test_fairplay_fixture_runs_to_a_report(tmp_path, root):
+    fixture = tmp_path / "fixture"
+    www = make_fairplay(fixture, n_clips=9)
+    work = tmp_path / "work"
+    for item in COPY:
+        src, dst = root / item, work / item
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    with FileServer(www) as server:
+        raw = yaml.safe_load((work / "params.yaml").read_text())
+        raw["profile"] = "smoke"
+        raw["common"]["split"]["scheme"] = "official"
+        raw["common"]["split"]["official"] = "split1"
+        raw["common"]["datasets"]["fairplay"]["base_url"] = server.url
+        raw["profiles"]["smoke"]["binaural"]["variants"] = ["film"]
+        (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        start = time.monotonic()
+        _run([sys.executable, "-m", "snakemake", "--cores", "2", "--workflow-profile",
+              "workflow/profiles/default", "--config", "dataset=fairplay"], work)
+        seconds = time.monotonic() - start
+        print(f"fixture FAIR-Play DAG: {seconds:.0f} s")
+        dry = _run([sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--config",
+                    "dataset=fairplay"], work).stdout
+    assert "Nothing to be done" in dry, dry
+    assert [p for p, _ in server.requests] == ["/videos.tar.gz", "/audios.tar.gz", "/splits.tar.gz"]
+    listing = json.loads((work / "data/raw/fairplay/dataset.json").read_text())
+    assert len(listing["clips"]) == 9 and listing["splits"] == ["split1"]
+    splits = {s: (work / f"data/splits/fairplay/{s}.txt").read_text().split() for s in ("train", "val", "test")}
+    assert splits["test"] == ["000008", "000009"] and splits["val"] == ["000006", "000007"]
+    report = (work / "reports/report.md").read_text()
+    assert "fairplay" in report and "## Binaural" in report
+    metrics = json.loads((work / "reports/metrics/binaural_film.json").read_text())
+    assert metrics["n_clips"] == 2
+    with open(work / "reports/data_issues.csv") as fh:
+        assert list(csv.DictReader(fh)) == []
+    assert seconds < 150, f"the fixture FAIR-Play DAG took {seconds:.0f} s"

@@ -1,0 +1,244 @@
+"""YouTube-listed sources (MUSIC, Kinetics-style, YouTube-360): list readers served from loopback,
+a stand-in yt-dlp, dead and private videos recorded in the report, a clear message without yt-dlp."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import numpy as np
+import pytest
+from fileserver import FileServer
+
+from avrepro.data.sources import fetch_dataset
+from avrepro.data.sources._youtube import MissingYtDlpError, classify_failure, ytdlp_command
+from avrepro.data.sources.kinetics import read_segment_csv
+from avrepro.data.sources.music import read_music_list
+from avrepro.data.sources.yt360 import read_ids, read_segments
+from avrepro.data.verify import verify_dataset
+from avrepro.media import probe_mp4, read_wav, write_mp4
+
+FAKE_YTDLP = r'''
+import json, shutil, sys
+args = sys.argv[1:]
+out = args[args.index("-o") + 1]
+vid = args[-1].split("v=", 1)[1]
+plan = json.load(open(sys.argv[0] + ".json"))
+what = plan.get(vid, "unavailable")
+if what == "private":
+    sys.exit(print(f"ERROR: [youtube] {vid}: Private video. Sign in if you've been granted access", file=sys.stderr) or 1)
+if what == "unavailable":
+    sys.exit(print(f"ERROR: [youtube] {vid}: Video unavailable", file=sys.stderr) or 1)
+shutil.copyfile(what, out)
+'''
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    """Two 'YouTube videos' (13 s, 30 fps, stereo AAC 22.05 kHz)."""
+    base = tmp_path_factory.mktemp("yt")
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, seconds in (("long", 13.0), ("short", 4.0)):
+        frames = np.full((int(seconds * 30), 48, 96, 3), 90, np.uint8)
+        audio = (0.2 * rng.standard_normal((2, int(seconds * 22050)))).astype(np.float32)
+        write_mp4(base / f"{name}.mp4", frames, 30, audio=audio, audio_rate=22050)
+        out[name] = base / f"{name}.mp4"
+    return out
+
+
+def fake_ytdlp(tmp_path, plan: dict) -> str:
+    script = tmp_path / "bin" / "yt-dlp.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(FAKE_YTDLP)
+    (tmp_path / "bin" / "yt-dlp.py.json").write_text(json.dumps({k: str(v) for k, v in plan.items()}))
+    return f"{sys.executable} {script}"
+
+
+def report_rows(raw) -> list[dict]:
+    with open(raw / "download_report.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_music_list_fetch_with_dead_and_private_videos(tmp_path, videos):
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "MUSIC_solo_videos.json").write_text(json.dumps(
+        {"videos": {"violin": ["vidLong0001", "vidDead0001"], "flute": ["vidPriv0001", "vidShort001"]}}))
+    plan = {"vidLong0001": videos["long"], "vidShort001": videos["short"], "vidPriv0001": "private"}
+    cfg = {"lists": [], "classes": [], "clip_seconds": 6.0, "clips_per_video": 3, "sample_rate": 11025,
+           "fps": 8, "frame_width": 224, "frame_height": 224, "max_clips": 0,
+           "ytdlp": fake_ytdlp(tmp_path, plan)}
+    with FileServer(www) as server:
+        cfg["lists"] = [server.url + "MUSIC_solo_videos.json"]
+        summary = fetch_dataset("music", cfg, tmp_path / "raw", tmp_path / "dl", progress=False)
+    raw = tmp_path / "raw"
+    assert summary["dead_videos"] == 2 and summary["videos"] == 4
+    clips = json.loads((raw / "dataset.json").read_text())["clips"]
+    # 13 s -> two full 6-s clips (the third would be 1 s: skipped); 4 s -> none
+    assert clips == ["vidLong0001-0", "vidLong0001-6"]
+    audio, rate = read_wav(raw / "audios/vidLong0001-6.wav")
+    assert rate == 11025 and audio.shape == (1, 6 * 11025)
+    assert probe_mp4(raw / "videos/vidLong0001-0.mp4")["fps"] == 8
+    meta = json.loads((raw / "meta/vidLong0001-6.json").read_text())
+    assert meta["label"] == "violin" and meta["group"] == "vidLong0001" and meta["start_s"] == 6.0
+    reasons = {r["clip_id"].rsplit("-", 1)[0]: r["reason"] for r in report_rows(raw)}
+    assert reasons == {"vidDead0001": "video unavailable", "vidPriv0001": "private video"}
+    # the fetched mono clips verify (MUSIC layout: audios/, 1 channel)
+    manifest = verify_dataset(raw, "music", {"min_seconds": 0.63, "strict": False, "channels": 1,
+                                             "audio_dir": "audios"}, tmp_path / "m.csv",
+                              tmp_path / "i.csv", progress=False)
+    assert sorted(manifest["clip_id"]) == clips and set(manifest["group"]) == {"vidLong0001"}
+    from avrepro.data.cache import FeatureCache, build_cache
+
+    (tmp_path / "all.txt").write_text("\n".join(clips) + "\n")
+    feats = {"sample_rate": 11025, "frame_width": 32, "frame_height": 32}
+    build_cache(tmp_path / "m.csv", raw, tmp_path / "all.txt", tmp_path / "cache", feats, progress=False)
+    cache = FeatureCache(tmp_path / "cache", expect=feats)
+    assert cache.channels == 1 and cache.frames(1).shape == (48, 32, 32, 3)  # 6 s at 8 fps
+
+
+def test_kinetics_csv_and_yt360_channel_check(tmp_path, videos):
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "ks.csv").write_text("label,youtube_id,time_start,time_end,split\n"
+                                  "playing violin,vidLong0001,2,7,train\n"
+                                  "playing flute,vidGone0001,0,10,train\n"
+                                  "playing violin,vidLong0001,3,8,val\n")
+    plan = {"vidLong0001": videos["long"]}
+    cfg = {"lists": [str(lists / "ks.csv")], "labels": [], "split": "train", "sample_rate": 16000,
+           "fps": 10, "frame_width": 224, "frame_height": 224, "max_clips": 0,
+           "ytdlp": fake_ytdlp(tmp_path, plan)}
+    fetch_dataset("kinetics", cfg, tmp_path / "ks", tmp_path / "dl", progress=False)
+    assert json.loads((tmp_path / "ks/dataset.json").read_text())["clips"] == ["vidLong0001-2"]
+    assert read_wav(tmp_path / "ks/audios/vidLong0001-2.wav")[0].shape == (1, 5 * 16000)
+    assert [r["reason"] for r in report_rows(tmp_path / "ks")] == ["video unavailable"]
+    # YouTube-360 needs 4-channel (FOA) audio: a stereo upload is reported, not converted
+    (lists / "train.txt").write_text("vidLong0001\n# comment\n")
+    (lists / "segments.txt").write_text("vidLong0001-0\nvidOther001-10\n")
+    cfg = {"id_lists": [str(lists / "train.txt")], "segments": str(lists / "segments.txt"),
+           "sample_rate": 16000, "fps": 10, "frame_width": 224, "frame_height": 112,
+           "clip_seconds": 10.0, "max_clips": 0, "ytdlp": cfg["ytdlp"]}
+    fetch_dataset("yt360", cfg, tmp_path / "yt", tmp_path / "dl", progress=False)
+    rows = report_rows(tmp_path / "yt")
+    assert [(r["clip_id"], r["reason"]) for r in rows] == [
+        ("vidLong0001-0", "2-channel audio where 4 channels are expected")]
+
+
+def test_list_readers(tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps({"videos": {"cello": ["a", "b", "a"], "flute": ["c"]}}))
+    assert read_music_list(tmp_path / "m.json") == [("cello", "a"), ("cello", "b"), ("flute", "c")]
+    assert read_music_list(tmp_path / "m.json", ["flute"]) == [("flute", "c")]
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="expected"):
+        read_music_list(tmp_path / "bad.json")
+    (tmp_path / "as.csv").write_text("# Segments csv\n# YTID, start_seconds, end_seconds, positive_labels\n"
+                                     '--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/t/dd00088"\n')
+    seg = read_segment_csv(tmp_path / "as.csv")[0]
+    assert (seg.video_id, seg.start, seg.end, seg.clip_id) == ("--PJHxphWEs", 30.0, 40.0, "--PJHxphWEs-30")
+    (tmp_path / "seg.txt").write_text("ab-c_D-12\nxyz 5\nxyz 20 25\n")
+    segs = read_segments(tmp_path / "seg.txt")
+    assert [(s.video_id, s.start, s.end) for s in segs] == [("ab-c_D", 12.0, 22.0), ("xyz", 5.0, 15.0),
+                                                             ("xyz", 20.0, 25.0)]
+    (tmp_path / "ids.txt").write_text("a\n\nb # x\na\n")
+    assert read_ids(tmp_path / "ids.txt") == ["a", "b"]
+
+
+def test_missing_ytdlp_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(MissingYtDlpError, match="pip install yt-dlp"):
+        ytdlp_command({"ytdlp": str(tmp_path / "no-such-yt-dlp")})
+    (tmp_path / "l.json").write_text(json.dumps({"videos": {"cello": ["a"]}}))
+    cfg = {"lists": [str(tmp_path / "l.json")], "clip_seconds": 6.0, "clips_per_video": 1,
+           "sample_rate": 11025, "fps": 8, "ytdlp": str(tmp_path / "no-such-yt-dlp")}
+    with pytest.raises(MissingYtDlpError, match="pip install yt-dlp"):
+        fetch_dataset("music", cfg, tmp_path / "raw", tmp_path / "dl", progress=False)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_failure_classification():
+    assert classify_failure("ERROR: [youtube] x: Video unavailable. This video has been removed") == "video unavailable"
+    assert classify_failure("ERROR: HTTP Error 429: Too Many Requests").startswith("rate-limited")
+    assert classify_failure("WARNING: a\nERROR: something odd") == "yt-dlp failed: ERROR: something odd"
+
+
+def test_cli_download_from_params_without_ytdlp(tmp_path, monkeypatch, capsys, root):
+    import yaml
+
+    from avrepro.cli import main
+
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    (tmp_path / "l.json").write_text(json.dumps({"videos": {"cello": ["a"]}}))
+    raw["common"]["datasets"]["music"]["lists"] = [str(tmp_path / "l.json")]
+    raw["common"]["datasets"]["music"]["ytdlp"] = str(tmp_path / "no-such-yt-dlp")
+    (tmp_path / "workflow/schemas").mkdir(parents=True)
+    (tmp_path / "workflow/schemas/params.schema.yaml").write_text(
+        (root / "workflow/schemas/params.schema.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    rc = main(["download", "--dataset", "music", "--params", str(tmp_path / "params.yaml"),
+               "--out", str(tmp_path / "raw"), "--no-progress"])
+    assert rc == 1
+    assert "pip install yt-dlp" in capsys.readouterr().err
+
+
+def write_foa_video(path, seconds=12.0, fps=30, rate=24000, size=(96, 48)):
+    """A 'YouTube-360 upload': H.264 video and 4-channel ambiX PCM (W, Y, Z, X at distinct levels)."""
+    from fractions import Fraction
+
+    import av
+
+    width, height = size
+    with av.open(str(path), "w", format="mov") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=rate)
+        a.layout = "quad"
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), (i * 3) % 255, np.uint8),
+                                               format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            c.mux(v.encode(frame))
+        c.mux(v.encode())
+        t = np.arange(int(seconds * rate)) / rate
+        levels = np.array([0.3, 0.2, 0.05, 0.1])[:, None]
+        pcm = (levels * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+        for s0 in range(0, pcm.shape[1], 1024):
+            chunk = np.ascontiguousarray(pcm[:, s0:s0 + 1024].T).reshape(1, -1)
+            af = av.AudioFrame.from_ndarray(chunk, format="s16", layout="quad")
+            af.sample_rate, af.pts = rate, s0
+            c.mux(a.encode(af))
+        c.mux(a.encode())
+
+
+def test_yt360_foa_through_verify_and_cache(tmp_path):
+    from avrepro.data.cache import FeatureCache, build_cache
+
+    write_foa_video(tmp_path / "foa.mp4")
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "test.txt").write_text("vid360A0001\nvid360B0001\n")
+    (lists / "segments.txt").write_text("vid360A0001-0\nvid360A0001-10\nvid360B0001-1\nvidNotListed-0\n")
+    cfg = {"id_lists": [str(lists / "test.txt")], "segments": str(lists / "segments.txt"),
+           "sample_rate": 24000, "fps": 16, "frame_width": 960, "frame_height": 480,
+           "clip_seconds": 10.0, "max_clips": 0,
+           "ytdlp": fake_ytdlp(tmp_path, {"vid360A0001": tmp_path / "foa.mp4"})}
+    fetch_dataset("yt360", cfg, tmp_path / "raw", tmp_path / "dl", progress=False)
+    raw = tmp_path / "raw"
+    # 0-10 s fits the 12-s video, 10-20 s does not (skipped), B is gone, the unlisted id is ignored
+    assert json.loads((raw / "dataset.json").read_text())["clips"] == ["vid360A0001-0"]
+    assert [(r["clip_id"], r["reason"]) for r in report_rows(raw)] == [("vid360B0001-1", "video unavailable")]
+    foa, rate = read_wav(raw / "foa/vid360A0001-0.wav")
+    assert rate == 24000 and foa.shape == (4, 240000)
+    # ambiX channel order kept: W, Y, Z, X
+    assert np.allclose(np.abs(foa).max(axis=1), [0.3, 0.2, 0.05, 0.1], atol=2e-3)
+    manifest = verify_dataset(raw, "yt360", {"min_seconds": 0.63, "strict": False, "channels": 4,
+                                             "audio_dir": "foa"}, tmp_path / "m.csv",
+                              tmp_path / "i.csv", progress=False)
+    assert list(manifest["clip_id"]) == ["vid360A0001-0"] and manifest["fps"].iloc[0] == 16
+    (tmp_path / "all.txt").write_text("vid360A0001-0\n")
+    feats = {"sample_rate": 24000, "frame_width": 64, "frame_height": 32}
+    build_cache(tmp_path / "m.csv", raw, tmp_path / "all.txt", tmp_path / "cache", feats, progress=False)
+    cache = FeatureCache(tmp_path / "cache", expect=feats)
+    assert cache.channels == 4 and cache.frames(0).shape == (160, 32, 64, 3)
