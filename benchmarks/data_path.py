@@ -54,7 +54,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tree", type=Path, default=Path("."), help="a complete output tree")
     ap.add_argument("--dataset", default="synthetic")
-    ap.add_argument("--examples", type=int, default=64)
+    ap.add_argument("--examples", type=int, default=128)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # one loader process's view
     paths = tree_paths(args.tree, args.dataset)
@@ -65,6 +65,10 @@ def main(argv=None) -> dict:
     # one window per clip, clips 0..n-1: every example touches a different clip
     from_cache = BinauralWindows(cache, cfg, seed=0, windows_per_clip=1, train=True)
     from_mp4 = BinauralWindows(decoded, cfg, seed=0, windows_per_clip=1, train=True)
+    # one untimed pass over the same examples first: both paths then read from the page cache,
+    # so the figure compares the work per example, not the disk's first-touch latency
+    for i in range(n):
+        from_cache[i], from_mp4[i]
     with Timer() as t_cache:
         a = [from_cache[i] for i in range(n)]
     with Timer() as t_mp4:
@@ -75,7 +79,8 @@ def main(argv=None) -> dict:
         raise SystemExit("the two paths gave different examples: the benchmark is not comparing like with like")
     c_rate, m_rate = n / t_cache.seconds, n / t_mp4.seconds
     w, h = cache.frame_size
-    lines = [f"{n} training examples (0.63 s window + frame), one per clip, from {paths['cache']}",
+    lines = [f"{n} training examples (0.63 s window + frame with its crop and jitter), one per clip, "
+             f"from {paths['cache']}, after one untimed pass of each path",
              f"  cache ({w}x{h} frames, int16 audio, memory-mapped): {t_cache.seconds:8.3f} s  "
              f"{c_rate:9.1f} examples/s",
              f"  decode mp4 + wav:                            {t_mp4.seconds:8.3f} s  "
