@@ -3,7 +3,9 @@
 Run once by a maintainer (the runtime never reads the SOFA file)::
 
     python -m avrepro.audio.derive_hrtf \\
-        --sofa ../shared/data/hrtf/MIT_KEMAR_normal_pinna.sofa --out src/avrepro/audio/hrir_kemar.npz
+        --sofa /path/to/MIT_KEMAR_normal_pinna.sofa --out src/avrepro/audio/hrir_kemar.npz
+
+(the MIT KEMAR "normal pinna" measurements in SOFA format, 710 directions at 44.1 kHz).
 
 Steps: read ``Data.IR`` (M, 2, N) and ``SourcePosition`` (azimuth deg counter-clockwise from
 the front, so +90 = left; elevation deg), resample 44.1 kHz -> ``rate`` with
