@@ -7,8 +7,10 @@ Every writer is atomic.
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import av
 import numpy as np
@@ -105,23 +107,31 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarray 
                 container.mux(astream.encode())
 
 
-def probe_mp4(path: str | Path) -> dict:
-    """Container facts without decoding: fps, frame count estimate, size, audio stream presence."""
+@contextlib.contextmanager
+def open_media(path: str | Path, failure: str) -> Iterator[av.container.InputContainer]:
+    """Open a media file for reading; any decoder error inside the block becomes
+    ``MediaError(path, "<failure> (<error>)")`` (a :class:`MediaError` passes through)."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(path, "file not found")
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(path, "no video stream")
-            v = container.streams.video[0]
-            fps = float(v.average_rate) if v.average_rate else float("nan")
-            return {"fps": fps, "frames": int(v.frames), "width": v.codec_context.width,
-                    "height": v.codec_context.height, "has_audio": bool(container.streams.audio)}
+            yield container
     except MediaError:
         raise
     except Exception as exc:
-        raise MediaError(path, f"not a readable video ({exc.__class__.__name__}: {exc})") from None
+        raise MediaError(path, f"{failure} ({exc.__class__.__name__}: {exc})") from None
+
+
+def probe_mp4(path: str | Path) -> dict:
+    """Container facts without decoding: fps, frame count estimate, size, audio stream presence."""
+    with open_media(path, "not a readable video") as container:
+        if not container.streams.video:
+            raise MediaError(path, "no video stream")
+        v = container.streams.video[0]
+        fps = float(v.average_rate) if v.average_rate else float("nan")
+        return {"fps": fps, "frames": int(v.frames), "width": v.codec_context.width,
+                "height": v.codec_context.height, "has_audio": bool(container.streams.audio)}
 
 
 def read_mp4_frames(path: str | Path, size: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:
@@ -130,26 +140,18 @@ def read_mp4_frames(path: str | Path, size: tuple[int, int] | None = None) -> tu
     Raises:
         MediaError: missing, corrupt or truncated file, no video stream, or no decodable frame.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "file not found")
     frames = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(path, "no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "NONE"
-            fps = float(stream.average_rate) if stream.average_rate else float("nan")
-            for frame in container.decode(stream):
-                if size is not None:
-                    frame = frame.reformat(width=size[0], height=size[1], format="rgb24",
-                                           interpolation="AREA")
-                frames.append(frame.to_ndarray(format="rgb24"))
-    except MediaError:
-        raise
-    except Exception as exc:
-        raise MediaError(path, f"corrupt or truncated video ({exc.__class__.__name__}: {exc})") from None
+    with open_media(path, "corrupt or truncated video") as container:
+        if not container.streams.video:
+            raise MediaError(path, "no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"
+        fps = float(stream.average_rate) if stream.average_rate else float("nan")
+        for frame in container.decode(stream):
+            if size is not None:
+                frame = frame.reformat(width=size[0], height=size[1], format="rgb24",
+                                       interpolation="AREA")
+            frames.append(frame.to_ndarray(format="rgb24"))
     if not frames:
         raise MediaError(path, "no decodable video frame")
     return np.stack(frames), fps
@@ -158,25 +160,19 @@ def read_mp4_frames(path: str | Path, size: tuple[int, int] | None = None) -> tu
 def read_media_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode the first audio stream of any media file (mp4, m4a, ...) as float32 ``(channels, samples)``
     and its sample rate. Raises :class:`MediaError` naming the file and the reason."""
-    path = Path(path)
     chunks = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise MediaError(path, "no audio stream")
-            stream = container.streams.audio[0]
-            rate = int(stream.rate)
-            for frame in container.decode(stream):
-                arr = frame.to_ndarray()
-                if not frame.format.is_planar:
-                    arr = arr.reshape(-1, len(frame.layout.channels)).T
-                if np.issubdtype(arr.dtype, np.integer):  # s16/s32 PCM -> [-1, 1]
-                    arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
-                chunks.append(arr.astype(np.float32))
-    except MediaError:
-        raise
-    except Exception as exc:
-        raise MediaError(path, f"unreadable audio ({exc.__class__.__name__}: {exc})") from None
+    with open_media(path, "unreadable audio") as container:
+        if not container.streams.audio:
+            raise MediaError(path, "no audio stream")
+        stream = container.streams.audio[0]
+        rate = int(stream.rate)
+        for frame in container.decode(stream):
+            arr = frame.to_ndarray()
+            if not frame.format.is_planar:
+                arr = arr.reshape(-1, len(frame.layout.channels)).T
+            if np.issubdtype(arr.dtype, np.integer):  # s16/s32 PCM -> [-1, 1]
+                arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+            chunks.append(arr.astype(np.float32))
     if not chunks:
         raise MediaError(path, "no decodable audio")
     return np.concatenate(chunks, axis=1), rate

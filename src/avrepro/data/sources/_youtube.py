@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import av
 import numpy as np
 from tqdm import tqdm
 
 from avrepro.data.sources._clips import resample, target_size, write_report
 from avrepro.io import atomic_dir, write_json
-from avrepro.media import MediaError, read_media_audio, write_mp4, write_wav
+from avrepro.media import MediaError, open_media, read_media_audio, write_mp4, write_wav
 
 WATCH_URL = "https://www.youtube.com/watch?v={id}"
 DEFAULT_FORMAT = "18/best[ext=mp4][acodec!=none][vcodec!=none]/best"
@@ -117,30 +116,25 @@ def decode_frames(path: str | Path, cfg: Mapping[str, Any], t_end: float | None 
     path = Path(path)
     fps = float(cfg["fps"])
     frames, next_t, t0 = [], 0.0, None
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(path, "no video stream")
-            stream = container.streams.video[0]
-            width, height = target_size(stream.codec_context.width, stream.codec_context.height, cfg)
-            rate = float(stream.average_rate) if stream.average_rate else fps
-            for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else len(frames) / rate
-                t0 = t if t0 is None else t0
-                t -= t0
-                if t_end is not None and t >= t_end:
-                    break
-                img = None
-                while next_t < t + 1.0 / rate - 1e-6:
-                    if img is None:
-                        img = frame.reformat(width=width, height=height, format="rgb24",
-                                             interpolation="AREA").to_ndarray(format="rgb24")
-                    frames.append(img)
-                    next_t = len(frames) / fps
-    except MediaError:
-        raise
-    except Exception as exc:
-        raise MediaError(path, f"corrupt or truncated video ({exc.__class__.__name__}: {exc})") from None
+    with open_media(path, "corrupt or truncated video") as container:
+        if not container.streams.video:
+            raise MediaError(path, "no video stream")
+        stream = container.streams.video[0]
+        width, height = target_size(stream.codec_context.width, stream.codec_context.height, cfg)
+        rate = float(stream.average_rate) if stream.average_rate else fps
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base) if frame.pts is not None else len(frames) / rate
+            t0 = t if t0 is None else t0
+            t -= t0
+            if t_end is not None and t >= t_end:
+                break
+            img = None
+            while next_t < t + 1.0 / rate - 1e-6:
+                if img is None:
+                    img = frame.reformat(width=width, height=height, format="rgb24",
+                                         interpolation="AREA").to_ndarray(format="rgb24")
+                frames.append(img)
+                next_t = len(frames) / fps
     if not frames:
         raise MediaError(path, "no decodable video frame")
     return np.stack(frames)
