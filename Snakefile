@@ -4,10 +4,10 @@ from avrepro.config import load_params
 
 configfile: "params.yaml"
 
-# `snakemake --config profile=smoke` (or dataset=...) overrides the top-level keys; the rest of
+# `snakemake --config profile=smoke` (or dataset=..., tasks=[...]) overrides the top-level keys; the rest of
 # the configuration is resolved from `common` + the profile and validated against the schema.
 CFG = load_params("params.yaml", overrides={k: v for k, v in config.items()
-                                            if k in ("profile", "dataset")})
+                                            if k in ("profile", "dataset", "tasks")})
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"

@@ -86,3 +86,62 @@ def test_summarize_sem():
     assert s["n_clips"] == 4 and s["stft_distance"] == 2.5
     assert s["stft_distance_std"] == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
     assert s["stft_distance_sem"] == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
+
+
+def test_clip_end_window_by_hand():
+    """Only the end-aligned window predicts the true difference (the others predict none, i.e.
+    mono): samples covered by it alone are exact, overlaps are the hand-computed means."""
+    n, window, hop = 1000, 256, 100     # regular starts 0..700 (700 + 256 < 1000), end window 744
+    assert window_starts(n, window, hop)[-2:] == [700, 744]
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal(n).astype(np.float32)
+    a, b = 0.9, 0.2
+    true = np.stack([a * m, b * m])
+    c = (a - b) / (a + b)
+
+    def predict(mix, starts):
+        return np.stack([mix[i] * (c if s == n - window else 0.0) for i, s in enumerate(starts)])
+
+    pred = sliding_binauralize(true, window, hop, rms=0.1, predict=predict)
+    mono_left, true_left = (a + b) / 2 * m, a * m
+    np.testing.assert_allclose(pred[0, 956:], true_left[956:], rtol=1e-5, atol=1e-6)  # end window only
+    # sample 950: windows 700 and 744; sample 800: windows 600, 700 and 744; sample 100: window 0
+    assert pred[0, 950] == pytest.approx((mono_left[950] + true_left[950]) / 2, rel=1e-5)
+    assert pred[0, 800] == pytest.approx((2 * mono_left[800] + true_left[800]) / 3, rel=1e-5)
+    assert pred[0, 100] == pytest.approx(mono_left[100], rel=1e-5)
+    np.testing.assert_allclose(pred.sum(0), true.sum(0), rtol=1e-5, atol=1e-6)  # mixture kept
+
+
+def test_task_sliding_evaluation_reproduces_a_known_binauralisation():
+    """Through the task's STFT/mask/ISTFT path: for L = a m, R = b m the correct complex mask
+    is the constant (a - b) / (a + b); a net whose mask head outputs exactly that constant must
+    reproduce the clip, including the tail only the end-aligned window covers, and a level
+    that changes across windows (each window is RMS-normalised and rescaled)."""
+    import math
+
+    import torch
+
+    from avrepro.tasks.binaural.task import BinauralTask
+
+    sr, n = 16000, 16000 + 4321        # not a multiple of the hop: the end window is needed
+    t = np.arange(n) / sr
+    m = sum(np.sin(2 * np.pi * f * t + p) for f, p in ((220, 0.1), (1250, 1.0), (3100, 2.0)))
+    m = (m * np.linspace(0.05, 1.0, n)).astype(np.float32)   # level rises 20x over the clip
+    a, b = 0.45, 0.15
+    true = np.stack([a * m, b * m])
+    cfg = {"features": {"sample_rate": sr, "frame_width": 68, "frame_height": 34},
+           "audio": {"window_seconds": 0.63, "n_fft": 512, "hop": 160, "win": 400, "rms": 0.1},
+           "frames": {"crop_width": 64, "crop_height": 32, "jitter": [0.7, 1.3]},
+           "model": {"ngf": 4, "visual_channels": 2, "weights": "none"},
+           "eval": {"hop_seconds": 0.1, "batch_windows": 8, "fusion_output": "unet"}}
+    task = BinauralTask()
+    net = task.build_model(cfg, "backbone").eval()
+    c = (a - b) / (a + b)
+    with torch.no_grad():   # sigmoid(bias) * 2 - 1 = c on the real channel, 0 on the imaginary
+        net.final[0].bias.copy_(torch.tensor([math.log((1 + c) / (1 - c)), 0.0]))
+    frames = np.zeros((14, 34, 68, 3), dtype=np.uint8)
+    pred = task.binauralize(net, cfg, true, frames, sr, 10.0)["audio"]
+    assert pred.shape == true.shape
+    np.testing.assert_allclose(pred, true, atol=2e-4 * np.abs(true).max())
+    tail = slice(n - 500, n)            # covered by the end-aligned window alone
+    np.testing.assert_allclose(pred[:, tail], true[:, tail], atol=2e-4 * np.abs(true).max())

@@ -1,4 +1,5 @@
-"""Mono2Binaural nets: shapes, the mono-mono start, FiLM conditioning, visual weights sources."""
+"""Binaural nets: shapes and the mono-mono start of every variant, FiLM and APNet conditioning,
+the RIR head's running mean, parameter groups, visual weights sources."""
 
 from __future__ import annotations
 
@@ -9,44 +10,111 @@ import torch
 from torchvision.models import ResNet18_Weights, resnet18
 
 from avrepro.nets.resnet import resnet18_trunk
-from avrepro.tasks.binaural.model import build_model
+from avrepro.tasks.binaural.model import VARIANTS, build_model
 
 CFG = {"ngf": 8, "visual_channels": 8, "weights": "none"}
 
 
-@pytest.mark.parametrize("variant", ["backbone", "film", "audio_only"])
-def test_shapes_and_zero_start(variant):
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: one thread is faster and does not spin on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+RIR_SHAPE = (2, 3, 4)
+
+
+def model_of(variant, **kw):
+    return build_model(variant, CFG, (32, 64), rir_shape=RIR_SHAPE, **kw)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_shapes_and_mono_start(variant):
     torch.manual_seed(0)
-    model = build_model(variant, CFG, (64, 128)).eval()
-    spec, frames = torch.randn(3, 2, 256, 64), torch.randn(3, 3, 64, 128)
-    mask = model(spec, frames)
-    assert mask.shape == (3, 2, 256, 64)
-    # the mask head starts at zero: training begins at mono-mono's prediction (no L-R difference)
-    assert torch.count_nonzero(mask) == 0
+    model = model_of(variant).eval()
+    spec, frames = torch.randn(3, 2, 256, 64), torch.randn(3, 3, 32, 64)
+    coh = torch.randn(3, 4, 256, 64)
+    out = model(spec, frames, coherence_spec=coh)
+    assert out["mask"].shape == (3, 2, 256, 64)
+    assert out["visual_map"].shape == (3, 512, 1, 2)
+    # the mask heads start at mono-mono: no L-R difference, each ear half the mixture
+    assert torch.count_nonzero(out["mask"]) == 0
+    parts = model.parts
+    assert ("left_mask" in out) == parts.fusion and ("coherence_logit" in out) == parts.coherence
+    assert ("rir" in out) == parts.rir
+    if parts.fusion:
+        for key in ("left_mask", "right_mask"):
+            torch.testing.assert_close(out[key][:, 0], torch.full((3, 256, 64), 0.5))
+            torch.testing.assert_close(out[key][:, 1], torch.zeros(3, 256, 64))
+    if parts.coherence:
+        assert out["coherence_logit"].shape == (3,)
+    if parts.rir:
+        assert out["rir"].shape == (3, *RIR_SHAPE)
 
 
 def test_shape_error_names_the_expected_shape():
-    model = build_model("backbone", CFG, (64, 128))
+    model = model_of("backbone")
     with pytest.raises(ValueError, match=r"F and T divisible by 32"):
-        model(torch.randn(1, 2, 257, 64), torch.randn(1, 3, 64, 128))
+        model(torch.randn(1, 2, 257, 64), torch.randn(1, 3, 32, 64))
 
 
 def test_film_makes_every_decoder_level_depend_on_the_frame():
     torch.manual_seed(0)
-    model = build_model("film", CFG, (64, 128)).eval()
+    model = model_of("film").eval()
     for layer in model.film:  # leave the identity start
         torch.nn.init.normal_(layer.weight, std=0.1)
     torch.nn.init.normal_(model.final[0].weight, std=0.1)
     spec = torch.randn(1, 2, 256, 64)
-    a = model(spec, torch.randn(1, 3, 64, 128))
-    b = model(spec, torch.randn(1, 3, 64, 128))
+    a = model(spec, torch.randn(1, 3, 32, 64))["mask"]
+    b = model(spec, torch.randn(1, 3, 32, 64))["mask"]
     assert not torch.allclose(a, b)
-    assert model.visual.dim == 8 * 2 * 4  # 1x1 conv channels x (64/32) x (128/32)
+    assert model.visual.dim == 8 * 1 * 2  # 1x1 conv channels x (32/32) x (64/32)
 
 
-def test_unknown_variant():
-    with pytest.raises(ValueError, match="unknown binaural variant 'fusion'"):
-        build_model("fusion", CFG, (64, 128))
+def test_apnet_attends_to_where_things_are_in_the_frame():
+    """Leaving the mono start, the left/right masks change when the frame is mirrored."""
+    torch.manual_seed(0)
+    model = model_of("fusion").eval()
+    for head in (model.apnet.left, model.apnet.right):
+        torch.nn.init.normal_(head.weight, std=0.1)
+    spec, frame = torch.randn(1, 2, 256, 64), torch.randn(1, 3, 32, 64)
+    a = model(spec, frame)["left_mask"]
+    b = model(spec, frame.flip(-1))["left_mask"]
+    assert not torch.allclose(a, b)
+    # precomputed visual features give the same output as frames (evaluation caches them)
+    torch.testing.assert_close(model(spec, visual=model.encode(frame))["left_mask"], a)
+
+
+def test_rir_head_starts_at_the_running_mean_of_its_targets():
+    model = model_of("rir").train()
+    targets = torch.arange(2 * 24, dtype=torch.float32).view(2, *RIR_SHAPE)
+    model.rir.observe(targets[:1])
+    model.rir.observe(targets[1:])
+    torch.testing.assert_close(model.rir.mean(), targets.mean(0))
+    out = model.eval()(torch.randn(2, 2, 256, 64), torch.randn(2, 3, 32, 64))["rir"]
+    torch.testing.assert_close(out, targets.mean(0).expand(2, *RIR_SHAPE))  # zero-initialised deviation
+    state = model.state_dict()
+    assert "rir.target_sum" in state and float(state["rir.target_count"]) == 2
+
+
+def test_param_groups_cover_every_parameter_once():
+    model = model_of("full")
+    groups = model.param_groups(1e-4, 1e-3, 2e-4)
+    assert [g["lr"] for g in groups] == [1e-4, 1e-3, 2e-4]
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    heads = {id(p) for p in list(model.coherence.parameters()) + list(model.rir.parameters())}
+    assert {id(p) for p in groups[2]["params"]} == heads
+
+
+def test_unknown_variant_and_missing_rir_shape():
+    with pytest.raises(ValueError, match="unknown binaural variant 'apnet'"):
+        build_model("apnet", CFG, (32, 64))
+    with pytest.raises(ValueError, match="rir_shape"):
+        build_model("full", CFG, (32, 64))
 
 
 def test_imagenet_offline_falls_back_with_a_note(monkeypatch):

@@ -53,6 +53,7 @@ def test_fairplay_fixture_runs_to_a_report(tmp_path, root):
         raw["common"]["split"]["official"] = "split1"
         raw["common"]["datasets"]["fairplay"]["base_url"] = server.url
         raw["profiles"]["smoke"]["binaural"]["variants"] = ["film"]
+        raw["common"]["tasks"] = ["binaural"]  # the other tasks read synthetic data
         (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         start = time.monotonic()
         _run([sys.executable, "-m", "snakemake", "--cores", "2", "--workflow-profile",
@@ -71,6 +72,6 @@ def test_fairplay_fixture_runs_to_a_report(tmp_path, root):
     assert "fairplay" in report and "## Binaural" in report
     metrics = json.loads((work / "reports/metrics/binaural_film.json").read_text())
     assert metrics["n_clips"] == 2
-    with open(work / "reports/data_issues.csv") as fh:
+    with open(work / "reports/data_issues/fairplay.csv") as fh:
         assert list(csv.DictReader(fh)) == []
     assert seconds < 150, f"the fixture FAIR-Play DAG took {seconds:.0f} s"

@@ -11,6 +11,7 @@ import soundfile as sf
 from scipy.signal import fftconvolve
 
 from avrepro.data.synthetic import generate, generate_clip
+from avrepro.data.synthetic.generate import GENERATOR_VERSION
 from avrepro.data.synthetic import instruments, room
 from avrepro.data.synthetic.scene import Camera, Room, Scene, Source, direction
 from avrepro.media import read_mp4_frames
@@ -50,7 +51,7 @@ def test_same_seed_same_bytes_any_workers(tiny, tmp_path):
 
 def test_layout_and_meta(tiny):
     ds = json.loads((tiny / "dataset.json").read_text())
-    assert ds["name"] == "synthetic" and ds["generator_version"] == 1 and ds["seed"] == 3
+    assert ds["name"] == "synthetic" and ds["generator_version"] == GENERATOR_VERSION and ds["seed"] == 3
     assert ds["config"] == TINY and ds["clips"] == ["000001", "000002", "000003", "000004"]
     for i, cid in enumerate(ds["clips"]):
         meta = json.loads((tiny / "meta" / f"{cid}.json").read_text())
@@ -187,3 +188,30 @@ def test_unknown_class_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown instrument class 'banjo'"):
         generate(dict(TINY, classes=["banjo"]), tmp_path / "x", seed=0, progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_solo_clips_music_layout(tmp_path):
+    """Solo clips: one source of each class per clip, mono audio, its box on every frame; the
+    same seed gives the same bytes and the scenes are unchanged by asking for solos."""
+    cfg = {**TINY, "n_rooms": 1, "clips_per_room": 1, "solo": {"per_class": 1, "seconds": 1.0},
+           "classes": ["violin", "trumpet"]}
+    generate(cfg, tmp_path / "a", seed=3, progress=False)
+    solo = tmp_path / "a" / "solo"
+    listing = json.loads((solo / "dataset.json").read_text())
+    assert listing["clips"] == ["solo_violin_0001", "solo_trumpet_0001"]
+    for cid, name in zip(listing["clips"], cfg["classes"]):
+        meta = json.loads((solo / "meta" / f"{cid}.json").read_text())
+        assert meta["label"] == name and meta["group"] == cid and len(meta["sources"]) == 1
+        audio, rate = sf.read(solo / meta["audio"], always_2d=True)
+        assert audio.shape == (16000, 1) and rate == 16000 and np.abs(audio).max() > 0.05
+        frames, _ = read_mp4_frames(solo / meta["video"])
+        boxes = meta["sources"][0]["boxes"]
+        assert len(boxes) == frames.shape[0] == 10
+        x0, y0, x1, y1 = boxes[0]
+        assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 32
+    generate(cfg, tmp_path / "b", seed=3, progress=False, workers=2)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    generate({**cfg, "solo": {"per_class": 0, "seconds": 1.0}}, tmp_path / "c", seed=3, progress=False)
+    scenes = {k: v for k, v in _files(tmp_path / "a").items()
+              if not k.startswith("solo/") and k != "dataset.json"}  # (its config lists solo)
+    assert scenes == {k: v for k, v in _files(tmp_path / "c").items() if k != "dataset.json"}

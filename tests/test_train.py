@@ -97,3 +97,62 @@ def test_evaluate_writes_flat_metrics(tiny_caches, tmp_path):
     for key in ("stft_distance", "stft_distance_sem", "env_distance", "env_distance_sem", "n_clips"):
         assert key in stored
     assert stored["n_clips"] == len(tiny_caches["caches"]["test"])
+
+
+def test_sgd_milestones_clip_and_init(tiny_caches, tmp_path):
+    """train.optimizer sgd with lr_milestones decays the lr at the milestone; sgd + grad_clip +
+    train.init trains; init loads another run's weights exactly; a missing one is named."""
+    from avrepro.engine.train import build_optimizer, build_scheduler
+
+    model = torch.nn.Linear(2, 1)
+    tcfg = {"optimizer": "sgd", "momentum": 0.5, "weight_decay": 0.0, "lr_decay": 0.1,
+            "lr_milestones": [2], "lr_decay_every": 1}
+    opt = build_optimizer([{"params": model.parameters(), "lr": 1.0}], tcfg)
+    assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["momentum"] == 0.5
+    sched = build_scheduler(opt, tcfg)
+    lrs = []
+    for _ in range(3):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([1.0, 1.0, 0.1])
+    with pytest.raises(ValueError, match="adam or sgd"):
+        build_optimizer([{"params": model.parameters(), "lr": 1.0}], {"optimizer": "lion", "weight_decay": 0})
+
+    c = tiny_caches["caches"]
+    first = _run(tiny_caches, tmp_path / "first")
+    assert first["train/loss"] > 0
+    cfg = _cfg(tiny_caches)
+    cfg["train"].update(epochs=1, optimizer="sgd", momentum=0.9, grad_clip=1.0,
+                        init=str(tmp_path / "first/best.pt"))
+    second = train(get_task("binaural"), cfg, "film", c["train"], c["val"], tmp_path / "second",
+                   seed=3, device="cpu", progress=False)
+    assert second["train/loss"] > 0
+    from avrepro.engine.train import init_model
+
+    task = get_task("binaural")
+    model = task.build_model(cfg, "film")
+    init_model(task, model, tmp_path / "first/best.pt", torch.device("cpu"))
+    reference = load_checkpoint(tmp_path / "first/best.pt")["model"]
+    assert all(torch.equal(v, reference[k]) for k, v in model.state_dict().items())
+    cfg["train"]["init"] = str(tmp_path / "missing.pt")
+    with pytest.raises(FileNotFoundError, match="train.init"):
+        train(get_task("binaural"), cfg, "film", c["train"], c["val"], tmp_path / "third", seed=3,
+              device="cpu", progress=False)
+
+
+def test_write_predictions_by_suffix(tmp_path):
+    import numpy as np
+
+    from avrepro.engine.evaluate import write_predictions
+    from avrepro.media import read_wav
+
+    out = write_predictions({"a": np.zeros((2, 160)), "m.npy": np.arange(3), "s.json": {"x": 1}},
+                            tmp_path / "p", 16000)
+    assert [p.name for p in out] == ["a.wav", "m.npy", "s.json"]
+    audio, rate = read_wav(tmp_path / "p/a.wav")
+    assert audio.shape == (2, 160) and rate == 16000
+    assert np.load(tmp_path / "p/m.npy").tolist() == [0, 1, 2]
+    assert read_json(tmp_path / "p/s.json") == {"x": 1}
+    with pytest.raises(ValueError, match="suffix"):
+        write_predictions({"x.png": 1}, tmp_path / "p", 16000)

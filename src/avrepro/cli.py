@@ -90,6 +90,8 @@ def cmd_train(args) -> None:
     task = get_task(args.task)
     if args.threads:
         args.cfg["train"]["threads"] = args.threads
+    if args.init:
+        args.cfg["train"]["init"] = args.init
     final = train(task, args.cfg, args.variant, _open_cache(args.train, args.cfg),
                   _open_cache(args.val, args.cfg), Path(args.out), seed=args.seed, device=args.device)
     if os.environ.get("RANK", "0") == "0":
@@ -103,27 +105,20 @@ def cmd_evaluate(args) -> None:
              checkpoint=Path(args.checkpoint) if args.checkpoint else None,
              metrics_out=Path(args.metrics), clips_out=Path(args.clips),
              predictions_dir=Path(args.predictions) if args.predictions else None,
-             seed=args.seed, device=args.device, threads=args.threads)
+             seed=args.seed, device=args.device, threads=args.threads, variant=args.variant,
+             train_cache=_open_cache(args.train, args.cfg) if args.train else None)
 
 
 def cmd_figures(args) -> None:
-    from avrepro.figures import make_binaural_figures
+    from importlib import import_module
 
-    if args.task != "binaural":
-        raise ValueError(f"no figures for task '{args.task}'")
-    cfg = args.cfg
-    test = _open_cache(args.test, cfg)
-    models = Path(args.models)
-    metrics = Path(args.metrics)
-    pred_dir = Path(args.predictions)
-    live = {v: models / v / "live" for v in cfg["variants"]}
-    clip_csvs = {n: metrics / f"binaural_{n}_clips.csv" for n in cfg["baselines"] + cfg["variants"]}
-    shown = sorted({p.stem for v in cfg["variants"] for p in (pred_dir / v).glob("*.wav")})
-    clips = {c: (test.audio_float(test.position(c)), test.frames(test.position(c))) for c in shown}
-    written = make_binaural_figures(live, clip_csvs, pred_dir, clips, test.sample_rate, test.fps,
-                                    Path(args.out), variants=cfg["variants"],
-                                    n_fft=cfg["audio"]["n_fft"], hop=cfg["audio"]["hop"])
-    print(f"figures binaural: {len(written)} files -> {args.out}")
+    try:
+        module = import_module(f"avrepro.tasks.{args.task}.figures")
+    except ModuleNotFoundError:
+        raise ValueError(f"no figures for task '{args.task}' (avrepro.tasks.{args.task}.figures)") from None
+    written = module.make_figures(args.cfg, _open_cache(args.test, args.cfg), Path(args.models),
+                                  Path(args.metrics), Path(args.predictions), Path(args.out))
+    print(f"figures {args.task}: {len(written)} files -> {args.out}")
 
 
 def cmd_report(args) -> None:
@@ -134,11 +129,12 @@ def cmd_report(args) -> None:
     extra = {}
     for cfg_file in sorted(Path(args.models).glob("*/*/config.yaml")):
         run = yaml.safe_load(cfg_file.read_text())
-        extra[f"{run['task']}/{run['variant']}"] = (
-            f"{run['epochs']} epochs, {run['steps']} steps on {run['device']}, "
-            f"visual weights: {run['visual_weights']}")
+        facts = f"{run['epochs']} epochs, {run['steps']} steps on {run['device']}"
+        if run.get("visual_weights") not in (None, "n/a"):
+            facts += f", visual weights: {run['visual_weights']}"
+        extra[f"{run['task']}/{run['variant']}"] = facts
     build_report(args.cfg, Path(args.out), Path(args.metrics), Path(args.figures), Path(args.tables),
-                 extra=extra)
+                 extra=extra, issues_dir=Path(args.issues), manifest_dir=Path(args.manifests))
     print(f"report -> {args.out}")
 
 
@@ -199,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
+    p.add_argument("--init", default=None,
+                   help="best.pt of another variant to start from (a curriculum's first stage)")
 
     p = add("evaluate", cmd_evaluate, "evaluate a trained variant or a baseline on the test split")
     p.add_argument("--task", required=True)
@@ -206,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cfg", type=_json, required=True)
     p.add_argument("--test", required=True, help="test feature cache directory")
     p.add_argument("--checkpoint", default=None, help="best.pt of a trained variant (none: baseline)")
+    p.add_argument("--variant", default=None,
+                   help="the variant the checkpoint belongs to when --name is a control of it")
+    p.add_argument("--train", default=None, help="training feature cache (for probes)")
     p.add_argument("--metrics", required=True)
     p.add_argument("--clips", required=True)
     p.add_argument("--predictions", default=None)
@@ -228,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="reports/metrics")
     p.add_argument("--figures", default="reports/figures")
     p.add_argument("--tables", default="reports/tables")
+    p.add_argument("--issues", default="reports/data_issues", help="verify's issues, one CSV per dataset")
+    p.add_argument("--manifests", default="data/manifests")
     p.add_argument("--out", required=True)
     return parser
 

@@ -34,6 +34,8 @@ class ReportContext:
     figure_dir: Path
     table_dir: Path
     extra: dict = field(default_factory=dict)
+    issues_dir: Path | None = None      # reports/data_issues (one CSV per dataset)
+    manifest_dir: Path | None = None    # data/manifests
 
     def rel(self, path: str | Path) -> str:
         """``path`` relative to the report's folder, URL-quoted, with forward slashes."""
@@ -128,7 +130,33 @@ def _run_facts(ctx: ReportContext) -> str:
         lines.append(f"- Seed: {cfg['seed']}")
     for key, value in extra.items():
         lines.append(f"- {md_escape(_label(key))}: {md_escape(value)}")
-    return "## Run\n\n" + "\n".join(lines) + "\n"
+    return "## Run\n\n" + "\n".join(lines) + "\n" + _data_facts(ctx)
+
+
+def _data_facts(ctx: ReportContext) -> str:
+    """Per dataset: clips kept (manifest rows) and clips excluded by ``verify`` (curation
+    included), with the most frequent reasons; the full lists are the issues CSVs."""
+    import pandas as pd
+
+    if ctx.issues_dir is None or not ctx.issues_dir.is_dir():
+        return ""
+    rows = []
+    for issues_csv in sorted(ctx.issues_dir.glob("*.csv")):
+        dataset = issues_csv.stem
+        issues = pd.read_csv(issues_csv, dtype=str, keep_default_na=False)
+        manifest = ctx.manifest_dir / f"{dataset}.csv" if ctx.manifest_dir else None
+        kept = (len(pd.read_csv(manifest, usecols=["clip_id"]))
+                if manifest is not None and manifest.is_file() else None)
+        excluded = issues.loc[issues["clip_id"] != "", "clip_id"].nunique()
+        reasons = (issues["reason"].str.replace(r"\(.*", "", regex=True).str.strip()
+                   .value_counts().head(3))
+        why = "; ".join(f"{md_escape(r)} ({n})" for r, n in reasons.items()) or "none"
+        rows.append(f"| {_code(dataset)} | {kept if kept is not None else '?'} | {excluded} | {why} | "
+                    f"[issues]({ctx.rel(issues_csv)}) |")
+    if not rows:
+        return ""
+    return ("\n### Data\n\n| dataset | clips kept | clips excluded | most frequent reasons | list |\n"
+            "|---|---:|---:|---|---|\n" + "\n".join(rows) + "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,8 +403,19 @@ def markdown_to_html(md: str, title: str = "avrepro report") -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def load_section(task: str) -> None:
+    """Import ``avrepro.tasks.<task>.report`` (where a task registers its section), if it exists."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    name = f"avrepro.tasks.{task}.report"
+    if task not in SECTIONS and find_spec(f"avrepro.tasks.{task}") and find_spec(name):
+        import_module(name)
+
+
 def build_report(cfg: dict, out_md: Path, metric_dir: Path, figure_dir: Path, table_dir: Path,
-                 extra: dict | None = None, tasks: list[str] | None = None) -> str:
+                 extra: dict | None = None, tasks: list[str] | None = None,
+                 issues_dir: Path | None = None, manifest_dir: Path | None = None) -> str:
     """Write ``out_md`` and its HTML twin (``.html`` next to it); return the markdown.
 
     Args:
@@ -386,15 +425,21 @@ def build_report(cfg: dict, out_md: Path, metric_dir: Path, figure_dir: Path, ta
         figure_dir: ``reports/figures`` (``<task>/*.png|mp4|wav``).
         table_dir: ``reports/tables``; section builders write their tables here.
         extra: run facts shown under "Run", label -> value (e.g. ``seed``, ``visual_weights``).
-        tasks: the sections to build (default: every registered task present in ``cfg``).
+        tasks: the sections to build (default: ``cfg["tasks"]``).
+        issues_dir, manifest_dir: ``reports/data_issues`` and ``data/manifests`` for the data
+            summary (kept and excluded clips per dataset); omitted when not given.
     Raises:
         FileNotFoundError: a metric file the config implies is missing (named).
     """
     out_md = Path(out_md)
     ctx = ReportContext(cfg=cfg, out_md=out_md, metric_dir=Path(metric_dir),
-                        figure_dir=Path(figure_dir), table_dir=Path(table_dir), extra=dict(extra or {}))
+                        figure_dir=Path(figure_dir), table_dir=Path(table_dir), extra=dict(extra or {}),
+                        issues_dir=Path(issues_dir) if issues_dir else None,
+                        manifest_dir=Path(manifest_dir) if manifest_dir else None)
     if tasks is None:
-        tasks = [t for t in SECTIONS if t in cfg]
+        tasks = [t for t in cfg.get("tasks", SECTIONS) if t in cfg]
+    for t in tasks:
+        load_section(t)
     unknown = [t for t in tasks if t not in SECTIONS]
     if unknown:
         raise ValueError(f"report: no section builder for task '{unknown[0]}' "

@@ -1,39 +1,66 @@
-# Evaluation stage: trained variants and baselines on the test split -> reports/metrics/*.json.
+# Evaluation stage: trained variants, controls (a variant's checkpoint evaluated another way,
+# `<task>.controls: {name: variant}`) and baselines on the test split -> reports/metrics/*.json.
 
 
-rule evaluate_binaural:
-    input:
-        test=f"{CACHE}/test/binaural",
-        checkpoint="models/binaural/{variant}/best.pt",
-    output:
-        metrics="reports/metrics/binaural_{variant}.json",
-        clips="reports/metrics/binaural_{variant}_clips.csv",
-        predictions=directory("reports/predictions/binaural/{variant}"),
-    params:
-        cfg=section("binaural", only=EVAL_KEYS),
-        seed=section("seed"),
-    threads: 2
-    log:
-        f"{LOGS}/evaluate_binaural_{{variant}}.log",
-    shell:
-        "python -m avrepro evaluate --task binaural --name {wildcards.variant} --cfg {params.cfg:q} "
-        "--test {input.test} --checkpoint {input.checkpoint} --metrics {output.metrics} "
-        "--clips {output.clips} --predictions {output.predictions} --seed {params.seed} --threads {threads} > {log} 2>&1"
+def train_cache_input(task):
+    """The train split's cache, for tasks whose evaluation fits something on it (probes, NMF)."""
+    return [cache(task, "train")] if CFG[task]["eval"].get("needs_train") else []
 
 
-rule baseline_binaural:
-    input:
-        test=f"{CACHE}/test/binaural",
-    output:
-        metrics="reports/metrics/binaural_{baseline}.json",
-        clips="reports/metrics/binaural_{baseline}_clips.csv",
-    params:
-        cfg=section("binaural", only=EVAL_KEYS),
-        seed=section("seed"),
-    threads: 2
-    log:
-        f"{LOGS}/baseline_binaural_{{baseline}}.log",
-    shell:
-        "python -m avrepro evaluate --task binaural --name {wildcards.baseline} --cfg {params.cfg:q} "
-        "--test {input.test} --metrics {output.metrics} --clips {output.clips} "
-        "--seed {params.seed} --threads {threads} > {log} 2>&1"
+def train_cache_arg(input):
+    return f"--train {input.train[0]}" if input.train else ""
+
+
+for _task in TASKS:
+
+    rule:
+        name:
+            f"evaluate_{_task}"
+        input:
+            test=cache(_task, "test"),
+            train=train_cache_input(_task),
+            checkpoint=lambda wc, t=_task: f"models/{t}/{checkpoint_of(t, wc.name)}/best.pt",
+        output:
+            metrics=f"reports/metrics/{_task}_{{name}}.json",
+            clips=f"reports/metrics/{_task}_{{name}}_clips.csv",
+            predictions=directory(f"reports/predictions/{_task}/{{name}}"),
+        params:
+            task=_task,
+            cfg=section(_task, exclude=EVAL_EXCLUDE),
+            seed=section("seed"),
+            variant=lambda wc, t=_task: checkpoint_of(t, wc.name),
+            train=lambda wc, input: train_cache_arg(input),
+        wildcard_constraints:
+            name=alternation(names(_task, "variants", "controls")),
+        threads: 2
+        log:
+            f"{LOGS}/evaluate_{_task}_{{name}}.log",
+        shell:
+            "python -m avrepro evaluate --task {params.task} --name {wildcards.name} "
+            "--variant {params.variant} --cfg {params.cfg:q} --test {input.test} {params.train} "
+            "--checkpoint {input.checkpoint} --metrics {output.metrics} --clips {output.clips} "
+            "--predictions {output.predictions} --seed {params.seed} --threads {threads} > {log} 2>&1"
+
+    rule:
+        name:
+            f"baseline_{_task}"
+        input:
+            test=cache(_task, "test"),
+            train=train_cache_input(_task),
+        output:
+            metrics=f"reports/metrics/{_task}_{{name}}.json",
+            clips=f"reports/metrics/{_task}_{{name}}_clips.csv",
+        params:
+            task=_task,
+            cfg=section(_task, exclude=EVAL_EXCLUDE),
+            seed=section("seed"),
+            train=lambda wc, input: train_cache_arg(input),
+        wildcard_constraints:
+            name=alternation(names(_task, "baselines")),
+        threads: 2
+        log:
+            f"{LOGS}/baseline_{_task}_{{name}}.log",
+        shell:
+            "python -m avrepro evaluate --task {params.task} --name {wildcards.name} "
+            "--cfg {params.cfg:q} --test {input.test} {params.train} --metrics {output.metrics} "
+            "--clips {output.clips} --seed {params.seed} --threads {threads} > {log} 2>&1"

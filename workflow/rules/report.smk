@@ -1,32 +1,41 @@
-# Report stage: per-task figures, then the report with its tables.
+# Report stage: per-task figures (rule figures_<task>), then the report with its tables.
 
 
-rule figures_binaural:
-    input:
-        test=f"{CACHE}/test/binaural",
-        live=expand("models/binaural/{variant}/live", variant=BINAURAL_VARIANTS),
-        metrics=expand("reports/metrics/binaural_{name}_clips.csv",
-                       name=BINAURAL_BASELINES + BINAURAL_VARIANTS),
-        predictions=expand("reports/predictions/binaural/{variant}", variant=BINAURAL_VARIANTS),
-    output:
-        directory("reports/figures/binaural"),
-    params:
-        cfg=section("binaural", only=("features", "audio", "variants", "baselines")),
-    log:
-        f"{LOGS}/figures_binaural.log",
-    shell:
-        "python -m avrepro figures --task binaural --cfg {params.cfg:q} --test {input.test} "
-        "--models models/binaural --metrics reports/metrics --predictions reports/predictions/binaural "
-        "--out {output} > {log} 2>&1"
+def metric_files(task, suffix=".json"):
+    return [f"reports/metrics/{task}_{n}{suffix}"
+            for n in names(task, "baselines", "variants", "controls")]
+
+
+for _task in TASKS:
+
+    rule:
+        name:
+            f"figures_{_task}"
+        input:
+            test=cache(_task, "test"),
+            live=expand(f"models/{_task}/{{variant}}/live", variant=names(_task, "variants")),
+            metrics=metric_files(_task, "_clips.csv"),
+            predictions=expand(f"reports/predictions/{_task}/{{name}}",
+                               name=names(_task, "variants", "controls")),
+        output:
+            directory(f"reports/figures/{_task}"),
+        params:
+            task=_task,
+            cfg=section(_task, exclude=("train",)),
+        log:
+            f"{LOGS}/figures_{_task}.log",
+        shell:
+            "python -m avrepro figures --task {params.task} --cfg {params.cfg:q} --test {input.test} "
+            "--models models/{params.task} --metrics reports/metrics "
+            "--predictions reports/predictions/{params.task} --out {output} > {log} 2>&1"
 
 
 rule report:
     input:
-        metrics=expand("reports/metrics/binaural_{name}.json",
-                       name=BINAURAL_BASELINES + BINAURAL_VARIANTS),
-        configs=expand("models/binaural/{variant}/config.yaml", variant=BINAURAL_VARIANTS),
-        figures="reports/figures/binaural",
-        issues="reports/data_issues.csv",
+        metrics=[f for t in TASKS for f in metric_files(t)],
+        configs=[f"models/{t}/{v}/config.yaml" for t in TASKS for v in names(t, "variants")],
+        figures=[f"reports/figures/{t}" for t in TASKS],
+        issues=[f"reports/data_issues/{d}.csv" for d in DATASETS],
     output:
         md="reports/report.md",
         html="reports/report.html",

@@ -1,26 +1,42 @@
-# Training stage: one job per task variant, on a GPU when one is available (on train.gpus GPUs
-# with DDP when it is above 1; the launcher is chosen inside `avrepro train`).
+# Training stage: one job per task variant (rule train_<task>), on a GPU when one is available
+# (on train.gpus GPUs with DDP when it is above 1; the launcher is chosen inside `avrepro train`).
+# `<task>.init_from: {variant: other}` starts a variant from another's best.pt (a curriculum).
 
 
-rule train_binaural:
-    input:
-        train=f"{CACHE}/train/binaural",
-        val=f"{CACHE}/val/binaural",
-    output:
-        best="models/binaural/{variant}/best.pt",
-        last="models/binaural/{variant}/last.pt",
-        config="models/binaural/{variant}/config.yaml",
-        live=directory("models/binaural/{variant}/live"),
-    params:
-        cfg=section("binaural", only=TRAIN_KEYS),
-        seed=section("seed"),
-        out="models/binaural/{variant}",
-    threads: CFG["binaural"]["train"]["threads"]
-    resources:
-        # train.gpus > 1: `avrepro train` runs itself under torchrun, one DDP process per GPU
-        gpu=CFG["binaural"]["train"]["gpus"],
-    log:
-        f"{LOGS}/train_binaural_{{variant}}.log",
-    shell:
-        "python -m avrepro train --task binaural --variant {wildcards.variant} --cfg {params.cfg:q} "
-        "--train {input.train} --val {input.val} --out {params.out} --seed {params.seed} --threads {threads} > {log} 2>&1"
+def init_checkpoint(task, variant):
+    other = (CFG[task].get("init_from") or {}).get(variant)
+    return [f"models/{task}/{other}/best.pt"] if other else []
+
+
+for _task in TASKS:
+
+    rule:
+        name:
+            f"train_{_task}"
+        input:
+            train=cache(_task, "train"),
+            val=cache(_task, "val"),
+            init=lambda wc, t=_task: init_checkpoint(t, wc.variant),
+        output:
+            best=f"models/{_task}/{{variant}}/best.pt",
+            last=f"models/{_task}/{{variant}}/last.pt",
+            config=f"models/{_task}/{{variant}}/config.yaml",
+            live=directory(f"models/{_task}/{{variant}}/live"),
+        params:
+            task=_task,
+            cfg=section(_task, exclude=TRAIN_EXCLUDE),
+            seed=section("seed"),
+            out=f"models/{_task}/{{variant}}",
+            init=lambda wc, input: f"--init {input.init[0]}" if input.init else "",
+        wildcard_constraints:
+            variant=alternation(names(_task, "variants")),
+        threads: CFG[_task]["train"]["threads"]
+        resources:
+            # train.gpus > 1: `avrepro train` runs itself under torchrun, one DDP process per GPU
+            gpu=CFG[_task]["train"]["gpus"],
+        log:
+            f"{LOGS}/train_{_task}_{{variant}}.log",
+        shell:
+            "python -m avrepro train --task {params.task} --variant {wildcards.variant} "
+            "--cfg {params.cfg:q} --train {input.train} --val {input.val} --out {params.out} "
+            "--seed {params.seed} --threads {threads} {params.init} > {log} 2>&1"

@@ -84,9 +84,13 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def check_clip(raw_dir: str | Path, clip_id: str, min_seconds: float, channels: int = 2,
-               audio_dir: str = AUDIO_DIR,
-               max_av_mismatch_s: float = MAX_AV_MISMATCH_S) -> tuple[dict | None, list[tuple[str, str]]]:
+               audio_dir: str = AUDIO_DIR, video_dir: str = VIDEO_DIR,
+               max_av_mismatch_s: float = MAX_AV_MISMATCH_S,
+               curation: Mapping[str, Any] | None = None) -> tuple[dict | None, list[tuple[str, str]]]:
     """Check one clip.
+
+    ``curation`` (``{"tau", "lowpass_hz"}``, first-order ambisonics only) also applies the AVSA
+    curation test (:func:`avrepro.data.curation.check_foa`): a clip whose FOA fails it is excluded.
 
     Returns:
         ``(row, issues)``: the manifest row (``None`` if the clip is unusable) and a list of
@@ -96,7 +100,7 @@ def check_clip(raw_dir: str | Path, clip_id: str, min_seconds: float, channels: 
     issues: list[tuple[str, str]] = []
     if not CLIP_ID_RE.match(clip_id):
         return None, [("dataset.json", f"invalid clip id {clip_id!r} (must be a plain file stem)")]
-    video = root / VIDEO_DIR / f"{clip_id}.mp4"
+    video = root / video_dir / f"{clip_id}.mp4"
     audio = root / audio_dir / f"{clip_id}.wav"
     meta = root / META_DIR / f"{clip_id}.json"
     vrel, arel, mrel = _rel(video, root), _rel(audio, root), _rel(meta, root)
@@ -152,6 +156,12 @@ def check_clip(raw_dir: str | Path, clip_id: str, min_seconds: float, channels: 
         if n_chan != channels:
             kind = {1: "mono", 2: "stereo"}.get(n_chan, f"{n_chan}-channel")
             issues.append((arel, f"{kind} audio where {channels} channels are expected"))
+        elif curation:
+            from avrepro.data.curation import check_foa
+
+            ok, _, reason = check_foa(wav, rate, float(curation["tau"]), float(curation["lowpass_hz"]))
+            if not ok:
+                issues.append((arel, f"curation: {reason}"))
         peak = float(np.max(np.abs(wav)))
         if peak < SILENCE_PEAK:
             issues.append((arel, f"silent audio (peak {peak:.1e} < {SILENCE_PEAK:.0e})"))
@@ -206,7 +216,7 @@ def _merge_issues(issues_out: Path, dataset: str, new: pd.DataFrame) -> pd.DataF
 
 def download_issues(raw_dir: str | Path, dataset: str) -> list[dict]:
     """Rows of ``<raw_dir>/download_report.csv`` (clips a real-dataset source could not fetch or
-    convert: dead videos, corrupt files) as issue rows, so they reach ``reports/data_issues.csv``."""
+    convert: dead videos, corrupt files) as issue rows, so they reach ``reports/data_issues/<dataset>.csv``."""
     path = Path(raw_dir) / "download_report.csv"
     if not path.is_file():
         return []
@@ -227,11 +237,12 @@ def verify_dataset(raw_dir: str | Path, dataset: str, cfg: Mapping[str, Any],
     Args:
         raw_dir: the raw dataset directory (``data/raw/<dataset>``).
         dataset: dataset name, written in the issues CSV and the summary line.
-        cfg: params ``verify`` section: ``min_seconds``, ``strict``; optional ``channels``
-            (expected audio channels, default 2 = binaural) and ``audio_dir``
-            (default ``binaural_audios``).
+        cfg: ``min_seconds``, ``strict`` (params ``verify``) and the dataset's layout (params
+            ``verify.layouts.<dataset>``): optional ``channels`` (expected audio channels,
+            default 2 = binaural), ``audio_dir`` (default ``binaural_audios``), ``video_dir``
+            (default ``videos``), ``curation`` (FOA curation test, see :func:`check_clip`).
         manifest_out: ``data/manifests/<dataset>.csv`` (columns :data:`MANIFEST_COLUMNS`).
-        issues_out: ``reports/data_issues.csv`` (columns :data:`ISSUE_COLUMNS`, header even when
+        issues_out: ``reports/data_issues/<dataset>.csv`` (columns :data:`ISSUE_COLUMNS`, header even when
             empty); rows of other datasets already in it are kept.
         progress: show a tqdm bar on stderr.
     Returns:
@@ -246,6 +257,8 @@ def verify_dataset(raw_dir: str | Path, dataset: str, cfg: Mapping[str, Any],
     strict = bool(cfg.get("strict", False))
     channels = int(cfg.get("channels", 2))
     audio_dir = str(cfg.get("audio_dir", AUDIO_DIR))
+    video_dir = str(cfg.get("video_dir", VIDEO_DIR))
+    curation = cfg.get("curation") or None
     if not raw_dir.is_dir():
         raise DataIssueError(raw_dir, "raw dataset directory not found")
 
@@ -254,7 +267,7 @@ def verify_dataset(raw_dir: str | Path, dataset: str, cfg: Mapping[str, Any],
     for clip_id in tqdm(clip_ids, desc=f"verify {dataset}", unit="clip", file=sys.stderr,
                         disable=not progress, leave=False):
         row, clip_issues = check_clip(raw_dir, clip_id, min_seconds, channels=channels,
-                                      audio_dir=audio_dir)
+                                      audio_dir=audio_dir, video_dir=video_dir, curation=curation)
         if clip_issues:
             if strict:
                 file, reason = clip_issues[0]

@@ -15,14 +15,38 @@ from avrepro.media import write_wav
 from avrepro.tasks import get_task
 
 
+def write_predictions(predictions: dict, out_dir: Path, sample_rate: int) -> list[Path]:
+    """Write a task's predictions: ``name.npy`` -> ``np.save``, ``name.json`` -> JSON, a name
+    without a suffix -> ``name.wav`` (float audio at ``sample_rate``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, value in predictions.items():
+        path = out_dir / name
+        if path.suffix == ".npy":
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, np.asarray(value))
+        elif path.suffix == ".json":
+            write_json(path, value)
+        elif not path.suffix:
+            path = out_dir / f"{name}.wav"
+            write_wav(path, np.asarray(value, dtype=np.float32), sample_rate, subtype="FLOAT")
+        else:
+            raise ValueError(f"prediction {name!r}: suffix must be .npy, .json or none (wav)")
+        written.append(path)
+    return written
+
+
 def evaluate(task_name: str, cfg: dict, name: str, test_cache, checkpoint: Path | None,
              metrics_out: Path, clips_out: Path, predictions_dir: Path | None = None,
              seed: int = 0, device: str | None = None, progress: bool = True,
-             threads: int | None = None) -> dict:
-    """Evaluate ``name`` (a variant with its ``checkpoint``, or a baseline without one).
+             threads: int | None = None, variant: str | None = None, train_cache=None) -> dict:
+    """Evaluate ``name``: a variant with its ``checkpoint``, a control (``name`` evaluated with
+    the checkpoint of ``variant``, e.g. flipped frames), or a baseline without a checkpoint.
 
-    Writes the flat metric JSON (DESIGN 2.1 keys), the per-clip CSV and, for a few clips,
-    the predicted audio as float wav files in ``predictions_dir``.
+    Writes the flat metric JSON (DESIGN 2.1 keys), the per-clip CSV and the task's predictions
+    in ``predictions_dir`` (see :func:`write_predictions`). ``train_cache`` reaches the task's
+    ``evaluate`` as ``train=`` (probes, NMF bases) when given.
     """
     seed_everything(seed, threads)
     task = get_task(task_name)
@@ -31,17 +55,16 @@ def evaluate(task_name: str, cfg: dict, name: str, test_cache, checkpoint: Path 
         dev = select_device(device)
         # the checkpoint replaces every weight: never fetch pretrained ones for evaluation
         build_cfg = {**cfg, "model": {**cfg["model"], "weights": "none"}} if "model" in cfg else cfg
-        model = task.build_model(build_cfg, name).to(dev)
+        model = task.build_model(build_cfg, variant or name).to(dev)
         model.load_state_dict(load_checkpoint(checkpoint, dev)["model"])
-    summary, rows, predictions = task.evaluate(model, cfg, test_cache, name, progress=progress)
+    kwargs = {"train": train_cache} if train_cache is not None else {}
+    summary, rows, predictions = task.evaluate(model, cfg, test_cache, name, progress=progress,
+                                               **kwargs)
     summary["model"] = name
     with atomic_path(clips_out) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
     if predictions_dir is not None:
-        predictions_dir.mkdir(parents=True, exist_ok=True)
-        for clip_id, audio in predictions.items():
-            write_wav(predictions_dir / f"{clip_id}.wav", np.asarray(audio, dtype=np.float32),
-                      test_cache.sample_rate, subtype="FLOAT")
+        write_predictions(predictions, predictions_dir, test_cache.sample_rate)
     write_json(metrics_out, summary)
     keys = [k for k in summary if not k.endswith(("_std", "_sem")) and isinstance(summary[k], float)]
     print(f"{task_name} {name}: " + ", ".join(

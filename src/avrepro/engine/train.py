@@ -158,6 +158,39 @@ def train(task, cfg: dict, variant: str, train_cache, val_cache, out_dir: str | 
     return result
 
 
+def build_optimizer(groups: list[dict], tcfg: dict) -> torch.optim.Optimizer:
+    """``train.optimizer``: ``adam`` (default) or ``sgd`` (with ``train.momentum``, default 0.9);
+    ``train.weight_decay`` for both; learning rates come with the task's parameter groups."""
+    kind = tcfg.get("optimizer", "adam")
+    if kind == "adam":
+        return torch.optim.Adam(groups, weight_decay=tcfg["weight_decay"])
+    if kind == "sgd":
+        return torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=tcfg.get("momentum", 0.9),
+                               weight_decay=tcfg["weight_decay"])
+    raise ValueError(f"train.optimizer must be adam or sgd, got {kind!r}")
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, tcfg: dict):
+    """Per-epoch learning-rate decay by ``train.lr_decay``: at the epochs in ``train.lr_milestones``
+    when given, else every ``train.lr_decay_every`` epochs."""
+    if tcfg.get("lr_milestones"):
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(tcfg["lr_milestones"]),
+                                                    tcfg["lr_decay"])
+    return torch.optim.lr_scheduler.StepLR(optimizer, tcfg["lr_decay_every"], tcfg["lr_decay"])
+
+
+def init_model(task, model: torch.nn.Module, path: Path, dev: torch.device) -> None:
+    """Start from another run's weights (``train.init``, e.g. a curriculum's first stage): the
+    task's ``init_from(model, state_dict)`` when it has one, else a non-strict load."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint to initialise from not found (train.init)")
+    state = load_checkpoint(path, dev)["model"]
+    if hasattr(task, "init_from"):
+        task.init_from(model, state)
+    else:
+        model.load_state_dict(state, strict=False)
+
+
 def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int, dev: torch.device,
            world, progress: bool, on_step) -> dict:
     from avrepro.engine import ddp
@@ -166,8 +199,10 @@ def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int,
     threads = tcfg["threads"] if not world.distributed else max(1, tcfg["threads"] // world.size)
     seed_everything(seed, threads)
     model = task.build_model(cfg, variant).to(dev)
-    optimizer = torch.optim.Adam(task.param_groups(model, cfg), weight_decay=tcfg["weight_decay"])
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, tcfg["lr_decay_every"], tcfg["lr_decay"])
+    if tcfg.get("init"):
+        init_model(task, model, Path(tcfg["init"]), dev)
+    optimizer = build_optimizer(task.param_groups(model, cfg), tcfg)
+    scheduler = build_scheduler(optimizer, tcfg)
     train_ds, val_ds = task.datasets(cfg, train_cache, val_cache, variant, seed)
     run_hash = config_hash({"cfg": cfg, "variant": variant, "seed": seed,
                             "train": train_cache.clip_ids, "val": val_cache.clip_ids})
@@ -242,6 +277,8 @@ def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int,
                 losses = task.losses(net, batch, cfg)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
+            if tcfg.get("grad_clip"):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
             optimizer.step()
             for key, value in losses.items():
                 value = value.detach().to(torch.float64)

@@ -131,6 +131,22 @@ def plot_metric_distributions(clip_csvs: dict[str, Path], key: str, out_png: str
     empty = [str(clip_csvs[n]) for n, v in data.items() if len(v) == 0]
     if empty:
         raise ValueError(f"{empty[0]}: no finite values of '{key}'")
+    return plot_value_distributions(data, key, out_png, title)
+
+
+def plot_value_distributions(data: dict[str, np.ndarray], key: str, out_png: str | Path,
+                             title: str | None = None) -> Path:
+    """Box plot per name of per-clip values of metric ``key`` (clips overlaid, mean marked).
+
+    Args:
+        data: name -> finite per-clip values (at least one each).
+        key: the metric (axis label, better direction).
+        out_png: the PNG to write.
+        title: figure title (default from the metric name).
+    """
+    if not data or any(len(v) == 0 for v in data.values()):
+        raise ValueError(f"{out_png}: every name needs at least one value of '{key}'")
+    data = {n: np.asarray(v, dtype=float) for n, v in data.items()}
     names = list(data)
     rng = np.random.default_rng(0)
     with styled():

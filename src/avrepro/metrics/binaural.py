@@ -1,4 +1,5 @@
-"""Binaural metrics of the 2.5D Visual Sound evaluation: STFT and envelope distances."""
+"""Binaural metrics: the 2.5D Visual Sound evaluation (STFT and envelope distances) and the
+geometry-aware heads' test scores (spatial-coherence accuracy, RIR envelope error)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,22 @@ def clip_metrics(pred: np.ndarray, true: np.ndarray, stft_cfg: dict | None = Non
     pred, true = peak_normalize(pred), peak_normalize(true)
     kw = {k: stft_cfg[k] for k in ("n_fft", "hop", "win")} if stft_cfg else {}
     return {"stft_distance": stft_distance(pred, true, **kw), "env_distance": env_distance(pred, true)}
+
+
+def coherence_accuracy(correct) -> float:
+    """Fraction of correct swapped/not-swapped decisions (0/1 per window and ear order)."""
+    correct = np.asarray(correct, dtype=np.float64).ravel()
+    if correct.size == 0:
+        raise ValueError("coherence_accuracy: no decisions")
+    return float(correct.mean())
+
+
+def rir_error(pred: np.ndarray, true: np.ndarray) -> float:
+    """Mean absolute difference in dB between two RIR log-energy envelopes of equal shape."""
+    pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    if pred.shape != true.shape:
+        raise ValueError(f"rir_error: shapes differ, {pred.shape} vs {true.shape}")
+    return float(np.mean(np.abs(pred - true)))
 
 
 def summarize(rows: list[dict], keys: tuple[str, ...] = ("stft_distance", "env_distance")) -> dict:

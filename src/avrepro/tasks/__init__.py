@@ -6,6 +6,9 @@ from importlib import import_module
 
 _REGISTRY = {
     "binaural": "avrepro.tasks.binaural.task:BinauralTask",
+    "separation": "avrepro.tasks.separation.task:SeparationTask",
+    "sync": "avrepro.tasks.sync.task:SyncTask",
+    "spatial": "avrepro.tasks.spatial.task:SpatialTask",
 }
 
 

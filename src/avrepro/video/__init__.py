@@ -1,0 +1,1 @@
+"""Video helpers: perspective viewpoints of equirectangular (360) frames (:mod:`.viewpoints`)."""

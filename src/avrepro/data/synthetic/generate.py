@@ -8,6 +8,12 @@ Layout under ``out_dir``::
     stems/<id>_s<k>.wav             dry mono per source, same gain as the mix
     rirs/<id>.wav                   float32, channels [L, R] of source 0, then source 1, ...
     meta/<id>.json                  room, listener, camera, gain, sources with per-frame boxes
+    foa/<id>.wav                    16-bit 4-channel ambiX (W, Y, Z, X; SN3D) of the 360 scene
+    video360/<id>.mp4               equirectangular video of the 360 scene (see render_360; both
+                                    only with ``view360.enabled``; meta["view360"] describes them)
+    solo/                           solo clips in the MUSIC layout (one source each, ``solo.per_class``
+                                    per class): dataset.json, videos/<id>.mp4, audios/<id>.wav
+                                    (mono = mean of the ears), meta/<id>.json (``label`` = class)
 
 Audio levels: each dry stem is scaled to RMS 0.1 times a random level (+-3 dB), the mix is
 sum_k stem_k * rir_k, and one clip gain (``meta["gain"]``) brings the mix's peak to 0.9 (or
@@ -29,14 +35,18 @@ import numpy as np
 from PIL import Image
 
 from avrepro.data.synthetic import instruments, room as room_mod
+from avrepro.data.synthetic.render_360 import View360, render_view360, write_view360
 from avrepro.data.synthetic.render_video import SUPERSAMPLE, render_background, render_frames
 from avrepro.data.synthetic.scene import Scene, direction, draw_room, draw_scene
 from avrepro.io import atomic_dir, write_json
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 PEAK = 0.9            # peak of each clip's binaural mix (unless a stem would clip, see generate_clip)
 STEM_RMS = 0.1        # dry stem RMS before the random level and the clip gain
 LEVEL_DB = (-3.0, 3.0)
+SOLO_DIR = "solo"            # solo clips (MUSIC layout) live in <dataset>/solo
+SOLO_ROOM_BASE = 1_000_000   # solo clips' rooms: seeds apart from the scenes' room indices
+SOLO_ROOM_STRIDE = 100_000
 
 
 @dataclass
@@ -51,6 +61,7 @@ class Clip:
     rirs: np.ndarray        # (k, 2, m) float32
     frames: np.ndarray      # (T, H, W, 3) uint8
     background: np.ndarray  # (H, W, 3) uint8, the empty room
+    view360: View360 | None = None  # FOA + equirect video (synthetic.view360.enabled)
 
 
 def clip_id(index: int) -> str:
@@ -73,20 +84,24 @@ def rounded(obj, digits: int = 6):
     return obj
 
 
-def generate_clip(cfg: dict, seed: int, room_index: int, clip_index: int) -> Clip:
+def generate_clip(cfg: dict, seed: int, room_index: int, clip_index: int,
+                  solo_class: int | None = None, cid: str | None = None) -> Clip:
     """Draw, render and spatialise one clip of room ``room_index``.
 
     Args:
         cfg: the resolved ``synthetic`` section of params.yaml.
+        solo_class: draw exactly one source of this class index (a solo clip).
+        cid: the clip id (default: from the room and clip index, see :func:`clip_id`).
     Returns:
         the clip's arrays and its meta dict (paths relative to the dataset root).
     """
     fs, fps = int(cfg["sample_rate"]), int(cfg["fps"])
     n = int(round(cfg["clip_seconds"] * fs))
     n_frames = int(round(cfg["clip_seconds"] * fps))
-    cid = clip_id(room_index * int(cfg["clips_per_room"]) + clip_index)
+    cid = cid or clip_id(room_index * int(cfg["clips_per_room"]) + clip_index)
     room = draw_room(np.random.default_rng([seed, room_index]), cfg)
-    scene = draw_scene(np.random.default_rng([seed, room_index, clip_index, 0]), room, cfg)
+    scene = draw_scene(np.random.default_rng([seed, room_index, clip_index, 0]), room, cfg,
+                       solo_class=solo_class)
 
     stems, notes, levels = [], [], []
     for k, src in enumerate(scene.sources):
@@ -145,7 +160,11 @@ def generate_clip(cfg: dict, seed: int, room_index: int, clip_index: int) -> Cli
         "rir_reference_distance_m": room_mod.REFERENCE_DISTANCE_M,
         "sources": sources_meta,
     })
-    return Clip(cid, scene, meta, binaural, stems, rirs.astype(np.float32), frames, background)
+    view360 = None
+    if solo_class is None and (cfg.get("view360") or {}).get("enabled", False):
+        view360 = render_view360(cfg, seed, room_index, clip_index, scene, stems, gain, order, cid)
+        meta["view360"] = rounded(view360.meta)
+    return Clip(cid, scene, meta, binaural, stems, rirs.astype(np.float32), frames, background, view360)
 
 
 def write_clip(clip: Clip, root: str | Path) -> None:
@@ -159,13 +178,55 @@ def write_clip(clip: Clip, root: str | Path) -> None:
     for stem, src in zip(clip.stems, clip.meta["sources"]):
         write_wav(root / src["stem"], stem, fs)
     write_wav(root / clip.meta["rir"], clip.rirs.reshape(-1, clip.rirs.shape[-1]), fs, subtype="FLOAT")
+    if clip.view360 is not None:
+        write_view360(clip.view360, root, fs, fps)
     write_json(root / "meta" / f"{clip.clip_id}.json", clip.meta)
+
+
+def solo_id(name: str, k: int) -> str:
+    """Id of the ``k``-th (0-based) solo clip of class ``name``: ``solo_violin_0001``."""
+    return f"solo_{name}_{k + 1:04d}"
+
+
+def generate_solo_clip(cfg: dict, seed: int, class_index: int, k: int) -> Clip:
+    """The ``k``-th solo clip of class ``class_index``: its own room, one source, the same
+    renderer; ``cfg["solo"]["seconds"]`` long. Its mono audio is the mean of the two ears."""
+    name = cfg["classes"][class_index]
+    solo_cfg = {**cfg, "clip_seconds": float(cfg["solo"]["seconds"])}
+    room_index = SOLO_ROOM_BASE + class_index * SOLO_ROOM_STRIDE + k
+    return generate_clip(solo_cfg, seed, room_index, 0, solo_class=class_index, cid=solo_id(name, k))
+
+
+def write_solo_clip(clip: Clip, root: str | Path) -> None:
+    """Write a solo clip in the MUSIC layout under ``root`` (``<dataset>/solo``): ``videos/<id>.mp4``,
+    ``audios/<id>.wav`` (mono, 16-bit) and ``meta/<id>.json`` (``label`` = the class, the source's
+    per-frame boxes, its dry stem's gain)."""
+    from avrepro.media import write_mp4, write_wav
+
+    root = Path(root)
+    cid, meta = clip.clip_id, dict(clip.meta)
+    label = meta["sources"][0]["class"]
+    meta.update({"label": label, "group": cid, "video": f"videos/{cid}.mp4",
+                 "audio": f"audios/{cid}.wav", "layout": "music_solo"})
+    for key in ("binaural", "rir", "rir_layout", "rir_reference_distance_m"):
+        meta.pop(key, None)
+    meta["sources"] = [{k: v for k, v in src.items() if k != "stem"} for src in meta["sources"]]
+    write_mp4(root / meta["video"], clip.frames, meta["fps"])
+    write_wav(root / meta["audio"], clip.binaural.mean(axis=0), meta["sample_rate"])
+    write_json(root / "meta" / f"{cid}.json", meta)
 
 
 def _make(args) -> str:
     cfg, seed, room_index, clip_index, root = args
     clip = generate_clip(cfg, seed, room_index, clip_index)
     write_clip(clip, root)
+    return clip.clip_id
+
+
+def _make_solo(args) -> str:
+    cfg, seed, class_index, k, root = args
+    clip = generate_solo_clip(cfg, seed, class_index, k)
+    write_solo_clip(clip, Path(root) / SOLO_DIR)
     return clip.clip_id
 
 
@@ -184,8 +245,11 @@ def generate(cfg: dict, out_dir: str | Path, seed: int, progress: bool = True, w
     for name in cfg["classes"]:
         instruments.instrument(name)  # fail early on an unknown class
     jobs = [(r, c) for r in range(int(cfg["n_rooms"])) for c in range(int(cfg["clips_per_room"]))]
+    per_class = int((cfg.get("solo") or {}).get("per_class", 0))
+    solo_jobs = [(ci, k) for k in range(per_class) for ci in range(len(cfg["classes"]))]
     with atomic_dir(out_dir) as tmp:
-        tasks = [(cfg, int(seed), r, c, str(tmp)) for r, c in jobs]
+        tasks = [(_make, (cfg, int(seed), r, c, str(tmp))) for r, c in jobs]
+        tasks += [(_make_solo, (cfg, int(seed), ci, k, str(tmp))) for ci, k in solo_jobs]
         bar = tqdm(total=len(tasks), desc="synthetic", unit="clip", file=sys.stderr, disable=not progress)
         ids = []
         if workers > 1:  # spawned processes (a script calling this needs a __main__ guard)
@@ -193,13 +257,23 @@ def generate(cfg: dict, out_dir: str | Path, seed: int, progress: bool = True, w
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                for cid in pool.map(_make, tasks, chunksize=4):
+                for cid in pool.map(_run, tasks, chunksize=4):
                     ids.append(cid)
                     bar.update()
         else:
             for task in tasks:
-                ids.append(_make(task))
+                ids.append(_run(task))
                 bar.update()
         bar.close()
+        scene_ids, solo_ids = ids[:len(jobs)], ids[len(jobs):]
         write_json(tmp / "dataset.json", {"name": "synthetic", "generator_version": GENERATOR_VERSION,
-                                          "config": cfg, "seed": int(seed), "clips": ids})
+                                          "config": cfg, "seed": int(seed), "clips": scene_ids})
+        if solo_ids:
+            write_json(tmp / SOLO_DIR / "dataset.json",
+                       {"name": "synthetic_solo", "generator_version": GENERATOR_VERSION,
+                        "config": cfg, "seed": int(seed), "clips": solo_ids})
+
+
+def _run(task) -> str:
+    func, args = task
+    return func(args)

@@ -111,8 +111,10 @@ def draw_room(rng: np.random.Generator, cfg: dict) -> Room:
     return Room(dims=dims, absorption=float(rng.uniform(*r["absorption"])))
 
 
-def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int = 500) -> Scene:
-    """Listener and sources of one clip in ``room``.
+def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int = 500,
+               solo_class: int | None = None) -> Scene:
+    """Listener and sources of one clip in ``room`` (one source of class index ``solo_class``
+    when it is given: a solo clip).
 
     The listener stands near the middle of the front wall (x = width/2 +- 10 %, y 0.6-1.0 m,
     z 1.4-1.6 m). Sources (distinct classes) are placed in front of the camera at azimuths
@@ -126,9 +128,12 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
                 float(rng.uniform(1.4, 1.6)))
     camera = Camera(listener, float(cfg["hfov_deg"]), int(cfg["frame_width"]), int(cfg["frame_height"]))
     classes = list(cfg["classes"])
-    n = int(rng.integers(cfg["sources"]["min"], cfg["sources"]["max"] + 1))
-    n = min(n, len(classes))
-    picks = rng.choice(len(classes), size=n, replace=False)
+    if solo_class is None:
+        n = int(rng.integers(cfg["sources"]["min"], cfg["sources"]["max"] + 1))
+        n = min(n, len(classes))
+        picks = rng.choice(len(classes), size=n, replace=False)
+    else:
+        picks = [int(solo_class)]
 
     az_max = math.radians(0.8 * cfg["hfov_deg"] / 2)
     r_max = max(MIN_DISTANCE_M + 0.1, d - 0.5 - listener[1])
@@ -159,3 +164,48 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
         sources.append(Source(name, int(ci), instrument(name).program,
                               tuple(float(p) for p in pos), size))
     return Scene(room=room, camera=camera, sources=tuple(sources))
+
+
+def draw_surround_sources(rng: np.random.Generator, scene: Scene, cfg: dict, n: int,
+                          max_tries: int = 500) -> tuple[Source, ...]:
+    """Up to ``n`` extra sources around the listener that the pinhole camera does not see.
+
+    They exist only in the 360 view and the first-order ambisonics of a clip (see
+    :mod:`.render_360`), which thus cover the whole circle while the pinhole view, its binaural
+    audio and ``scene.sources`` stay as they are. Classes are distinct from the scene's and from
+    each other; each source is drawn at a uniform azimuth, horizontal distance 1.5 m .. the
+    room's diagonal, height 1.0-1.7 m, inside the room (0.3 m from the walls), at least 0.5 m
+    from every other source, with its largest sprite entirely outside the pinhole frame
+    (rejection sampling; a source that finds no place in ``max_tries`` draws is left out).
+    """
+    w, d, h = scene.room.dims
+    listener, camera = scene.listener, scene.camera
+    classes = list(cfg["classes"])
+    free = [i for i, name in enumerate(classes) if name not in {s.name for s in scene.sources}]
+    picks = rng.choice(len(free), size=min(n, len(free)), replace=False) if n > 0 and free else []
+    r_max = max(MIN_DISTANCE_M + 0.1, math.hypot(w, d))
+    scale = float(cfg.get("sprite_scale", 1.0))
+    taken = list(scene.sources)
+    extra: list[Source] = []
+    for p in picks:
+        ci = free[int(p)]
+        name = classes[ci]
+        size = tuple(scale * v for v in SPRITE_SIZE_M.get(name, DEFAULT_SPRITE_SIZE))
+        for _ in range(max_tries):
+            az = rng.uniform(-math.pi, math.pi)
+            dist = rng.uniform(MIN_DISTANCE_M, r_max)
+            z = rng.uniform(1.0, 1.7)
+            pos = (listener[0] - dist * math.sin(az), listener[1] + dist * math.cos(az), z)
+            if not (0.3 <= pos[0] <= w - 0.3 and 0.3 <= pos[1] <= d - 0.3 and z <= h - 0.3):
+                continue
+            if any(math.dist(pos, s.position) < MIN_SEPARATION_M for s in taken):
+                continue
+            if camera.project(pos)[1] > 0.05:
+                x0, y0, x1, y1 = sprite_box(camera, pos, size, MAX_PULSE)
+                if x1 > 0 and x0 < camera.width and y1 > 0 and y0 < camera.height:
+                    continue  # visible in the pinhole frame
+            src = Source(name, ci, instrument(name).program, tuple(float(v) for v in pos), size)
+            taken.append(src)
+            extra.append(src)
+            break
+    return tuple(extra)

@@ -1,7 +1,7 @@
 """Training and evaluation examples for the binaural task, read from the feature cache.
 
 Every example is a pure function of ``(seed, epoch, index)``, so a resumed or repeated run
-sees exactly the same windows, crops and jitters.
+sees exactly the same windows, crops, jitters and coherence labels.
 """
 
 from __future__ import annotations
@@ -67,25 +67,51 @@ def train_frame(frame: np.ndarray, crop_hw: tuple[int, int], jitter: tuple[float
     return normalize_frame(img.clamp(0, 1))
 
 
-class BinauralWindows(Dataset):
-    """Random 0.63 s windows of the training clips with the frame nearest each window's centre.
+def pair_start(rng: np.random.Generator, start: int, n_samples: int, window: int,
+               max_offset: int, sample_rate: int, fps: float, n_frames: int) -> int:
+    """Start of a second window whose centre is within ``max_offset`` samples of the first one's
+    and, where the clip allows it, whose nearest frame is another frame (geometric consistency)."""
+    lo, hi = max(0, start - max_offset), min(n_samples - window, start + max_offset)
+    first = frame_index((start + window / 2) / sample_rate, fps, n_frames)
+    other = start
+    for _ in range(8):
+        other = int(rng.integers(lo, hi + 1))
+        if frame_index((other + window / 2) / sample_rate, fps, n_frames) != first:
+            break
+    return other
 
-    Item: ``{"audio": (2, N) float32 RMS-normalised [L, R], "frame": (3, h, w)}``.
-    ``windows_per_clip`` windows per clip and epoch; call :meth:`set_epoch` before each epoch.
+
+class BinauralWindows(Dataset):
+    """Pairs of random 0.63 s windows of the training clips, with the frame nearest each
+    window's centre.
+
+    The two windows of an item come from one clip, their centres at most
+    ``train.pair_seconds`` apart (a different frame where possible): the geometric-consistency
+    loss compares their visual features; every other loss treats them as two examples.
+
+    Item: ``{"audio": (2, 2, N) float32 RMS-normalised [L, R] per window, "frame": (2, 3, h, w),
+    "swap": (2,) float32 coherence labels (1 = present the ears swapped)}``, plus ``"rir":
+    (2, bands, bins)`` dB when ``rir_targets`` (one per clip) are given.
+    ``windows_per_clip`` items per clip and epoch; call :meth:`set_epoch` before each epoch.
     With ``fixed=True`` (validation) the windows do not change between epochs.
     """
 
     def __init__(self, cache: FeatureCache, cfg: dict, seed: int, windows_per_clip: int,
-                 train: bool = True, blank_frame: bool = False, fixed: bool = False):
+                 train: bool = True, blank_frame: bool = False, fixed: bool = False,
+                 rir_targets: np.ndarray | None = None):
         self.cache, self.cfg, self.seed = cache, cfg, seed
         self.windows_per_clip, self.train = windows_per_clip, train
         self.blank_frame, self.fixed = blank_frame, fixed
+        self.rir_targets = rir_targets
         self.n = window_samples(cfg["audio"], cache.sample_rate)
+        self.max_offset = int(round(cfg["train"]["pair_seconds"] * cache.sample_rate))
         self.crop_hw = (cfg["frames"]["crop_height"], cfg["frames"]["crop_width"])
         self.epoch = 0
         short = [cache.clip_ids[i] for i in range(len(cache)) if cache.info(i)["n_samples"] < self.n]
         if short:
             raise ValueError(f"clips shorter than one window ({self.n} samples): {short[:5]}")
+        if rir_targets is not None and len(rir_targets) != len(cache):
+            raise ValueError(f"{len(rir_targets)} RIR targets for {len(cache)} clips")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -93,14 +119,10 @@ class BinauralWindows(Dataset):
     def __len__(self) -> int:
         return len(self.cache) * self.windows_per_clip
 
-    def __getitem__(self, index: int) -> dict:
-        rng = np.random.default_rng([self.seed, 0 if self.fixed else self.epoch, index])
-        clip = index % len(self.cache)
-        audio = self.cache.audio(clip)
-        start = int(rng.integers(0, audio.shape[1] - self.n + 1))
+    def _window(self, audio: np.ndarray, frames: np.ndarray, start: int,
+                rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         window = audio[:, start:start + self.n].astype(np.float32) / 32767.0
         window, _ = rms_normalize(window, self.cfg["audio"]["rms"])
-        frames = self.cache.frames(clip)
         fidx = frame_index((start + self.n / 2) / self.cache.sample_rate, self.cache.fps, len(frames))
         if self.train:
             frame = train_frame(frames[fidx], self.crop_hw, self.cfg["frames"]["jitter"], rng)
@@ -108,4 +130,18 @@ class BinauralWindows(Dataset):
             frame = test_frame(frames[fidx], self.crop_hw)
         if self.blank_frame:
             frame = torch.zeros_like(frame)
-        return {"audio": torch.from_numpy(window), "frame": frame}
+        return torch.from_numpy(window), frame
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng([self.seed, 0 if self.fixed else self.epoch, index])
+        clip = index % len(self.cache)
+        audio, frames = self.cache.audio(clip), self.cache.frames(clip)
+        start = int(rng.integers(0, audio.shape[1] - self.n + 1))
+        second = pair_start(rng, start, audio.shape[1], self.n, self.max_offset,
+                            self.cache.sample_rate, self.cache.fps, len(frames))
+        (a1, f1), (a2, f2) = (self._window(audio, frames, s, rng) for s in (start, second))
+        item = {"audio": torch.stack([a1, a2]), "frame": torch.stack([f1, f2]),
+                "swap": torch.from_numpy(rng.integers(0, 2, size=2).astype(np.float32))}
+        if self.rir_targets is not None:
+            item["rir"] = torch.from_numpy(np.asarray(self.rir_targets[clip], dtype=np.float32))
+        return item

@@ -1,0 +1,76 @@
+"""Dilated ResNet-18 frame net of The Sound of Pixels: a K-channel feature map per frame.
+
+torchvision's ``BasicBlock`` refuses ``replace_stride_with_dilation``, so the trunk of
+:func:`avrepro.nets.resnet.resnet18_trunk` (same weight sources) is dilated in place: in each
+stage that should keep its resolution, strided convolutions lose their stride and the 3x3
+convolutions after them are dilated instead (the first 3x3 conv of the stage keeps the previous
+dilation, so the receptive field grows exactly as with the stride).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avrepro.nets.resnet import resnet18_trunk
+
+# trunk children: conv1 bn1 relu maxpool layer1 layer2 layer3 layer4
+_STAGES = {"layer3": 6, "layer4": 7}
+OUTPUT_STRIDES = (8, 16, 32)
+
+
+def _dilate_stage(stage: nn.Module, dilation: int, entry_dilation: int) -> None:
+    """Remove the stride of ``stage`` and dilate its 3x3 convs (the strided one by
+    ``entry_dilation``, the others by ``dilation``); 1x1 shortcut convs just lose the stride."""
+    for module in stage.modules():
+        if not isinstance(module, nn.Conv2d):
+            continue
+        strided = module.stride != (1, 1)
+        module.stride = (1, 1)
+        if module.kernel_size == (3, 3):
+            d = entry_dilation if strided else dilation
+            module.dilation, module.padding = (d, d), (d, d)
+
+
+def dilated_resnet18(weights: str = "none", output_stride: int = 16) -> tuple[nn.Sequential, str]:
+    """ResNet-18 without pool and classifier, at ``output_stride`` 8, 16 or 32.
+
+    Shape: ``(B, 3, H, W) -> (B, 512, ceil(H / s), ceil(W / s))``. Returns the trunk and the note
+    on which weights were loaded (see :func:`resnet18_trunk`).
+    """
+    if output_stride not in OUTPUT_STRIDES:
+        raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride}")
+    trunk, note = resnet18_trunk(weights)
+    if output_stride == 16:
+        _dilate_stage(trunk[_STAGES["layer4"]], dilation=2, entry_dilation=1)
+    elif output_stride == 8:
+        _dilate_stage(trunk[_STAGES["layer3"]], dilation=2, entry_dilation=1)
+        _dilate_stage(trunk[_STAGES["layer4"]], dilation=4, entry_dilation=2)
+    return trunk, note
+
+
+class FrameNet(nn.Module):
+    """Dilated ResNet-18 -> 3x3 conv to ``channels`` (K) per frame.
+
+    :meth:`forward` returns the pre-activation map ``(B, K, n_frames, h, w)``; the model applies
+    the sigmoid and pools (max over frames and positions) or keeps every position (sound maps).
+
+    Args:
+        channels: K, the number of visual (and audio) feature channels.
+        weights: ``none`` | ``imagenet`` | path to a ResNet-18 state dict.
+        output_stride: 16 as published (layer4 dilated), 8 or 32.
+    """
+
+    def __init__(self, channels: int = 32, weights: str = "none", output_stride: int = 16):
+        super().__init__()
+        self.features, self.weights_note = dilated_resnet18(weights, output_stride)
+        self.fc = nn.Conv2d(512, channels, kernel_size=3, padding=1)
+        self.output_stride = output_stride
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(B, n_frames, 3, H, W)`` -> ``(B, K, n_frames, h, w)``."""
+        if frames.dim() != 5:
+            raise ValueError(f"expected frames (B, n_frames, 3, H, W), got {tuple(frames.shape)}")
+        b, t = frames.shape[:2]
+        x = self.fc(self.features(frames.flatten(0, 1)))
+        return x.view(b, t, *x.shape[1:]).transpose(1, 2)

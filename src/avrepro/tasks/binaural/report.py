@@ -1,0 +1,357 @@
+"""The binaural section of the report: ablation table, what beat what (paired over test clips),
+figures, listening examples, and the published FAIR-Play numbers (a different dataset)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from avrepro.figures.tables import (fmt_mean_sem, lower_is_better, markdown_table, metric_label,
+                                    metrics_table, read_metrics, table_markdown, write_table)
+from avrepro.report import ReportContext, md_escape, section
+from avrepro.tasks.binaural.figures import FIGURES, METRIC_KEYS, names_of
+
+# Published, FAIR-Play, 5 scene-disjoint splits (from PseudoBinaural, CVPR 2021).
+FAIRPLAY_REFERENCE = {
+    "mono-mono": {"stft_distance": 1.024, "env_distance": 0.145, "ours": "mono_mono"},
+    "Mono2Binaural": {"stft_distance": 0.917, "env_distance": 0.137, "ours": "backbone"},
+}
+DESCRIPTIONS = {
+    "mono_mono": "the mono mix copied to both ears",
+    "backbone": "the published Mono2Binaural net (visual vector tiled at the U-Net bottleneck)",
+    "film": "the same U-Net with the visual vector scaling and shifting every decoder level (FiLM)",
+    "audio_only": "the FiLM net trained and tested with a blank frame",
+    "fusion": "backbone + APNet fusion (visual map attended at 4 decoder levels, left/right masks)",
+    "coherence": "fusion + the spatial-coherence classifier",
+    "geometry": "fusion + the geometric-consistency loss",
+    "rir": "fusion + RIR prediction from the visual features",
+    "full": "fusion + coherence + geometry + RIR (the geometry-aware model)",
+    "flipped": "the trained `full` model tested on horizontally mirrored frames",
+}
+AUX_TERMS = ("coherence", "geometry", "rir", "full")
+CONTROL_VARIANTS = ("audio_only",)
+
+
+def _code(name: str) -> str:
+    return f"`{str(name).replace('`', '')}`"
+
+
+def paired(ctx: ReportContext, a: str, b: str, key: str) -> dict | None:
+    """Per-clip paired difference ``a - b`` of ``key`` over the clips both evaluated: mean, SEM,
+    n and the relative change of the means. Without both per-clip files, the difference of the
+    two summaries' means with their SEMs combined (``paired`` False); None if ``key`` is absent."""
+    frames = []
+    for name in (a, b):
+        path = ctx.clip_file("binaural", name)
+        if path.is_file():
+            df = pd.read_csv(path, dtype={"clip_id": str})
+            if key in df.columns:
+                frames.append(df[["clip_id", key]].rename(columns={key: name}))
+    if len(frames) == 2:
+        both = frames[0].merge(frames[1], on="clip_id").dropna()
+        if len(both) >= 2:
+            diff = both[a].to_numpy(float) - both[b].to_numpy(float)
+            ref = float(both[b].mean())
+            return {"mean": float(diff.mean()), "sem": float(diff.std(ddof=1) / math.sqrt(len(diff))),
+                    "n": len(diff), "rel_pct": 100.0 * float(diff.mean()) / abs(ref) if ref else math.nan,
+                    "paired": True}
+    ma, mb = (read_metrics(ctx.metric_file("binaural", n)) for n in (a, b))
+    if key not in ma or key not in mb:
+        return None
+    diff = float(ma[key]) - float(mb[key])
+    sem = math.hypot(float(ma.get(f"{key}_sem", math.nan)), float(mb.get(f"{key}_sem", math.nan)))
+    return {"mean": diff, "sem": sem, "n": int(ma.get("n_clips", 0)),
+            "rel_pct": 100.0 * diff / abs(float(mb[key])) if mb[key] else math.nan, "paired": False}
+
+
+def paired_columns(ctx: ReportContext, name: str, a: str, b: str) -> dict | None:
+    """Per-clip paired difference of columns ``a - b`` of one model's clip CSV."""
+    path = ctx.clip_file("binaural", name)
+    if not path.is_file():
+        return None
+    df = pd.read_csv(path)
+    if not {a, b} <= set(df.columns):
+        return None
+    both = df[[a, b]].dropna()
+    if len(both) < 2:
+        return None
+    diff = both[a].to_numpy(float) - both[b].to_numpy(float)
+    ref = float(both[b].mean())
+    return {"mean": float(diff.mean()), "sem": float(diff.std(ddof=1) / math.sqrt(len(diff))),
+            "n": len(diff), "rel_pct": 100.0 * float(diff.mean()) / abs(ref) if ref else math.nan,
+            "paired": True}
+
+
+def verdict(p: dict, key: str) -> tuple[str, bool]:
+    """A phrase for a difference ``a - b`` and whether ``a`` is better by at least 2 SE."""
+    t = abs(p["mean"]) / p["sem"] if p["sem"] > 0 else math.inf
+    better = (p["mean"] < 0) == lower_is_better(key)
+    size = f"{abs(p['rel_pct']):.1f} % {'better' if better else 'worse'}"
+    what = "paired difference" if p["paired"] else "difference of the means (unpaired)"
+    gap = f"{what} {p['mean']:+.4g} ± {p['sem']:.2g} over {p['n']} clips, {t:.1f} SE"
+    if t < 2:
+        return f"{size} ({gap}: within noise)", False
+    return f"{size} ({gap})", better
+
+
+def _exists(ctx: ReportContext, name: str) -> bool:
+    return ctx.metric_file("binaural", name).is_file()
+
+
+def _statements(ctx: ReportContext, metrics: dict[str, dict], variants: list[str]) -> list[str]:
+    key, out = "stft_distance", []
+    label = metric_label(key)
+    if "film" in metrics and "backbone" in metrics:
+        p = paired(ctx, "film", "backbone", key)
+        if p:
+            out.append(f"FiLM conditioning vs the published bottleneck tiling (`film` vs "
+                       f"`backbone`): {verdict(p, key)[0]}.")
+    if "fusion" in metrics and "backbone" in metrics:
+        p = paired(ctx, "fusion", "backbone", key)
+        if p:
+            out.append(f"APNet fusion vs the backbone alone (`fusion` vs `backbone`): {verdict(p, key)[0]}.")
+    if "fusion" in metrics:
+        for term in AUX_TERMS:
+            if term not in metrics:
+                continue
+            parts = []
+            for k in ("stft_distance", "env_distance"):
+                p = paired(ctx, term, "fusion", k)
+                if p:
+                    phrase, helps = verdict(p, k)
+                    parts.append((metric_label(k), phrase, helps))
+            if not parts:
+                continue
+            what = "all auxiliary terms together" if term == "full" else f"the {term} term"
+            helped = any(h for _, _, h in parts)
+            hurt = [lbl for lbl, ph, h in parts if "worse" in ph and "within noise" not in ph]
+            conclusion = ("helps" if helped and not hurt else
+                          "hurts" if hurt and not helped else
+                          "gives mixed results" if helped and hurt else
+                          "does not help on this data")
+            out.append(f"Adding {what} to `fusion` ({_code(term)} vs `fusion`) {conclusion}: "
+                       + "; ".join(f"{lbl} {ph}" for lbl, ph, _ in parts) + ".")
+    if "flipped" in metrics:
+        src = "full"
+        if src in metrics:
+            p = paired(ctx, "flipped", src, key)
+            if p:
+                phrase, _ = verdict(p, key)
+                worse = p["mean"] > 0
+                out.append(f"Mirroring the frames (`flipped`, the trained `{src}` model on "
+                           f"mirrored frames) makes {label} {phrase}"
+                           + (": the model uses where the sources are in the picture."
+                              if worse else ": the model does not depend on the frame's layout."))
+    for name, m in metrics.items():
+        if "coherence_accuracy" in m:
+            out.append(f"Spatial-coherence accuracy of {_code(name)} (is the audio's left/right "
+                       f"order the frame's?): {100 * m['coherence_accuracy']:.1f} ± "
+                       f"{100 * m.get('coherence_accuracy_sem', math.nan):.1f} % (chance 50 %).")
+    for name, m in metrics.items():
+        if "rir_error" in m and "rir_error_mean_baseline" in m:
+            p = paired_columns(ctx, name, "rir_error", "rir_error_mean_baseline")
+            out.append(f"RIR envelope error of {_code(name)}: "
+                       f"{fmt_mean_sem(m['rir_error'], m.get('rir_error_sem'))} dB against "
+                       f"{fmt_mean_sem(m['rir_error_mean_baseline'], m.get('rir_error_mean_baseline_sem'))}"
+                       " dB "
+                       "for the mean training envelope"
+                       + (f": {verdict(p, 'rir_error')[0]}" if p else "") + ".")
+    return out
+
+
+def pct_phrase(value: float, ref: float, lower_better: bool) -> str:
+    """``45.1 % lower (better) than``: the relative size of ``value`` against ``ref``."""
+    if not (math.isfinite(value) and math.isfinite(ref)) or ref == 0:
+        return "not comparable to"
+    pct = 100.0 * (value - ref) / abs(ref)
+    if abs(pct) < 0.05:
+        return "equal to"
+    verdict_ = "better" if (pct < 0) == lower_better else "worse"
+    return f"{abs(pct):.1f} % {'lower' if pct < 0 else 'higher'} ({verdict_}) than"
+
+
+def _headline(metrics: dict[str, dict], variants: list[str], baselines: list[str]) -> str:
+    """The best trained variant on STFT distance against mono-mono and audio-only (means, with
+    the gap in combined standard errors)."""
+    key = "stft_distance"
+    candidates = [v for v in variants if v not in CONTROL_VARIANTS and v not in baselines
+                  and math.isfinite(metrics[v].get(key, math.nan))]
+    if not candidates:
+        return ""
+    best = min(candidates, key=lambda v: (metrics[v][key], candidates.index(v)))
+    b = metrics[best]
+    text = (f"**Result.** The best variant is {_code(best)}: {metric_label(key)} "
+            f"{fmt_mean_sem(b[key], b.get(key + '_sem'))}")
+    comps = []
+    for ref, what in (("mono_mono", "mono-mono"), ("audio_only", "audio-only")):
+        if ref in metrics and ref != best:
+            r = metrics[ref]
+            comp = (f"{pct_phrase(b[key], r[key], lower_is_better(key))} {what} "
+                    f"({fmt_mean_sem(r[key], r.get(key + '_sem'))})")
+            se = math.hypot(b.get(key + "_sem", math.nan), r.get(key + "_sem", math.nan))
+            if math.isfinite(se) and se > 0:
+                gap = abs(b[key] - r[key]) / se
+                comp += f", a gap of {gap:.1f} combined standard errors"
+                comp += " (within noise)" if gap < 2 else ""
+            comps.append(comp)
+    text += (", " + "; and ".join(comps) if comps else "") + "."
+    if "mono_mono" in metrics and not any(metrics[v][key] < metrics["mono_mono"][key] for v in candidates):
+        text += f" No variant beats mono-mono on {metric_label(key)}."
+    return text + "\n"
+
+
+def _rir_table(metrics: dict[str, dict]) -> str:
+    rows = []
+    for name, m in metrics.items():
+        if "rir_error" in m and "rir_error_mean_baseline" in m:
+            base = m["rir_error_mean_baseline"]
+            rel = 100 * (m["rir_error"] - base) / base if base else math.nan
+            rows.append([name, fmt_mean_sem(m["rir_error"], m.get("rir_error_sem")),
+                         fmt_mean_sem(base, m.get("rir_error_mean_baseline_sem")), f"{rel:+.1f} %"])
+    if not rows:
+        return ""
+    return markdown_table(["model", "RIR error (dB) ↓", "mean-RIR baseline (dB)", "Δ vs baseline"],
+                          rows, ["l", "r", "r", "r"])
+
+
+def _reference_table(metrics: dict[str, dict], dataset: str) -> str:
+    rows = []
+    ref_base = FAIRPLAY_REFERENCE["mono-mono"]
+    ours_base = metrics.get("mono_mono")
+    for method, vals in FAIRPLAY_REFERENCE.items():
+        ours = metrics.get(vals["ours"])
+        rel = (vals["stft_distance"] - ref_base["stft_distance"]) / ref_base["stft_distance"]
+        row = [method, f"{vals['stft_distance']:.3f}", f"{vals['env_distance']:.3f}",
+               "ref." if method == "mono-mono" else f"{100 * rel:+.1f} %"]
+        if ours is not None:
+            base = ours_base["stft_distance"] if ours_base else math.nan
+            rel = ("ref." if vals["ours"] == "mono_mono" or ours_base is None else
+                   f"{100 * (ours['stft_distance'] - base) / base:+.1f} %")
+            row += [_code(vals["ours"]), fmt_mean_sem(ours["stft_distance"], ours.get("stft_distance_sem")),
+                    fmt_mean_sem(ours["env_distance"], ours.get("env_distance_sem")), rel]
+        else:
+            row += [_code(vals["ours"]), "–", "–", "–"]
+        rows.append(row)
+    return markdown_table(
+        ["method", "FAIR-Play STFT (published)", "FAIR-Play ENV (published)", "Δ STFT vs mono-mono",
+         f"ours on {dataset}", "STFT", "ENV", "Δ STFT vs mono-mono"],
+        rows, ["l", "r", "r", "r", "l", "r", "r", "r"])
+
+
+@section("binaural")
+def binaural_section(ctx: ReportContext) -> str:
+    """Ablation table, statements with paired comparisons, figures, listening, references."""
+    bcfg = ctx.cfg.get("binaural", {})
+    baselines, variants, controls = names_of(bcfg)
+    names = baselines + [v for v in variants + controls if v not in baselines]
+    if not names:
+        raise ValueError("report: binaural.variants and binaural.baselines are both empty")
+    files = {n: ctx.metric_file("binaural", n) for n in names}
+    for path in files.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: binaural metric file not found")
+    metrics = {n: read_metrics(p) for n, p in files.items()}
+    keys = [k for k in METRIC_KEYS if any(k in m for m in metrics.values())]
+    reference = "mono_mono" if "mono_mono" in names else None
+    shown_controls = [n for n in names if n in CONTROL_VARIANTS or n in controls]
+    df = metrics_table(files, keys, reference=reference, baselines=baselines,
+                       controls=shown_controls, relative_keys=keys[:2])
+    md_table, csv_table = ctx.table_dir / "binaural_metrics.md", ctx.table_dir / "binaural_metrics.csv"
+    write_table(df, md_table, csv_table)
+    n_clips = sorted({int(v) for v in df["n_clips"] if math.isfinite(v)})
+
+    out = ["## Binaural audio from mono and video (Mono2Binaural, geometry-aware multi-task)\n"]
+    out.append(
+        "The network hears the mono mix (L+R) of a 0.63 s window and sees the frame nearest its "
+        "centre, and predicts the left-right difference spectrogram; whole test clips are "
+        "binauralised with sliding windows (hop "
+        f"{bcfg.get('eval', {}).get('hop_seconds', '?')} s, each window RMS-normalised and "
+        "rescaled, overlaps averaged, the last window aligned to the clip's end). STFT and ENV "
+        "distances are computed per clip after peak-normalising each binaural pair (lower is "
+        "better); the table gives mean ± SEM over "
+        + (f"{n_clips[0]} test clips" if len(n_clips) == 1 else "the test clips")
+        + (" and the change relative to mono-mono" if reference else "") + ". Names:\n")
+    out.append("\n".join(f"- {_code(n)}: {DESCRIPTIONS[n]}" for n in names if n in DESCRIPTIONS) + "\n")
+    out.append("### Ablation\n")
+    out.append(table_markdown(df))
+    out.append(f"Table files: [markdown]({ctx.rel(md_table)}), [CSV]({ctx.rel(csv_table)}).\n")
+    rir_md = _rir_table(metrics)
+    if rir_md:
+        out.append("RIR prediction (mean absolute error of the log-energy envelope per ear, band "
+                   "and time bin; the baseline predicts the mean training envelope):\n")
+        out.append(rir_md)
+    notes = [f"- {_code(n)}: {md_escape(m['note'])}" for n, m in metrics.items()
+             if isinstance(m.get("note"), str) and m["note"].strip()]
+    if notes:
+        out.append("Notes from the metric files:\n\n" + "\n".join(notes) + "\n")
+    headline = _headline(metrics, variants, baselines)
+    if headline:
+        out.append(headline)
+    statements = _statements(ctx, metrics, variants)
+    if statements:
+        out.append("### What beat what\n")
+        out.append("Comparisons are paired over the same test clips (mean difference ± its SE); a "
+                   "gap under 2 SE is reported as within noise.\n")
+        out.append("\n".join(f"- {s}" for s in statements) + "\n")
+
+    fig_dir = ctx.figure_dir / "binaural"
+    captions = [
+        (FIGURES["loss_curves"], "Every loss component per variant, training (solid) and validation "
+                                 "(dashed), from the dvclive logs:"),
+        (FIGURES["ablation"], "Ablation, mean ± SEM over test clips:"),
+        *[(FIGURES["distributions"].format(key=k), f"Per-clip {metric_label(k)} on the test set:")
+          for k in METRIC_KEYS],
+        (FIGURES["rir"], "Predicted vs true RIR envelopes of test scenes:"),
+    ]
+    figs = []
+    for name, caption in captions:
+        path = fig_dir / name
+        if path.is_file():
+            figs.append(f"{caption}\n\n![{md_escape(path.stem)}]({ctx.rel(path)})\n")
+    for path in sorted(fig_dir.glob(FIGURES["spectrograms"].format(clip="*"))):
+        clip = path.stem[len("spectrograms_"):]
+        figs.append(f"Spectrograms of test clip {_code(clip)}: mono input, true and predicted L−R "
+                    "(the L−R rows share one colour scale):\n\n"
+                    f"![{md_escape(path.stem)}]({ctx.rel(path)})\n")
+    out.append("### Figures\n")
+    out.append("\n".join(figs) if figs else f"No figures found under {md_escape(ctx.rel(fig_dir))}.\n")
+
+    demos = sorted(fig_dir.glob("demo_*.mp4"))
+    wavs = sorted(fig_dir.glob(FIGURES["listen"].format(clip="*", what="*")))
+    if demos or wavs:
+        out.append("### Listening\n")
+        out.append("Use headphones. The videos carry the predicted binaural audio; the wav files "
+                   "share one gain per clip so their levels compare.\n")
+        if demos:
+            out.append("\n".join(f"- video: [{md_escape(p.name)}]({ctx.rel(p)})" for p in demos) + "\n")
+        by_clip: dict[str, dict[str, Path]] = {}
+        for p in wavs:
+            clip, what = p.stem[len("listen_"):].split("_", 1)
+            by_clip.setdefault(clip, {})[what] = p
+        order = ["mono", "true"] + [n for n in names if n not in ("mono", "true")]
+
+        def rank(what: str) -> tuple[int, str]:
+            return (order.index(what) if what in order else len(order), what)
+
+        rows = [[_code(clip), " · ".join(f"[{md_escape(w)}]({ctx.rel(paths[w])})"
+                                         for w in sorted(paths, key=rank))]
+                for clip, paths in sorted(by_clip.items())]
+        if rows:
+            out.append(markdown_table(["test clip", "audio (mono input, true binaural, predictions)"],
+                                      rows, ["l", "l"]))
+
+    dataset = ctx.cfg.get("dataset", "?")
+    same = dataset == "fairplay"
+    out.append("### Published reference (FAIR-Play" + ("" if same else ", a different dataset") + ")\n")
+    out.append(("Published numbers on the real FAIR-Play recordings, 5 scene-disjoint splits "
+                "(PseudoBinaural, CVPR 2021), beside ours. "
+                + ("Same dataset, but check that the splits match before comparing." if same else
+                   f"They are **not comparable** to ours, which are on the {_code(dataset)} "
+                   "dataset; only the relative change against mono-mono is a rough point of "
+                   "orientation.")
+                + " The geometry-aware paper's own FAIR-Play numbers are not reproduced here: "
+                "they were not available in the sources this reproduction could consult.\n"))
+    out.append(_reference_table(metrics, dataset))
+    return "\n".join(out)

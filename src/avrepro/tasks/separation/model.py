@@ -1,0 +1,127 @@
+"""PixelPlayer (The Sound of Pixels, Zhao et al. ECCV 2018): frame net, sound net, synthesizer.
+
+The frame net turns each video's frames into K sigmoid features per position, max-pooled over
+frames and positions into one vector ``v``; the sound net turns the mixture's log-magnitude
+(log-frequency) spectrogram into K maps ``s_k``; the linear synthesizer predicts one mask per
+video: ``sigmoid(sum_k v_k a_k s_k + b)``. Applying the synthesizer at every position of the
+frame map before pooling gives a mask, and so a sound, per pixel (the sound maps).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avrepro.nets.dilated_resnet import FrameNet
+from avrepro.nets.sound_unet import SoundUNet
+
+VARIANTS = ("binary", "ratio")
+ACTIVATIONS = {"sigmoid": torch.sigmoid, "relu": torch.relu, "none": lambda x: x}
+
+
+class Synthesizer(nn.Module):
+    """Linear synthesizer: per-channel scale ``a`` and a bias ``b`` (K + 1 parameters)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, visual: torch.Tensor, sound: torch.Tensor) -> torch.Tensor:
+        """Mask logits. Shape: visual ``(B, N, K)`` (or ``(B, N, P, K)``, one vector per pixel),
+        sound ``(B, K, F, T)`` -> ``(B, N, F, T)`` (or ``(B, N, P, F, T)``)."""
+        eq = "bnk,bkft->bnft" if visual.dim() == 3 else "bnpk,bkft->bnpft"
+        return torch.einsum(eq, visual * self.scale, sound) + self.bias
+
+
+class PixelPlayer(nn.Module):
+    """Frame net + sound net + synthesizer.
+
+    Args:
+        channels: K (published 32).
+        ngf: sound U-Net base width (published 64).
+        levels: sound U-Net downsamplings (published 7).
+        weights: frame-net ResNet-18 initialisation (``none`` | ``imagenet`` | path).
+        output_stride: frame-net output stride (published 16).
+        mask_kind: ``binary`` (weighted BCE on |S_n| > 0.5 |mix|) or ``ratio`` (L1 on |S_n| / |mix|).
+        visual_activation: on the frame features, ``sigmoid`` (the official default), ``relu`` or
+            ``none`` (the official code's ``img_activation`` choices; monotonic, so activating
+            before or after the max pool is the same).
+        visual_pool: ``max`` (the official default) or ``avg`` over frames and positions (the
+            official code's ``img_pool``).
+    """
+
+    def __init__(self, channels: int = 32, ngf: int = 64, levels: int = 7, weights: str = "none",
+                 output_stride: int = 16, mask_kind: str = "binary",
+                 visual_activation: str = "sigmoid", visual_pool: str = "max"):
+        super().__init__()
+        if visual_activation not in ACTIVATIONS:
+            raise ValueError(f"visual_activation must be one of {', '.join(ACTIVATIONS)}, "
+                             f"got {visual_activation!r}")
+        self.mask_kind = mask_kind  # what the masks are trained as: binary | ratio
+        self.activation = ACTIVATIONS[visual_activation]
+        if visual_pool not in ("max", "avg"):
+            raise ValueError(f"visual_pool must be max or avg, got {visual_pool!r}")
+        self.pool = visual_pool
+        self.visual = FrameNet(channels, weights, output_stride)
+        self.sound = SoundUNet(channels, ngf, levels)
+        self.synthesizer = Synthesizer(channels)
+
+    def frame_maps(self, frames: torch.Tensor) -> torch.Tensor:
+        """Activated visual features per position: ``(B, N, n_frames, 3, H, W)`` ->
+        ``(B, N, K, n_frames, h, w)``."""
+        b, n = frames.shape[:2]
+        x = self.activation(self.visual(frames.flatten(0, 1)))
+        return x.view(b, n, *x.shape[1:])
+
+    def forward(self, log_mag: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Mask logits of every video. Shape: log_mag ``(B, 1, F, T)``, frames
+        ``(B, N, n_frames, 3, H, W)`` -> ``(B, N, F, T)``."""
+        maps = self.frame_maps(frames)
+        visual = maps.amax(dim=(3, 4, 5)) if self.pool == "max" else maps.mean(dim=(3, 4, 5))
+        return self.synthesizer(visual, self.sound(log_mag))
+
+    @torch.no_grad()
+    def sound_maps(self, log_mag: torch.Tensor, mag: torch.Tensor, frames: torch.Tensor,
+                   frame: int | None = None) -> torch.Tensor:
+        """Energy of the sound each pixel produces, as a share of the mixture's energy.
+
+        The synthesizer is applied at every position of frame ``frame`` (default: the middle one)
+        of each video's feature map: pixel p's mask ``m_p`` gives the energy
+        ``sum(m_p * |mix|) / sum(|mix|)`` (on the spectrogram the net sees).
+
+        Shape: log_mag, mag ``(B, 1, F, T)``, frames ``(B, N, n_frames, 3, H, W)`` ->
+        ``(B, N, h, w)`` in [0, 1].
+        """
+        maps = self.frame_maps(frames)
+        frame = maps.shape[3] // 2 if frame is None else frame
+        maps = maps[:, :, :, frame]  # (B, N, K, h, w)
+        b, n, k, h, w = maps.shape
+        sound = self.sound(log_mag)
+        weight = mag[:, 0] / mag[:, 0].sum(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+        out = []
+        for i in range(b):  # one clip at a time: (N, P, F, T) masks per clip
+            pixel = maps[i:i + 1].flatten(3).transpose(2, 3)  # (1, N, P, K)
+            masks = torch.sigmoid(self.synthesizer(pixel, sound[i:i + 1]))
+            out.append(torch.einsum("bnpft,bft->bnp", masks, weight[i:i + 1]))
+        return torch.cat(out).view(b, n, h, w)
+
+    def param_groups(self, lr_frame: float, lr_sound: float, lr_synthesizer: float) -> list[dict]:
+        """As the official code: frame trunk at ``lr_frame``, the frame net's last conv and the
+        sound net at ``lr_sound``, the synthesizer at ``lr_synthesizer``."""
+        return [{"params": list(self.sound.parameters()), "lr": lr_sound, "name": "sound"},
+                {"params": list(self.synthesizer.parameters()), "lr": lr_synthesizer,
+                 "name": "synthesizer"},
+                {"params": list(self.visual.features.parameters()), "lr": lr_frame, "name": "frame"},
+                {"params": list(self.visual.fc.parameters()), "lr": lr_sound, "name": "frame_fc"}]
+
+
+def build_model(variant: str, model_cfg: dict) -> PixelPlayer:
+    """The model of ``variant`` (``binary`` or ``ratio``: same net, different mask target)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown separation variant '{variant}' (known: {', '.join(VARIANTS)})")
+    return PixelPlayer(channels=model_cfg["channels"], ngf=model_cfg["ngf"],
+                       levels=model_cfg["unet_levels"], weights=model_cfg["weights"],
+                       output_stride=model_cfg["output_stride"], mask_kind=variant,
+                       visual_activation=model_cfg["visual_activation"],
+                       visual_pool=model_cfg["visual_pool"])

@@ -1,0 +1,1 @@
+"""The sync task: audio-visual synchronisation with Multisensory features (Owens & Efros, 2018)."""

@@ -1,0 +1,121 @@
+"""Separation task: the PixelPlayer nets (shapes, dilation, sound maps) and a training step."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from avrepro.nets.dilated_resnet import FrameNet, dilated_resnet18
+from avrepro.nets.sound_unet import SoundUNet
+from avrepro.tasks.separation import spectral
+from avrepro.tasks.separation.model import PixelPlayer, build_model
+from avrepro.tasks.separation.task import SeparationTask
+
+MODEL = {"channels": 8, "ngf": 4, "unet_levels": 7, "output_stride": 16, "weights": "none",
+         "visual_activation": "sigmoid"}
+ACFG = {"window": 16383, "n_fft": 510, "hop": 128, "warp_bins": 128, "log_freq": True}
+LOSS = {"weighted": True, "weight_min": 1e-3, "weight_max": 10.0, "ratio_clip": 5.0}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("stride", [8, 16, 32])
+def test_dilated_trunk_output_stride(stride):
+    trunk, note = dilated_resnet18("none", stride)
+    assert note == "random init"
+    with torch.no_grad():
+        out = trunk.eval()(torch.zeros(1, 3, 64, 128))
+    assert out.shape == (1, 512, 64 // stride, 128 // stride)
+
+
+def test_dilated_trunk_rejects_other_strides():
+    with pytest.raises(ValueError, match="output_stride"):
+        dilated_resnet18("none", 4)
+
+
+def test_frame_net_and_sound_net_shapes():
+    net = FrameNet(channels=8).eval()
+    with torch.no_grad():
+        assert net(torch.zeros(2, 3, 3, 64, 96)).shape == (2, 8, 3, 4, 6)  # (B, K, frames, h, w)
+    unet = SoundUNet(channels=8, ngf=4, levels=7).eval()
+    with torch.no_grad():
+        assert unet(torch.zeros(2, 1, 128, 128)).shape == (2, 8, 128, 128)
+    with pytest.raises(ValueError, match="multiple of 128"):
+        unet(torch.zeros(1, 1, 128, 64))
+
+
+def test_pixelplayer_masks_and_sound_maps():
+    model = build_model("binary", MODEL).eval()
+    assert model.mask_kind == "binary"
+    log_mag = torch.randn(2, 1, 128, 128)
+    frames = torch.randn(2, 3, 1, 3, 64, 128)  # B=2 mixtures of N=3 videos, one frame each
+    with torch.no_grad():
+        logits = model(log_mag, frames)
+        maps = model.sound_maps(log_mag, log_mag.exp(), frames)
+    assert logits.shape == (2, 3, 128, 128)
+    assert maps.shape == (2, 3, 4, 8)
+    assert float(maps.min()) >= 0 and float(maps.max()) <= 1
+    # pixel maps are the pooled path applied per position: with a visual map that is 1 in
+    # every channel at one position and 0 elsewhere, that position's sound is the pooled mask's
+    # sound, and every other position's is that of the bias alone (sigmoid(0) = 1/2)
+    visual = torch.zeros(1, 1, 8, 1, 4, 8)
+    visual[..., 2, 5] = 1.0
+    model.frame_maps = lambda _frames: visual
+    mag = log_mag[:1].exp()
+    with torch.no_grad():
+        pooled = torch.sigmoid(model(log_mag[:1], frames[:1, :1]))
+        pixel = model.sound_maps(log_mag[:1], mag, frames[:1, :1])
+    energy = float((pooled[0, 0] * mag[0, 0]).sum() / mag[0, 0].sum())
+    assert float(pixel[0, 0, 2, 5]) == pytest.approx(energy, rel=1e-5)
+    others = torch.cat([pixel[0, 0].flatten()[:21], pixel[0, 0].flatten()[22:]])
+    assert torch.allclose(others, torch.full_like(others, 0.5), atol=1e-6)
+    with pytest.raises(ValueError, match="unknown separation variant"):
+        build_model("soft", MODEL)
+
+
+def test_param_groups_cover_every_parameter_once():
+    model = PixelPlayer(8, 4, 7)
+    groups = SeparationTask().param_groups(
+        model, {"train": {"lr_frame": 1e-4, "lr_sound": 1e-3, "lr_synthesizer": 2e-3}})
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    lrs = {g["name"]: g["lr"] for g in groups}
+    assert lrs == {"sound": 1e-3, "synthesizer": 2e-3, "frame": 1e-4, "frame_fc": 1e-3}
+
+
+@pytest.mark.parametrize("variant", ["binary", "ratio"])
+def test_a_few_training_steps_lower_the_loss(variant):
+    """Two 'videos' (a red and a blue frame) and two tones: a few Adam steps on one batch
+    lower the mix-and-separate loss."""
+    torch.manual_seed(0)
+    t = torch.arange(ACFG["window"]) / 11025.0
+    low = 0.3 * torch.sin(2 * torch.pi * 220 * t)
+    high = 0.3 * torch.sin(2 * torch.pi * 1760 * t)
+    audio = torch.stack([torch.stack([low, high]), torch.stack([high, low])]) / 2  # (B=2, N=2, L)
+    red = torch.zeros(3, 32, 32)
+    red[0] = 2.0
+    blue = torch.zeros(3, 32, 32)
+    blue[2] = 2.0
+    frames = torch.stack([torch.stack([red, blue]), torch.stack([blue, red])])[:, :, None]
+    cfg = {"audio": ACFG, "loss": LOSS}
+    model = build_model(variant, {**MODEL, "channels": 4, "ngf": 2})
+    model.train()
+    task = SeparationTask()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    batch = {"audio": audio, "frames": frames}
+    losses = []
+    for _ in range(10):
+        loss = task.losses(model, batch, cfg)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0], losses
+    prep = spectral.prepare(audio, ACFG)
+    assert torch.isfinite(prep["log_mag"]).all()
