@@ -22,7 +22,7 @@ CFG = {
     "frames": {"crop_width": 64, "crop_height": 32, "jitter": [0.7, 1.3]},
     "model": {"ngf": 4, "visual_channels": 2, "weights": "none", "coherence_ngf": 4},
     "rir": {"seconds": 0.1, "bin_seconds": 0.02, "bands_hz": [0, 2000, 8000], "floor_db": -60.0},
-    "train": {"windows_per_clip": 2, "val_windows_per_clip": 1, "pair_seconds": 0.5,
+    "train": {"windows_per_clip": 2, "val_windows_per_clip": 1, "pair_seconds": 0.5, "pair_augmentation": "independent",
               "lr_audio": 1e-3, "lr_visual": 1e-3, "lr_heads": 1e-3,
               "lambda": {"binaural": 10.0, "coherence": 1.0, "geometry": 0.01, "rir": 0.1},
               "geometry": {"form": "hinge", "margin": 0.05}},
@@ -125,6 +125,19 @@ def test_window_pairs(caches):
     centres = [frame_index((s + 5040) / SR, FPS, 13) for s in starts]
     assert centres[0] != centres[1]
     assert "rir" not in task.datasets(CFG, train, val, "fusion", seed=0)[0][0]
+
+
+def test_pair_augmentation(caches, tmp_path):
+    """``shared``: an item's two frames get one crop and jitter (a static scene gives two equal
+    frames); ``independent``: each frame its own (the official code)."""
+    static = TinyCache(tmp_path, n_clips=2, seed=2)
+    static._frames = [np.repeat(f[:1], len(f), axis=0) for f in static._frames]
+    task = BinauralTask()
+    for mode, equal in (("shared", True), ("independent", False)):
+        cfg = copy.deepcopy(CFG)
+        cfg["train"]["pair_augmentation"] = mode
+        item = task.datasets(cfg, static, static, "geometry", seed=0)[0][0]
+        assert torch.equal(item["frame"][0], item["frame"][1]) == equal, mode
 
 
 def test_geometry_loss_by_hand():

@@ -83,7 +83,10 @@ def test_two_gloo_processes_match_single_process(tiny_caches, tmp_path, root):
 
     for key in ("train/loss", "val/loss", "best_val_loss"):
         assert final[key] == pytest.approx(reference[key], rel=RTOL), key
-        # far closer to the single-process run than a change of seed moves it
+    # validation: far closer to the single-process run than a change of seed moves it (the mean
+    # training loss is not compared so: with the mask head starting at mono-mono, its 4 steps
+    # are dominated by the data's mono-mono error, which a seed barely changes: 0.02 % measured)
+    for key in ("val/loss", "best_val_loss"):
         assert abs(final[key] - reference[key]) < 0.5 * abs(other_seed[key] - reference[key]), key
     ref_w = torch.load(tmp_path / "single/last.pt", weights_only=True)["model"]
     ddp_w = torch.load(out / "last.pt", weights_only=True)["model"]

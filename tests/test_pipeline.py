@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from avrepro.config import load_params
+
 pytestmark = pytest.mark.slow
 
 COPY = ["Snakefile", "params.yaml", "workflow", "src", ".dvc/config", ".dvcignore", ".gitignore"]
@@ -83,7 +85,8 @@ def test_smoke_dag_completes(workdir):
     assert seconds < 300, f"the smoke profile took {seconds:.0f} s (limit 300 s)"
     report = (workdir / "reports/report.md").read_text()
     assert "## Binaural" in report and "| mono_mono |" in report
-    for name in ("film", "backbone", "audio_only", "mono_mono"):
+    smoke = load_params(workdir / "params.yaml")["binaural"]
+    for name in smoke["variants"] + smoke["baselines"] + list(smoke["controls"]):
         metrics = yaml.safe_load((workdir / f"reports/metrics/binaural_{name}.json").read_text())
         assert {"stft_distance", "stft_distance_sem", "env_distance", "env_distance_sem", "n_clips"} <= set(metrics)
     assert list((workdir / "reports/figures/binaural").glob("*.mp4"))
@@ -101,7 +104,7 @@ def test_dvc_push_delete_pull_touch(workdir):
     status = run(["dvc", "status"], workdir).stdout
     assert "up to date" in status, status
     metrics_show = run(["dvc", "metrics", "show"], workdir).stdout
-    assert "binaural_film.json" in metrics_show and "stft_distance" in metrics_show
+    assert "binaural_full.json" in metrics_show and "stft_distance" in metrics_show
     run(["dvc", "plots", "show", "--out", "dvc_plots"], workdir)
     assert "loss" in (workdir / "dvc_plots/index.html").read_text()
     run(["dvc", "push", "--quiet"], workdir)

@@ -12,7 +12,7 @@ from avrepro.tasks.separation.model import PixelPlayer, build_model
 from avrepro.tasks.separation.task import SeparationTask
 
 MODEL = {"channels": 8, "ngf": 4, "unet_levels": 7, "output_stride": 16, "weights": "none",
-         "visual_activation": "sigmoid"}
+         "visual_activation": "sigmoid", "visual_pool": "max"}
 ACFG = {"window": 16383, "n_fft": 510, "hop": 128, "warp_bins": 128, "log_freq": True}
 LOSS = {"weighted": True, "weight_min": 1e-3, "weight_max": 10.0, "ratio_clip": 5.0}
 

@@ -13,6 +13,8 @@ from types import SimpleNamespace
 
 import yaml
 
+from avrepro.config import load_params
+
 PROFILE = "workflow/profiles/slurm"
 
 
@@ -30,7 +32,10 @@ def test_slurm_profile_dry_run(tmp_path, root):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    assert re.search(r"^train_binaural\s+3\s*$", out, re.M), out[-3000:]
+    cfg = load_params(tmp_path / "params.yaml")
+    for task in cfg["tasks"]:  # one training job per variant of every task
+        n = len(cfg[task]["variants"])
+        assert re.search(rf"^train_{task}\s+{n}\s*$", out, re.M), out[-3000:]
     blocks = {}
     for block in re.split(r"^(?=rule \w+:)", out, flags=re.M)[1:]:
         blocks.setdefault(block.split(":", 1)[0].split()[1], block)

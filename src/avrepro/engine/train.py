@@ -258,9 +258,12 @@ def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int,
                  "pin_memory": dev.type == "cuda", "persistent_workers": False}
     val_batches = [list(range(i, min(i + tcfg["batch_size"], len(val_ds))))
                    for i in range(0, len(val_ds), tcfg["batch_size"])]
-    if world.distributed and len(val_batches) < world.size:  # every rank needs some
-        val_batches = [c.tolist() for c in np.array_split(np.arange(len(val_ds)), world.size)]
-    val_loader = DataLoader(val_ds, batch_sampler=val_batches[world.rank::world.size], **loader_kw)
+    # Validation batches go round-robin to the ranks; with fewer batches than ranks every rank
+    # validates them all (the same numbers everywhere, no reduction needed).
+    split_val = world.distributed and len(val_batches) >= world.size
+    val_world = world if split_val else ddp.World()
+    val_loader = DataLoader(val_ds, batch_sampler=val_batches[world.rank::world.size] if split_val
+                            else val_batches, **loader_kw)
     epochs = tcfg["epochs"]
     bar = tqdm(total=epochs, initial=state["epoch"], desc=f"train {task.name}/{variant}",
                unit="epoch", disable=not progress)
@@ -293,7 +296,7 @@ def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int,
                 bar.set_postfix(step=state["step"], loss=f"{float(losses['loss']):.4g}")
         scheduler.step()
         ddp.sync_buffers(model, world)  # BatchNorm running statistics of rank 0 everywhere
-        val = _validate(task, model, val_loader, cfg, dev, tcfg["amp"], world, channels_last)
+        val = _validate(task, model, val_loader, cfg, dev, tcfg["amp"], val_world, channels_last)
         sums = global_sums()
         row = {"epoch": epoch, **{f"train/{k}": v / max(1, state["batch"]) for k, v in sums.items()},
                **{f"val/{k}": v for k, v in val.items()}}

@@ -88,6 +88,8 @@ class BinauralWindows(Dataset):
     The two windows of an item come from one clip, their centres at most
     ``train.pair_seconds`` apart (a different frame where possible): the geometric-consistency
     loss compares their visual features; every other loss treats them as two examples.
+    ``train.pair_augmentation``: ``independent`` crops and jitters per frame (the official code)
+    or one ``shared`` crop and jitter per item, so that the two frames differ only in time.
 
     Item: ``{"audio": (2, 2, N) float32 RMS-normalised [L, R] per window, "frame": (2, 3, h, w),
     "swap": (2,) float32 coherence labels (1 = present the ears swapped)}``, plus ``"rir":
@@ -105,6 +107,7 @@ class BinauralWindows(Dataset):
         self.rir_targets = rir_targets
         self.n = window_samples(cfg["audio"], cache.sample_rate)
         self.max_offset = int(round(cfg["train"]["pair_seconds"] * cache.sample_rate))
+        self.shared_aug = cfg["train"]["pair_augmentation"] == "shared"
         self.crop_hw = (cfg["frames"]["crop_height"], cfg["frames"]["crop_width"])
         self.epoch = 0
         short = [cache.clip_ids[i] for i in range(len(cache)) if cache.info(i)["n_samples"] < self.n]
@@ -120,12 +123,12 @@ class BinauralWindows(Dataset):
         return len(self.cache) * self.windows_per_clip
 
     def _window(self, audio: np.ndarray, frames: np.ndarray, start: int,
-                rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+                aug: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         window = audio[:, start:start + self.n].astype(np.float32) / 32767.0
         window, _ = rms_normalize(window, self.cfg["audio"]["rms"])
         fidx = frame_index((start + self.n / 2) / self.cache.sample_rate, self.cache.fps, len(frames))
         if self.train:
-            frame = train_frame(frames[fidx], self.crop_hw, self.cfg["frames"]["jitter"], rng)
+            frame = train_frame(frames[fidx], self.crop_hw, self.cfg["frames"]["jitter"], aug)
         else:
             frame = test_frame(frames[fidx], self.crop_hw)
         if self.blank_frame:
@@ -139,7 +142,12 @@ class BinauralWindows(Dataset):
         start = int(rng.integers(0, audio.shape[1] - self.n + 1))
         second = pair_start(rng, start, audio.shape[1], self.n, self.max_offset,
                             self.cache.sample_rate, self.cache.fps, len(frames))
-        (a1, f1), (a2, f2) = (self._window(audio, frames, s, rng) for s in (start, second))
+        if self.shared_aug:  # one crop and jitter for both frames: they differ in time only
+            aug_seed = int(rng.integers(2**31))
+            augs = [np.random.default_rng(aug_seed), np.random.default_rng(aug_seed)]
+        else:
+            augs = [rng, rng]
+        (a1, f1), (a2, f2) = (self._window(audio, frames, s, a) for s, a in zip((start, second), augs))
         item = {"audio": torch.stack([a1, a2]), "frame": torch.stack([f1, f2]),
                 "swap": torch.from_numpy(rng.integers(0, 2, size=2).astype(np.float32))}
         if self.rir_targets is not None:
