@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from avrepro.figures import make_binaural_figures
 from avrepro.figures.curves import plot_loss_curves, read_dvclive_tsv
 from avrepro.figures.demo import caption_overlay, plot_metric_distributions, write_demo_mp4
 from avrepro.figures.spectrograms import log_spectrogram, plot_binaural_panel
@@ -221,23 +220,3 @@ def test_metric_distributions_png_and_errors(tmp_path):
                                   tmp_path / "d.png")
     with pytest.raises(ValueError, match="binaural_mono_mono_clips.csv.*'sdr'"):
         plot_metric_distributions(csvs, "sdr", tmp_path / "d.png")
-
-
-def test_make_binaural_figures_end_to_end(tmp_path):
-    lives = {v: make_live(tmp_path / "models", v) for v in ("backbone", "film")}
-    csvs = {n: make_clip_csv(tmp_path / f"{n}.csv", m) for n, m in [("mono_mono", 1.0), ("film", 0.4)]}
-    true = binaural_fixture(1.0)
-    for v in lives:
-        write_wav(tmp_path / "pred" / v / "c7.wav", 0.5 * true, SR, subtype="FLOAT")
-    frames = np.full((10, 16, 32, 3), 80, dtype=np.uint8)
-    written = make_binaural_figures(lives, csvs, tmp_path / "pred", {"c7": (true, frames)}, SR, 10,
-                                    tmp_path / "fig")
-    names = sorted(p.name for p in written)
-    assert names == sorted(["loss_curves.png", "stft_distance_clips.png", "env_distance_clips.png",
-                            "spectrograms_c7.png", "demo_c7_mono.mp4", "demo_c7_true.mp4",
-                            "demo_c7_backbone.mp4", "demo_c7_film.mp4"])
-    assert all(p.is_file() and p.stat().st_size > 0 for p in written)
-    (tmp_path / "pred" / "film" / "c7.wav").unlink()
-    with pytest.raises(FileNotFoundError, match=r"film/c7\.wav"):
-        make_binaural_figures(lives, csvs, tmp_path / "pred", {"c7": (true, frames)}, SR, 10,
-                              tmp_path / "fig")

@@ -70,13 +70,13 @@ def test_evaluation_of_model_and_baselines_then_figures_and_report(sep, trained,
     test, train = sep["caches"]["test"], sep["caches"]["train"]
     metrics, preds = tmp_path / "metrics", tmp_path / "predictions" / "separation"
     results = {}
-    for name in ["binary", "mixture", "ibm", "irm", "nmf"]:
+    for name in ["binary", "mixture", "ibm", "irm", "nmf", "nmf_supervised"]:
         ckpt = trained / name / "best.pt" if name == "binary" else None
         results[name] = evaluate("separation", copy.deepcopy(cfg), name, test, ckpt,
                                  metrics / f"separation_{name}.json",
                                  metrics / f"separation_{name}_clips.csv",
                                  predictions_dir=preds / name if name == "binary" else None,
-                                 progress=False, train_cache=train if name == "nmf" else None)
+                                 progress=False, train_cache=train if name == "nmf_supervised" else None)
     for name, s in results.items():
         assert {"sdr", "sir", "sar", "sdr_mixture", "sdr_sem", "n_clips"} <= set(s), name
         assert 0 < s["n_clips"] <= cfg["eval"]["mixtures"]
@@ -120,4 +120,4 @@ def test_unknown_baseline_and_nmf_without_train_split_fail_clearly(sep):
     with pytest.raises(ValueError, match="unknown separation baseline"):
         SeparationTask().evaluate(None, cfg, sep["caches"]["test"], "oracle", progress=False)
     with pytest.raises(ValueError, match="needs_train"):
-        SeparationTask().evaluate(None, cfg, sep["caches"]["test"], "nmf", progress=False)
+        SeparationTask().evaluate(None, cfg, sep["caches"]["test"], "nmf_supervised", progress=False)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import fftconvolve
+from treediff import differences, files
 
 from avrepro.data.synthetic import generate, generate_clip
 from avrepro.data.synthetic.generate import GENERATOR_VERSION
@@ -25,10 +26,6 @@ TINY = {
 }
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("syn") / "a"
@@ -38,12 +35,10 @@ def tiny(tmp_path_factory) -> Path:
 
 def test_same_seed_same_bytes_any_workers(tiny, tmp_path):
     generate(TINY, tmp_path / "b", seed=3, progress=False, workers=2)
-    a, b = _files(tiny), _files(tmp_path / "b")
-    assert list(a) == list(b)
-    for name in a:
-        assert a[name] == b[name], name
+    assert differences(tiny, tmp_path / "b") == []
+    a = files(tiny)
     generate(TINY, tmp_path / "c", seed=4, progress=False)
-    c = _files(tmp_path / "c")
+    c = files(tmp_path / "c")
     assert c["binaural_audios/000001.wav"] != a["binaural_audios/000001.wav"]
     assert c["videos/000001.mp4"] != a["videos/000001.mp4"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
@@ -210,8 +205,8 @@ def test_solo_clips_music_layout(tmp_path):
         x0, y0, x1, y1 = boxes[0]
         assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 32
     generate(cfg, tmp_path / "b", seed=3, progress=False, workers=2)
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert differences(tmp_path / "a", tmp_path / "b") == []
     generate({**cfg, "solo": {"per_class": 0, "seconds": 1.0}}, tmp_path / "c", seed=3, progress=False)
-    scenes = {k: v for k, v in _files(tmp_path / "a").items()
+    scenes = {k: v for k, v in files(tmp_path / "a").items()
               if not k.startswith("solo/") and k != "dataset.json"}  # (its config lists solo)
-    assert scenes == {k: v for k, v in _files(tmp_path / "c").items() if k != "dataset.json"}
+    assert scenes == {k: v for k, v in files(tmp_path / "c").items() if k != "dataset.json"}

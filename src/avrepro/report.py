@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from avrepro.figures import BINAURAL_FIGURES
-from avrepro.figures.tables import (fmt_mean_sem, lower_is_better, markdown_table, metric_label,
-                                    metrics_table, read_metrics, table_markdown, write_table)
 from avrepro.io import write_text
 
 
@@ -78,34 +75,6 @@ def _label(key: str) -> str:
     return key.replace("_", " ").strip().capitalize()
 
 
-def _figure(ctx: ReportContext, path: Path, alt: str) -> str:
-    return f"![{md_escape(alt)}]({ctx.rel(path)})\n"
-
-
-def _pct_phrase(value: float, ref: float, lower_better: bool) -> str:
-    """``45.1 % lower`` / ``3.0 % higher``: relative size of value vs ref."""
-    if not (math.isfinite(value) and math.isfinite(ref)) or ref == 0:
-        return "not comparable to"
-    pct = 100.0 * (value - ref) / abs(ref)
-    word = "lower" if pct < 0 else "higher"
-    verdict = "better" if (pct < 0) == lower_better else "worse"
-    if abs(pct) < 0.05:
-        return "equal to"
-    return f"{abs(pct):.1f} % {word} ({verdict}) than"
-
-
-def _compare(row, ref_row, key: str, ref_label: str) -> str:
-    """Sentence fragment comparing ``row`` to ``ref_row`` on ``key`` with the gap in SEs."""
-    value, ref = row[key], ref_row[key]
-    phrase = _pct_phrase(value, ref, lower_is_better(key))
-    text = f"{phrase} {ref_label} ({fmt_mean_sem(ref, ref_row[f'{key}_sem'])})"
-    se = math.hypot(row[f"{key}_sem"], ref_row[f"{key}_sem"])
-    if math.isfinite(se) and se > 0 and math.isfinite(value - ref):
-        ratio = abs(value - ref) / se
-        text += f", a gap of {ratio:.1f} combined standard errors" + (" (within noise)" if ratio < 2 else "")
-    return text
-
-
 def _run_facts(ctx: ReportContext) -> str:
     cfg, extra = ctx.cfg, dict(ctx.extra)
     profile, dataset = cfg.get("profile", "?"), cfg.get("dataset", "?")
@@ -157,153 +126,6 @@ def _data_facts(ctx: ReportContext) -> str:
         return ""
     return ("\n### Data\n\n| dataset | clips kept | clips excluded | most frequent reasons | list |\n"
             "|---|---:|---:|---|---|\n" + "\n".join(rows) + "\n")
-
-
-# --------------------------------------------------------------------------------------------
-# binaural
-
-FAIRPLAY_REFERENCE = {  # published, FAIR-Play, 5 scene-disjoint splits (PseudoBinaural, CVPR 2021)
-    "mono-mono": {"stft_distance": 1.024, "env_distance": 0.145},
-    "Mono2Binaural": {"stft_distance": 0.917, "env_distance": 0.137},
-}
-BINAURAL_CONTROLS = ("audio_only", "flipped_visual")
-_BINAURAL_NAMES = {
-    "mono_mono": "the mono input copied to both ears",
-    "backbone": "the published Mono2Binaural net (visual vector tiled at the U-Net bottleneck)",
-    "film": "the same U-Net with the visual vector conditioning every decoder level (FiLM)",
-    "audio_only": "the same net trained and tested with a blank frame",
-    "flipped_visual": "the best model tested on mirrored frames (should get worse)",
-}
-
-
-def _fairplay_table() -> str:
-    ref = FAIRPLAY_REFERENCE
-    base = ref["mono-mono"]
-    rows = []
-    for name, vals in ref.items():
-        rel = ["ref." if name == "mono-mono" else f"{100 * (vals[k] - base[k]) / base[k]:+.1f} %"
-               for k in ("stft_distance", "env_distance")]
-        rows.append([name, f"{vals['stft_distance']:.3f}", rel[0], f"{vals['env_distance']:.3f}", rel[1]])
-    return markdown_table(["method (FAIR-Play)", "STFT distance", "Δ STFT vs mono-mono",
-                           "ENV distance", "Δ ENV vs mono-mono"], rows, ["l", "r", "r", "r", "r"])
-
-
-@section("binaural")
-def binaural_section(ctx: ReportContext) -> str:
-    """Metric table, best-variant statement, figures, demos and the published reference."""
-    bcfg = ctx.cfg.get("binaural", {})
-    variants = list(bcfg.get("variants", []))
-    baselines = list(bcfg.get("baselines", []))
-    names = baselines + [v for v in variants if v not in baselines]
-    if not names:
-        raise ValueError("report: binaural.variants and binaural.baselines are both empty")
-    files = {n: ctx.metric_file("binaural", n) for n in names}
-    for path in files.values():
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: binaural metric file not found")
-    metrics = {n: read_metrics(p) for n, p in files.items()}
-    keys = ["stft_distance", "env_distance"]
-    keys += [k for k in ("coherence_accuracy", "rir_error") if any(k in m for m in metrics.values())]
-    reference = "mono_mono" if "mono_mono" in names else None
-    controls = [v for v in variants if v in BINAURAL_CONTROLS]
-    df = metrics_table(files, keys, reference=reference, baselines=baselines, controls=controls,
-                       relative_keys=keys[:2])
-    md_table, csv_table = ctx.table_dir / "binaural_metrics.md", ctx.table_dir / "binaural_metrics.csv"
-    write_table(df, md_table, csv_table)
-    rows = {r["name"]: r for r in df.to_dict("records")}
-    n_clips = sorted({int(v) for v in df["n_clips"] if math.isfinite(v)})
-
-    out = ["## Binaural audio from mono and video (2.5D Visual Sound / Mono2Binaural)\n"]
-    described = [f"{_code(n)} is {_BINAURAL_NAMES[n]}" for n in names if n in _BINAURAL_NAMES]
-    out.append(
-        "The network hears the mono mix (L+R) and sees one video frame, and predicts the "
-        "left-right difference spectrogram. "
-        + ("; ".join(described) + ". " if described else "")
-        + "STFT and ENV distances are computed per test clip after peak-normalising each "
-        "binaural pair (lower is better); the table gives mean ± SEM over "
-        + (f"{n_clips[0]} test clips" if len(n_clips) == 1 else "the test clips")
-        + (", and the change relative to mono-mono." if reference else ".") + "\n")
-    out.append("### Metrics\n")
-    out.append(table_markdown(df))
-    out.append(f"Table files: [markdown]({ctx.rel(md_table)}), [CSV]({ctx.rel(csv_table)}).\n")
-    notes = [f"- {_code(n)}: {md_escape(m['note'])}" for n, m in metrics.items()
-             if isinstance(m.get("note"), str) and m["note"].strip()]
-    if notes:
-        out.append("Notes from the metric files:\n\n" + "\n".join(notes) + "\n")
-
-    key = keys[0]
-    candidates = [v for v in variants if v not in BINAURAL_CONTROLS and v not in baselines]
-    candidates = candidates or [v for v in variants if v not in baselines]
-    candidates = [v for v in candidates if math.isfinite(rows[v][key])]
-    if candidates:
-        sign = 1 if lower_is_better(key) else -1
-        best = min(candidates, key=lambda v: (sign * rows[v][key], candidates.index(v)))
-        b = rows[best]
-        text = (f"**Result.** The best variant is {_code(best)}: {metric_label(key)} "
-                f"{fmt_mean_sem(b[key], b[f'{key}_sem'])}")
-        comps = []
-        if "mono_mono" in rows and best != "mono_mono":
-            comps.append(_compare(b, rows["mono_mono"], key, "mono-mono"))
-        if "audio_only" in rows and best != "audio_only":
-            comps.append(_compare(b, rows["audio_only"], key, "audio-only"))
-        text += (", " + "; and ".join(comps) if comps else "") + "."
-        for other in keys[1:2]:
-            if math.isfinite(b[other]):
-                text += (f" Its {metric_label(other)} is {fmt_mean_sem(b[other], b[f'{other}_sem'])}")
-                if "mono_mono" in rows:
-                    text += ", " + _pct_phrase(b[other], rows["mono_mono"][other],
-                                               lower_is_better(other)) + " mono-mono"
-                text += "."
-        if "mono_mono" in rows:
-            beat = [v for v in candidates
-                    if sign * (rows[v][key] - rows["mono_mono"][key]) < 0]
-            if not beat:
-                text += f" No variant beats mono-mono on {metric_label(key)}."
-        out.append(text + "\n")
-
-    fig_dir = ctx.figure_dir / "binaural"
-    shown: set[Path] = set()
-
-    def existing(pattern: str) -> list[Path]:
-        found = sorted(p for p in fig_dir.glob(pattern) if p.is_file() and p not in shown)
-        shown.update(found)
-        return found
-
-    figs = []
-    for p in existing(BINAURAL_FIGURES["loss_curves"]):
-        figs.append("Training and validation loss per variant (dvclive logs):\n\n"
-                    + _figure(ctx, p, "binaural loss curves"))
-    for p in existing(BINAURAL_FIGURES["spectrograms"].format(clip="*")):
-        clip = p.stem[len("spectrograms_"):]
-        figs.append(f"Spectrograms of test clip {_code(clip)}: mono input, true and predicted "
-                    "L−R (the L−R rows share one colour scale):\n\n"
-                    + _figure(ctx, p, f"binaural spectrograms {clip}"))
-    for p in existing(BINAURAL_FIGURES["distributions"].format(key="*")):
-        figs.append(f"Per-clip {md_escape(metric_label(p.stem[:-len('_clips')]))} "
-                    "on the test set:\n\n" + _figure(ctx, p, p.stem.replace("_", " ")))
-    for p in existing("*.png"):
-        figs.append(_figure(ctx, p, p.stem.replace("_", " ")))
-    out.append("### Figures\n")
-    out.append("\n".join(figs) if figs else f"No figures found under {md_escape(ctx.rel(fig_dir))}.\n")
-    media = existing("*.mp4") + existing("*.wav")
-    if media:
-        out.append("### Demos\n")
-        out.append("Test clips with their audio (listen with headphones; the caption names the "
-                   "audio track):\n\n" + "\n".join(f"- [{md_escape(p.name)}]({ctx.rel(p)})"
-                                                    for p in media) + "\n")
-
-    same = ctx.cfg.get("dataset") == "fairplay"
-    out.append("### Published reference (FAIR-Play" + ("" if same else ", a different dataset")
-               + ")\n")
-    out.append(("Published numbers on the real FAIR-Play recordings, 5 scene-disjoint splits "
-                "(PseudoBinaural, CVPR 2021). "
-                + ("Same dataset, but check that the splits match before comparing." if same else
-                   f"They are **not comparable** to the numbers above, which are on the "
-                   f"{_code(ctx.cfg.get('dataset', '?'))} dataset; only the relative change "
-                   "against mono-mono is a rough point of orientation."))
-               + "\n")
-    out.append(_fairplay_table())
-    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------

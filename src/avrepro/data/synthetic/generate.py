@@ -192,7 +192,9 @@ def generate_solo_clip(cfg: dict, seed: int, class_index: int, k: int) -> Clip:
     """The ``k``-th solo clip of class ``class_index``: its own room, one source, the same
     renderer; ``cfg["solo"]["seconds"]`` long. Its mono audio is the mean of the two ears."""
     name = cfg["classes"][class_index]
-    solo_cfg = {**cfg, "clip_seconds": float(cfg["solo"]["seconds"])}
+    solo = cfg["solo"]
+    solo_cfg = {**cfg, "clip_seconds": float(solo["seconds"]), "distance_m": solo.get("distance_m"),
+                "hfov_deg": float(solo.get("hfov_deg", cfg["hfov_deg"]))}
     room_index = SOLO_ROOM_BASE + class_index * SOLO_ROOM_STRIDE + k
     return generate_clip(solo_cfg, seed, room_index, 0, solo_class=class_index, cid=solo_id(name, k))
 

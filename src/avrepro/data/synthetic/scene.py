@@ -119,7 +119,8 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
     The listener stands near the middle of the front wall (x = width/2 +- 10 %, y 0.6-1.0 m,
     z 1.4-1.6 m). Sources (distinct classes) are placed in front of the camera at azimuths
     within +-0.8 * hfov/2, drawn ``sprite_scale`` times the instrument's size (the player with
-    the instrument; the cue must stay visible in small frames), horizontal distance 1.5 m .. depth - 0.5 m, height 1.0-1.7 m, at
+    the instrument; the cue must stay visible in small frames), horizontal distance 1.5 m ..
+    depth - 0.5 m (or within ``cfg["distance_m"]``, e.g. close-ups for solo clips), height 1.0-1.7 m, at
     least 0.5 m apart, with their largest sprite inside the frame (rejection sampling; if no
     draw in ``max_tries`` fits the frame, the first one that fits the room is used).
     """
@@ -137,6 +138,8 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
 
     az_max = math.radians(0.8 * cfg["hfov_deg"] / 2)
     r_max = max(MIN_DISTANCE_M + 0.1, d - 0.5 - listener[1])
+    r_min, r_max = (MIN_DISTANCE_M, r_max) if not cfg.get("distance_m") else (
+        float(cfg["distance_m"][0]), min(r_max, float(cfg["distance_m"][1])))
     sources: list[Source] = []
     for ci in picks:
         name = classes[int(ci)]
@@ -145,7 +148,7 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
         fallback = None
         for _ in range(max_tries):
             az = rng.uniform(-az_max, az_max)
-            dist = rng.uniform(MIN_DISTANCE_M, r_max)
+            dist = rng.uniform(r_min, max(r_min, r_max))
             z = rng.uniform(1.0, 1.7)
             pos = (listener[0] - dist * math.sin(az), listener[1] + dist * math.cos(az), z)
             if not (0.3 <= pos[0] <= w - 0.3 and pos[1] <= d - 0.3 and z <= h - 0.3):
@@ -193,7 +196,7 @@ def draw_surround_sources(rng: np.random.Generator, scene: Scene, cfg: dict, n: 
         size = tuple(scale * v for v in SPRITE_SIZE_M.get(name, DEFAULT_SPRITE_SIZE))
         for _ in range(max_tries):
             az = rng.uniform(-math.pi, math.pi)
-            dist = rng.uniform(MIN_DISTANCE_M, r_max)
+            dist = rng.uniform(r_min, max(r_min, r_max))
             z = rng.uniform(1.0, 1.7)
             pos = (listener[0] - dist * math.sin(az), listener[1] + dist * math.cos(az), z)
             if not (0.3 <= pos[0] <= w - 0.3 and 0.3 <= pos[1] <= d - 0.3 and z <= h - 0.3):

@@ -22,7 +22,7 @@ from avrepro.data.cache import FeatureCache
 from avrepro.metrics.localization import box_share, mass_in_box, pointing_hit, scale_box
 from avrepro.metrics.separation import one_blas_thread, score_mixtures, summarize
 from avrepro.tasks.separation import spectral
-from avrepro.tasks.separation.baselines import BASELINES, NMFBases, ideal_masks
+from avrepro.tasks.separation.baselines import BASELINES, NMFBases, blind_nmf_masks, ideal_masks
 from avrepro.tasks.separation.data import (SeparationMixes, centre_start, clip_classes, crop_hw,
                                            frame_indices, read_window, eval_frames, evaluation_mixtures,
                                            usable_clips)
@@ -77,16 +77,16 @@ class SeparationTask:
                  progress: bool = True, train: FeatureCache | None = None
                  ) -> tuple[dict, list[dict], dict]:
         """Evaluate a trained variant (``model``) or a baseline (``model=None``: ``name`` in
-        mixture | nmf | ibm | irm) on the fixed list of test mixtures."""
+        mixture | nmf | nmf_supervised | ibm | irm) on the fixed list of test mixtures."""
         if model is None and name not in BASELINES:
             raise ValueError(f"unknown separation baseline '{name}' (known: {', '.join(BASELINES)})")
         acfg, ecfg, n_mix = cfg["audio"], cfg["eval"], cfg["mix"]["n"]
         length = acfg["window"]
         t0 = time.perf_counter()
         nmf = None
-        if model is None and name == "nmf":
+        if model is None and name == "nmf_supervised":
             if train is None:
-                raise ValueError("the nmf baseline learns its bases on the train split: set "
+                raise ValueError("the nmf_supervised baseline learns its bases on the train split: set "
                                  "separation.eval.needs_train: true")
             with one_blas_thread():
                 nmf = NMFBases(train, acfg, ecfg["nmf"], seed=ecfg["seed"])
@@ -122,11 +122,18 @@ class SeparationTask:
                 masks = (soft > ecfg["mask_threshold"]).float() if kind == "binary" else soft
             elif name == "mixture":
                 masks = torch.ones(len(chunk), n_mix, *mix_spec.shape[1:])
-            elif name == "nmf":
+            elif name == "nmf_supervised":
                 with one_blas_thread():
                     masks = torch.from_numpy(np.stack([
                         nmf.masks(mix_spec[j].abs().numpy(), [classes[i] for i in combo])
                         for j, combo in enumerate(chunk)]).astype(np.float32))
+            elif name == "nmf":
+                true_mags = spectral.spec(sources, acfg).abs().numpy()
+                with one_blas_thread():
+                    masks = torch.from_numpy(np.stack([
+                        blind_nmf_masks(mix_spec[j].abs().numpy(), true_mags[j], test.sample_rate,
+                                        ecfg["nmf"], seed=ecfg["seed"])
+                        for j in range(len(chunk))]).astype(np.float32))
             else:
                 masks = ideal_masks(sources, name, acfg)
             estimates = spectral.apply_masks(masks.cpu(), mix_spec, acfg, length).numpy()
