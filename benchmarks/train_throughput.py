@@ -1,4 +1,4 @@
-"""Binaural training throughput (samples/s) at a profile's shapes: the engine's training step
+"""Binaural training throughput (windows/s) at a profile's shapes: the engine's training step
 (forward, STFTs on the device, backward, Adam) on batches already in memory.
 
     python benchmarks/train_throughput.py [--profiles default paper] [--seconds 20]
@@ -27,10 +27,11 @@ from avrepro.config import load_params  # noqa: E402
 from avrepro.engine.train import _to, autocast, prepare_model, seed_everything, use_channels_last  # noqa: E402
 from avrepro.tasks import get_task  # noqa: E402
 from avrepro.tasks.binaural.data import window_samples  # noqa: E402
+from avrepro.tasks.binaural.rir import rir_shape  # noqa: E402
 
 
 def measure(cfg: dict, batch_size: int, device: torch.device, fast: bool, seconds: float,
-            warmup: int = 2, max_steps: int = 50) -> dict:
+            warmup: int = 2, max_steps: int = 50, variant: str = "full") -> dict:
     task = get_task("binaural")
     cfg = copy.deepcopy(cfg)
     cfg["model"]["weights"] = "none"  # throughput does not depend on the initial weights
@@ -38,13 +39,17 @@ def measure(cfg: dict, batch_size: int, device: torch.device, fast: bool, second
     if not fast:
         tcfg.update(amp="none", channels_last=False, compile=False)
     seed_everything(0)
-    model = task.build_model(cfg, "film").to(device)
+    model = task.build_model(cfg, variant).to(device)
     optimizer = torch.optim.Adam(task.param_groups(model, cfg))
     net = prepare_model(model, tcfg, device)
     n = window_samples(cfg["audio"], cfg["features"]["sample_rate"])
     h, w = cfg["frames"]["crop_height"], cfg["frames"]["crop_width"]
     pin = device.type == "cuda"
-    host = {"audio": 0.1 * torch.randn(batch_size, 2, n), "frame": torch.randn(batch_size, 3, h, w)}
+    # an item is a pair of windows of one clip (see BinauralWindows): (B, 2, [L, R], n), frames
+    # (B, 2, 3, h, w), coherence labels and RIR targets for the variants that use them
+    host = {"audio": 0.1 * torch.randn(batch_size, 2, 2, n), "frame": torch.randn(batch_size, 2, 3, h, w),
+            "swap": torch.randint(0, 2, (batch_size, 2)).float(),
+            "rir": torch.randn(batch_size, *rir_shape(cfg["rir"]))}
     if pin:
         host = {k: v.pin_memory() for k, v in host.items()}
     cl = use_channels_last(tcfg, device)
@@ -75,7 +80,7 @@ def measure(cfg: dict, batch_size: int, device: torch.device, fast: bool, second
     elapsed = time.perf_counter() - start
     timed = steps - warmup
     return {"steps": timed, "batch": batch_size, "seconds": elapsed,
-            "samples_per_s": timed * batch_size / elapsed}
+            "samples_per_s": timed * batch_size * 2 / elapsed}  # two windows per item
 
 
 def main(argv=None) -> dict:
@@ -85,6 +90,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--cpu-paper-batch", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU (the rule's threads)")
     ap.add_argument("--compile", action="store_true", help="CUDA fast path with torch.compile")
+    ap.add_argument("--variant", default="full", help="binaural variant (default: full, every head)")
     args = ap.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(args.threads)
@@ -98,11 +104,11 @@ def main(argv=None) -> dict:
         if device.type == "cpu" and profile == "paper":
             batch = min(batch, args.cpu_paper_batch)
         m, f = cfg["model"], cfg["frames"]
-        shape = (f"ngf {m['ngf']}, frames {f['crop_width']}x{f['crop_height']}, "
-                 f"{cfg['audio']['window_seconds']} s windows, batch {batch}")
+        shape = (f"{args.variant}, ngf {m['ngf']}, frames {f['crop_width']}x{f['crop_height']}, "
+                 f"{cfg['audio']['window_seconds']} s windows, batch {batch} pairs")
         modes = [("fp32", False)] if device.type == "cpu" else [("plain fp32", False), ("fast", True)]
         for label, fast in modes:
-            r = measure(cfg, batch, device, fast, args.seconds)
+            r = measure(cfg, batch, device, fast, args.seconds, variant=args.variant)
             figures[f"{profile}/{label}"] = r
             lines.append(f"  {profile:8s} {device.type} {label:10s} {r['samples_per_s']:9.2f} samples/s "
                          f"({r['steps']} steps of {batch} in {r['seconds']:.1f} s; {shape})")

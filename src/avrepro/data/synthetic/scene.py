@@ -196,7 +196,7 @@ def draw_surround_sources(rng: np.random.Generator, scene: Scene, cfg: dict, n: 
         size = tuple(scale * v for v in SPRITE_SIZE_M.get(name, DEFAULT_SPRITE_SIZE))
         for _ in range(max_tries):
             az = rng.uniform(-math.pi, math.pi)
-            dist = rng.uniform(r_min, max(r_min, r_max))
+            dist = rng.uniform(MIN_DISTANCE_M, r_max)
             z = rng.uniform(1.0, 1.7)
             pos = (listener[0] - dist * math.sin(az), listener[1] + dist * math.cos(az), z)
             if not (0.3 <= pos[0] <= w - 0.3 and 0.3 <= pos[1] <= d - 0.3 and z <= h - 0.3):
