@@ -81,11 +81,15 @@ def cache(task, split):
 
 
 def names(task, *kinds):
-    """Names of a task's ``variants``, ``baselines`` and/or ``controls`` (in that order)."""
+    """Names of a task's ``variants``, ``baselines`` and/or ``controls`` (in that order); a
+    control whose variant is not trained in this profile is left out."""
     out = []
     for kind in kinds:
         value = CFG[task].get(kind) or []
-        out += list(value) if not isinstance(value, dict) else list(value)
+        if kind == "controls":
+            value = [n for n, variant in dict(value).items()
+                     if variant in (CFG[task].get("variants") or [])]
+        out += list(value)
     return out
 
 
