@@ -74,3 +74,14 @@ def require(path: Path, what: str) -> Path:
         raise SystemExit(f"{path}: missing ({what}); run the pipeline first (`make repro`) or "
                          f"point --tree at a complete output tree")
     return path
+
+
+def tree_cache(tree: Path, path: Path, what: str):
+    """The feature cache at ``path`` of ``tree``, its clips' meta read from the tree's raw data
+    (the cache index stores the raw folder relative to the tree's root)."""
+    from avrepro.data.cache import FeatureCache
+
+    cache = FeatureCache(require(path, what))
+    if not cache.raw_dir.is_absolute():
+        cache.raw_dir = tree / cache.raw_dir
+    return cache

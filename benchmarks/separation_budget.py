@@ -1,0 +1,102 @@
+"""Separation SDR against training time: the `binary` PixelPlayer trained on a tree's solo-clip
+cache for a wall-clock budget, scored on the task's fixed test mixtures at several marks of it.
+
+    python benchmarks/separation_budget.py --tree PATH [--minutes 1.5 3.5] [--batch 32] [--ngf 8]
+
+It answers how much training the model needs to pass the NMF baseline: the `default` profile
+trains on 2 CPU cores for what the 45-minute DAG leaves it, which is far less. Data loading runs
+in `--workers` processes; on CUDA the step uses bf16 autocast. Evaluation time is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import require, save, tree_cache  # noqa: E402
+
+from avrepro.config import load_params  # noqa: E402
+from avrepro.engine.train import autocast, build_optimizer, seed_everything, select_device  # noqa: E402
+from avrepro.tasks import get_task  # noqa: E402
+
+KEYS = ("sdr", "sdr_sem", "sir", "sar", "sdr_mixture", "pointing_accuracy", "box_share")
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
+    ap.add_argument("--minutes", type=float, nargs="+", default=[1.5, 3.5],
+                    help="training minutes at which the model is scored")
+    ap.add_argument("--batch", type=int, default=None, help="mixtures per step (default: the profile's)")
+    ap.add_argument("--ngf", type=int, default=None, help="sound U-Net width (default: the profile's)")
+    ap.add_argument("--workers", type=int, default=4, help="DataLoader processes")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
+    ap.add_argument("--mixtures", type=int, default=None, help="test mixtures (default: the profile's)")
+    args = ap.parse_args(argv)
+    cfg = load_params(require(args.tree / "params.yaml", "the tree's params"))["separation"]
+    if args.batch:
+        cfg["train"]["batch_size"] = args.batch
+    if args.ngf:
+        cfg["model"]["ngf"] = args.ngf
+    if args.mixtures:
+        cfg["eval"]["mixtures"] = args.mixtures
+    cache = args.tree / "data/cache" / cfg["dataset"]
+    train, val, test = (tree_cache(args.tree, cache / s / "separation", "the separation feature cache")
+                        for s in ("train", "val", "test"))
+    seed_everything(0, args.threads)
+    device = select_device(None)
+    task = get_task("separation")
+    model = task.build_model(cfg, "binary").to(device)
+    optimizer = build_optimizer(task.param_groups(model, cfg), cfg["train"])
+    data, _ = task.datasets(cfg, train, val, "binary", 0)
+    batch_size = cfg["train"]["batch_size"]
+    shape = f"batch {batch_size}, ngf {cfg['model']['ngf']}, frames {cfg['frames']['crop_width']}x" \
+            f"{cfg['frames']['crop_height']}, {device.type}"
+    lines, figures = [], {}
+    trained, steps, epoch, marks = 0.0, 0, 0, sorted(args.minutes)
+    while marks:
+        data.set_epoch(epoch)
+        epoch += 1
+        loader = DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True,
+                            num_workers=args.workers, pin_memory=device.type == "cuda")
+        start = time.perf_counter()
+        for batch in loader:
+            model.train()
+            batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+            with autocast(device, cfg["train"]["amp"]):
+                loss = task.losses(model, batch, cfg)["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            if trained + time.perf_counter() - start >= marks[0] * 60:
+                break
+        trained += time.perf_counter() - start
+        if trained >= marks[0] * 60:
+            summary, _, _ = task.evaluate(model, cfg, test, "binary", progress=False)
+            row = {"minutes": marks.pop(0), "steps": steps, "mixtures_seen": steps * batch_size,
+                   **{k: summary[k] for k in KEYS}}
+            figures[f"{row['minutes']:g} min"] = row
+            lines.append(f"  {row['minutes']:5.1f} min  {steps:6d} steps  SDR {row['sdr']:6.2f} +- "
+                         f"{row['sdr_sem']:.2f} dB (mixture {row['sdr_mixture']:.2f}), SIR "
+                         f"{row['sir']:.2f}, SAR {row['sar']:.2f}, pointing {row['pointing_accuracy']:.3f} "
+                         f"(chance {row['box_share']:.3f}); {shape}")
+            print(lines[-1], flush=True)
+    lines.append(f"  baselines on the same mixtures: {args.tree}/reports/metrics/separation_*.json")
+    for name in ("mixture", "nmf", "nmf_supervised", "ibm"):
+        path = args.tree / f"reports/metrics/separation_{name}.json"
+        if path.exists():
+            lines.append(f"    {name:15s} SDR {json.loads(path.read_text())['sdr']:.2f} dB")
+    save("separation_budget", f"Separation SDR against training time ({device.type})", lines, figures)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
