@@ -259,7 +259,10 @@ def build_report(cfg: dict, out_md: Path, metric_dir: Path, figure_dir: Path, ta
                         issues_dir=Path(issues_dir) if issues_dir else None,
                         manifest_dir=Path(manifest_dir) if manifest_dir else None)
     if tasks is None:
-        tasks = [t for t in cfg.get("tasks", SECTIONS) if t in cfg]
+        from avrepro.tasks import TASKS
+
+        known = list(TASKS) + [t for t in SECTIONS if t not in TASKS]  # plus plugged-in sections
+        tasks = [t for t in cfg.get("tasks", known) if t in cfg]
     for t in tasks:
         load_section(t)
     unknown = [t for t in tasks if t not in SECTIONS]

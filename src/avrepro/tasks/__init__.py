@@ -10,6 +10,7 @@ _REGISTRY = {
     "sync": "avrepro.tasks.sync.task:SyncTask",
     "spatial": "avrepro.tasks.spatial.task:SpatialTask",
 }
+TASKS = tuple(_REGISTRY)  # in the order the report shows them
 
 
 def get_task(name: str):

@@ -99,9 +99,13 @@ def separation_section(ctx: ReportContext) -> str:
         for ref, label in (("mixture", "the mixture baseline"), ("nmf", "the paper's blind NMF baseline"),
                            ("nmf_supervised", "class-informed supervised NMF")):
             if ref in metrics and ref != best:
-                verdict = "beats" if m["sdr"] > metrics[ref]["sdr"] else "does **not** beat"
-                parts.append(f"It {verdict} {label} (SDR {_db(metrics[ref], 'sdr')}) by "
-                             f"{_gap(m, metrics[ref])}.")
+                r = metrics[ref]
+                se = math.hypot(m.get("sdr_sem", math.nan), r.get("sdr_sem", math.nan))
+                if not abs(m["sdr"] - r["sdr"]) >= 2 * se:  # NaN SEMs count as noise
+                    verdict = "is level with"
+                else:
+                    verdict = "beats" if m["sdr"] > r["sdr"] else "does **not** beat"
+                parts.append(f"It {verdict} {label} (SDR {_db(r, 'sdr')}): {_gap(m, r)}.")
         bounds = [b for b in UPPER_BOUNDS if b in metrics]
         if bounds:
             parts.append("The ideal masks, which know the true sources, reach " + " and ".join(
@@ -116,6 +120,12 @@ def separation_section(ctx: ReportContext) -> str:
                         f"videos ({point / share:.1f}x chance, {_pct(share)}) and put {_pct(mass)} "
                         f"of their mass inside it ({mass / share:.1f}x the {_pct(share)} of a "
                         "uniform map).")
+            if point < 2 * share:
+                why = ("" if scfg.get("model", {}).get("weights") == "imagenet" else
+                       ": every cell of the frame net's feature map sees the whole frame, and "
+                       "randomly initialised features carry no locality of their own (the paper's "
+                       "localization rests on ImageNet-pretrained features, `model.weights: imagenet`)")
+                text.append(f"Localization is **not** learnt here (pointing below twice chance){why}.")
     out.append("\n\n".join(text) + "\n" if text else "")
 
     fig_dir = ctx.figure_dir / "separation"
