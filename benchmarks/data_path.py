@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, require, save, tree_paths  # noqa: E402
+from _common import Timer, require, save, tree_cache, tree_paths  # noqa: E402
 
 from avrepro.config import load_params  # noqa: E402
 from avrepro.data.cache import FeatureCache, load_audio, to_int16  # noqa: E402
@@ -29,10 +29,9 @@ from avrepro.tasks.binaural.data import BinauralWindows  # noqa: E402
 class DecodedClips:
     """The FeatureCache interface the dataset uses, decoding from the raw files on every read."""
 
-    def __init__(self, cache: FeatureCache, manifest: Path, tree: Path):
+    def __init__(self, cache: FeatureCache, manifest: Path):
         rows = read_manifest(manifest).set_index("clip_id")
-        raw = Path(cache.index["raw_dir"])
-        raw = raw if raw.is_absolute() else tree / raw
+        raw = cache.raw_dir
         self.cache, self.clip_ids = cache, cache.clip_ids
         self.files = [(raw / rows.loc[c, "audio"], raw / rows.loc[c, "video"]) for c in self.clip_ids]
         self.sample_rate, self.fps, self.frame_size = cache.sample_rate, cache.fps, cache.frame_size
@@ -58,9 +57,9 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # one loader process's view
     paths = tree_paths(args.tree, args.dataset)
-    cache = FeatureCache(require(paths["cache"] / "train/binaural", "training feature cache"))
+    cache = tree_cache(args.tree, paths["cache"] / "train/binaural", "training feature cache")
     cfg = load_params(require(paths["params"], "params.yaml"))["binaural"]  # the tree's profile
-    decoded = DecodedClips(cache, require(paths["manifest"], "manifest"), args.tree)
+    decoded = DecodedClips(cache, require(paths["manifest"], "manifest"))
     n = min(args.examples, len(cache))
     # one window per clip, clips 0..n-1: every example touches a different clip
     from_cache = BinauralWindows(cache, cfg, seed=0, windows_per_clip=1, train=True)

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import require, save, tree_cache  # noqa: E402
+from _common import require, save, tree_cache, tree_paths  # noqa: E402
 
 from avrepro.config import load_params  # noqa: E402
 from avrepro.engine.train import autocast, build_optimizer, seed_everything, select_device  # noqa: E402
@@ -41,13 +41,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--mixtures", type=int, default=None, help="test mixtures (default: the profile's)")
     args = ap.parse_args(argv)
     cfg = load_params(require(args.tree / "params.yaml", "the tree's params"))["separation"]
+    cache = tree_paths(args.tree, cfg["dataset"])["cache"]
     if args.batch:
         cfg["train"]["batch_size"] = args.batch
     if args.ngf:
         cfg["model"]["ngf"] = args.ngf
     if args.mixtures:
         cfg["eval"]["mixtures"] = args.mixtures
-    cache = args.tree / "data/cache" / cfg["dataset"]
     train, val, test = (tree_cache(args.tree, cache / s / "separation", "the separation feature cache")
                         for s in ("train", "val", "test"))
     seed_everything(0, args.threads)

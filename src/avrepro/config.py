@@ -111,6 +111,17 @@ def resolve(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
             else:
                 where = "common." + _key_path(parts)
             raise ParamsError(f"{source}: {where}: {what}")
+    return _drop_untrained_controls(cfg)
+
+
+def _drop_untrained_controls(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Leave out each task's ``controls`` (``{name: variant}``) whose variant the profile does not
+    train (e.g. binaural's ``flipped`` of ``full`` in a profile that trains ``film`` only): the
+    DAG, the figures and the report then agree on which controls exist."""
+    for section in cfg.values():
+        if isinstance(section, dict) and section.get("controls"):
+            trained = section.get("variants") or []
+            section["controls"] = {n: v for n, v in section["controls"].items() if v in trained}
     return cfg
 
 

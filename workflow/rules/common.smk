@@ -81,15 +81,11 @@ def cache(task, split):
 
 
 def names(task, *kinds):
-    """Names of a task's ``variants``, ``baselines`` and/or ``controls`` (in that order); a
-    control whose variant is not trained in this profile is left out."""
+    """Names of a task's ``variants``, ``baselines`` and/or ``controls`` (in that order; the
+    configuration keeps only controls of trained variants)."""
     out = []
     for kind in kinds:
-        value = CFG[task].get(kind) or []
-        if kind == "controls":
-            value = [n for n, variant in dict(value).items()
-                     if variant in (CFG[task].get("variants") or [])]
-        out += list(value)
+        out += list(CFG[task].get(kind) or [])
     return out
 
 

@@ -34,11 +34,9 @@ PANEL_NAMES = ("backbone", "film", "fusion", "full", "flipped")
 
 
 def names_of(cfg: dict) -> tuple[list[str], list[str], list[str]]:
-    """Baselines, trained variants and controls of the binaural section (a control of a variant
-    the profile does not train is not in the DAG, as in ``workflow/rules/common.smk``)."""
-    variants = list(cfg.get("variants", []))
-    controls = [n for n, v in (cfg.get("controls") or {}).items() if v in variants]
-    return list(cfg.get("baselines", [])), variants, controls
+    """Baselines, trained variants and controls of the binaural section."""
+    controls = cfg.get("controls") or {}
+    return list(cfg.get("baselines", [])), list(cfg.get("variants", [])), list(controls)
 
 
 def plot_ablation(metrics: dict[str, dict], out_png: str | Path,

@@ -35,14 +35,18 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %" if math.isfinite(x) else "–"
 
 
-def _gap(a: dict, b: dict, key: str = "sdr") -> str:
+def _comparison(a: dict, b: dict, key: str = "sdr") -> tuple[str, str]:
+    """How ``a`` compares with ``b`` on ``key``: a verdict (``beats``, ``is level with`` inside
+    2 combined standard errors or without SEMs, ``does **not** beat``) and the gap in words."""
     diff = a[key] - b[key]
     se = math.hypot(a.get(f"{key}_sem", math.nan), b.get(f"{key}_sem", math.nan))
+    ratio = abs(diff) / se if math.isfinite(se) and se > 0 else math.nan
     text = f"{diff:+.2f} dB"
-    if math.isfinite(se) and se > 0:
-        ratio = abs(diff) / se
+    if math.isfinite(ratio):
         text += f" ({ratio:.1f} combined standard errors{', within noise' if ratio < 2 else ''})"
-    return text
+    if not ratio >= 2:  # NaN counts as noise
+        return "is level with", text
+    return ("beats" if diff > 0 else "does **not** beat"), text
 
 
 @section("separation")
@@ -99,13 +103,8 @@ def separation_section(ctx: ReportContext) -> str:
         for ref, label in (("mixture", "the mixture baseline"), ("nmf", "the paper's blind NMF baseline"),
                            ("nmf_supervised", "class-informed supervised NMF")):
             if ref in metrics and ref != best:
-                r = metrics[ref]
-                se = math.hypot(m.get("sdr_sem", math.nan), r.get("sdr_sem", math.nan))
-                if not abs(m["sdr"] - r["sdr"]) >= 2 * se:  # NaN SEMs count as noise
-                    verdict = "is level with"
-                else:
-                    verdict = "beats" if m["sdr"] > r["sdr"] else "does **not** beat"
-                parts.append(f"It {verdict} {label} (SDR {_db(r, 'sdr')}): {_gap(m, r)}.")
+                verdict, gap = _comparison(m, metrics[ref])
+                parts.append(f"It {verdict} {label} (SDR {_db(metrics[ref], 'sdr')}): {gap}.")
         bounds = [b for b in UPPER_BOUNDS if b in metrics]
         if bounds:
             parts.append("The ideal masks, which know the true sources, reach " + " and ".join(
