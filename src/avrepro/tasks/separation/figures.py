@@ -45,7 +45,8 @@ SEPARATION_KEYS = ("sdr", "sir", "sar")
 def plot_metric_bars(metrics: dict[str, dict], out_png: str | Path,
                      title: str = "Separation on the test mixtures") -> Path:
     """Grouped bars: SDR, SIR, SAR (mean ± SEM) per model or baseline; dashed line = the
-    mixture's SDR (the same test mixtures for every row)."""
+    mixture's SDR (the same test mixtures for every row). The ``mixture`` baseline's SAR is left
+    out: with no artifacts at all it is unbounded (~140 dB) and would flatten every other bar."""
     names = list(metrics)
     with styled():
         fig = new_figure((max(5.0, 1.2 * len(names) + 2.5), 3.6))
@@ -54,8 +55,9 @@ def plot_metric_bars(metrics: dict[str, dict], out_png: str | Path,
         x = np.arange(len(SEPARATION_KEYS))
         for j, name in enumerate(names):
             m = metrics[name]
-            vals = [m.get(k, math.nan) for k in SEPARATION_KEYS]
-            errs = [m.get(f"{k}_sem", 0.0) for k in SEPARATION_KEYS]
+            shown = [k for k in SEPARATION_KEYS if not (name == "mixture" and k == "sar")]
+            vals = [m.get(k, math.nan) if k in shown else math.nan for k in SEPARATION_KEYS]
+            errs = [m.get(f"{k}_sem", 0.0) if k in shown else 0.0 for k in SEPARATION_KEYS]
             ax.bar(x - 0.4 + width * (j + 0.5), vals, width, yerr=errs, capsize=2,
                    color=color_for(name, names), label=name)
         mix = [m["sdr_mixture"] for m in metrics.values() if math.isfinite(m.get("sdr_mixture", math.nan))]
