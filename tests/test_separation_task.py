@@ -121,3 +121,24 @@ def test_unknown_baseline_and_nmf_without_train_split_fail_clearly(sep):
         SeparationTask().evaluate(None, cfg, sep["caches"]["test"], "oracle", progress=False)
     with pytest.raises(ValueError, match="needs_train"):
         SeparationTask().evaluate(None, cfg, sep["caches"]["test"], "nmf_supervised", progress=False)
+
+
+@pytest.mark.parametrize("pointing, verdict", [(0.37, "Localization is learnt, weakly"),
+                                               (0.55, "Localization is learnt, clearly"),
+                                               (0.25, "Localization is **not** learnt")])
+def test_report_localization_verdict_follows_the_standard_error(tmp_path, pointing, verdict):
+    """Pointing 2+ SE above the box share is learnt (clearly from twice chance); inside 2 SE it is not."""
+    from avrepro.report import build_report
+
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    base = {"sdr": 6.0, "sdr_sem": 0.4, "sir": 9.0, "sar": 14.0, "sdr_mixture": 0.8, "n_clips": 128}
+    (metrics / "separation_mixture.json").write_text(json.dumps({**base, "sdr": 0.8}))
+    (metrics / "separation_binary.json").write_text(json.dumps(
+        {**base, "pointing_accuracy": pointing, "pointing_accuracy_sem": 0.03,
+         "map_mass_in_box": 0.3, "box_share": 0.235}))
+    cfg = {"variants": ["binary"], "baselines": ["mixture"], "mix": {"n": 2}, "model": {"weights": "none"}}
+    md = build_report({"profile": "default", "dataset": "synthetic", "separation": cfg},
+                      tmp_path / "report.md", metrics, tmp_path / "figures", tmp_path / "tables",
+                      tasks=["separation"])
+    assert verdict in md

@@ -119,12 +119,20 @@ def separation_section(ctx: ReportContext) -> str:
                         f"videos ({point / share:.1f}x chance, {_pct(share)}) and put {_pct(mass)} "
                         f"of their mass inside it ({mass / share:.1f}x the {_pct(share)} of a "
                         "uniform map).")
-            if point < 2 * share:
+            sem = m.get("pointing_accuracy_sem", math.nan)
+            z = (point - share) / sem if math.isfinite(sem) and sem > 0 else math.nan
+            if z >= 2:
+                strength = "clearly" if point >= 2 * share else "weakly (below twice chance)"
+                text.append(f"Localization is learnt, {strength}: pointing is {z:.1f} standard "
+                            "errors above chance.")
+            else:
                 why = ("" if scfg.get("model", {}).get("weights") == "imagenet" else
-                       ": every cell of the frame net's feature map sees the whole frame, and "
-                       "randomly initialised features carry no locality of their own (the paper's "
-                       "localization rests on ImageNet-pretrained features, `model.weights: imagenet`)")
-                text.append(f"Localization is **not** learnt here (pointing below twice chance){why}.")
+                       ": randomly initialised features carry no locality of their own unless each "
+                       "cell of the frame net's map sees only part of the frame (`model.output_stride`; "
+                       "the paper's localization rests on ImageNet-pretrained features, "
+                       "`model.weights: imagenet`)")
+                text.append(f"Localization is **not** learnt here (pointing within 2 standard errors "
+                            f"of chance){why}.")
     out.append("\n\n".join(text) + "\n" if text else "")
 
     fig_dir = ctx.figure_dir / "separation"
