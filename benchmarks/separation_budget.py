@@ -1,7 +1,7 @@
 """Separation SDR against training time: the `binary` PixelPlayer trained on a tree's solo-clip
 cache for a wall-clock budget, scored on the task's fixed test mixtures at several marks of it.
 
-    python benchmarks/separation_budget.py --tree PATH [--minutes 1.5 3.5] [--batch 32] [--ngf 8]
+    python benchmarks/separation_budget.py --tree PATH [--minutes 1.5 3.5] [--batch 32] [--ngf 8] [--set model.output_stride=16]
 
 It answers how much training the model needs to pass the NMF baseline: the `default` profile
 trains on 2 CPU cores for what the 45-minute DAG leaves it, which is far less. Data loading runs
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,6 +30,18 @@ from avrepro.tasks import get_task  # noqa: E402
 KEYS = ("sdr", "sdr_sem", "sir", "sar", "sdr_mixture", "pointing_accuracy", "box_share")
 
 
+def override(cfg: dict, item: str) -> None:
+    """Set ``cfg[a][b] = value`` from ``"a.b=value"`` (an existing key; the value parsed as YAML)."""
+    key, sep, value = item.partition("=")
+    *parents, leaf = key.split(".")
+    node = cfg
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not sep or not isinstance(node, dict) or leaf not in node:
+        raise SystemExit(f"--set {item}: expected KEY=VALUE with KEY an existing separation param")
+    node[leaf] = yaml.safe_load(value)
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
@@ -39,9 +52,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--workers", type=int, default=4, help="DataLoader processes")
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
     ap.add_argument("--mixtures", type=int, default=None, help="test mixtures (default: the profile's)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override separation params, e.g. model.output_stride=16 train.lr_sound=3.0e-3 "
+                         "(values are YAML)")
     args = ap.parse_args(argv)
     cfg = load_params(require(args.tree / "params.yaml", "the tree's params"))["separation"]
     cache = tree_paths(args.tree, cfg["dataset"])["cache"]
+    for item in args.set:
+        override(cfg, item)
     if args.batch:
         cfg["train"]["batch_size"] = args.batch
     if args.ngf:
@@ -58,7 +76,7 @@ def main(argv=None) -> dict:
     data, _ = task.datasets(cfg, train, val, "binary", 0)
     batch_size = cfg["train"]["batch_size"]
     shape = f"batch {batch_size}, ngf {cfg['model']['ngf']}, frames {cfg['frames']['crop_width']}x" \
-            f"{cfg['frames']['crop_height']}, {device.type}"
+            f"{cfg['frames']['crop_height']}, {device.type}" + "".join(f", {s}" for s in args.set)
     lines, figures = [], {}
     trained, steps, epoch, marks = 0.0, 0, 0, sorted(args.minutes)
     while marks:
