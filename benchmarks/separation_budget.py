@@ -30,16 +30,20 @@ from avrepro.tasks import get_task  # noqa: E402
 KEYS = ("sdr", "sdr_sem", "sir", "sar", "sdr_mixture", "pointing_accuracy", "box_share")
 
 
-def override(cfg: dict, item: str) -> None:
-    """Set ``cfg[a][b] = value`` from ``"a.b=value"`` (an existing key; the value parsed as YAML)."""
-    key, sep, value = item.partition("=")
-    *parents, leaf = key.split(".")
-    node = cfg
-    for part in parents:
-        node = node.get(part) if isinstance(node, dict) else None
-    if not sep or not isinstance(node, dict) or leaf not in node:
-        raise SystemExit(f"--set {item}: expected KEY=VALUE with KEY an existing separation param")
-    node[leaf] = yaml.safe_load(value)
+def overrides(items: list[str]) -> dict:
+    """``{"separation": {...}}`` from ``KEY=VALUE`` items (dotted keys under ``separation``, YAML
+    values), for :func:`load_params`, which merges them into the profile and validates them."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {item}: expected KEY=VALUE, e.g. model.output_stride=16")
+        *parents, leaf = ["separation", *key.split(".")]
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
 
 
 def main(argv=None) -> dict:
@@ -56,16 +60,11 @@ def main(argv=None) -> dict:
                     help="override separation params, e.g. model.output_stride=16 train.lr_sound=3.0e-3 "
                          "(values are YAML)")
     args = ap.parse_args(argv)
-    cfg = load_params(require(args.tree / "params.yaml", "the tree's params"))["separation"]
+    settings = args.set + [f"{key}={value}" for key, value in (
+        ("train.batch_size", args.batch), ("model.ngf", args.ngf), ("eval.mixtures", args.mixtures)) if value]
+    cfg = load_params(require(args.tree / "params.yaml", "the tree's params"),
+                      overrides(settings))["separation"]
     cache = tree_paths(args.tree, cfg["dataset"])["cache"]
-    for item in args.set:
-        override(cfg, item)
-    if args.batch:
-        cfg["train"]["batch_size"] = args.batch
-    if args.ngf:
-        cfg["model"]["ngf"] = args.ngf
-    if args.mixtures:
-        cfg["eval"]["mixtures"] = args.mixtures
     train, val, test = (tree_cache(args.tree, cache / s / "separation", "the separation feature cache")
                         for s in ("train", "val", "test"))
     seed_everything(0, args.threads)

@@ -35,12 +35,17 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %" if math.isfinite(x) else "–"
 
 
+def _in_standard_errors(diff: float, se: float) -> float:
+    """``diff / se``; NaN without a finite, positive standard error."""
+    return diff / se if math.isfinite(se) and se > 0 else math.nan
+
+
 def _comparison(a: dict, b: dict, key: str = "sdr") -> tuple[str, str]:
     """How ``a`` compares with ``b`` on ``key``: a verdict (``beats``, ``is level with`` inside
     2 combined standard errors or without SEMs, ``does **not** beat``) and the gap in words."""
     diff = a[key] - b[key]
-    se = math.hypot(a.get(f"{key}_sem", math.nan), b.get(f"{key}_sem", math.nan))
-    ratio = abs(diff) / se if math.isfinite(se) and se > 0 else math.nan
+    ratio = abs(_in_standard_errors(diff, math.hypot(a.get(f"{key}_sem", math.nan),
+                                                     b.get(f"{key}_sem", math.nan))))
     text = f"{diff:+.2f} dB"
     if math.isfinite(ratio):
         text += f" ({ratio:.1f} combined standard errors{', within noise' if ratio < 2 else ''})"
@@ -119,8 +124,7 @@ def separation_section(ctx: ReportContext) -> str:
                         f"videos ({point / share:.1f}x chance, {_pct(share)}) and put {_pct(mass)} "
                         f"of their mass inside it ({mass / share:.1f}x the {_pct(share)} of a "
                         "uniform map).")
-            sem = m.get("pointing_accuracy_sem", math.nan)
-            z = (point - share) / sem if math.isfinite(sem) and sem > 0 else math.nan
+            z = _in_standard_errors(point - share, m.get("pointing_accuracy_sem", math.nan))
             if z >= 2:
                 strength = "clearly" if point >= 2 * share else "weakly (below twice chance)"
                 text.append(f"Localization is learnt, {strength}: pointing is {z:.1f} standard "
