@@ -5,7 +5,8 @@ cache for a wall-clock budget, scored on the task's fixed test mixtures at sever
 
 It answers how much training the model needs to pass the NMF baseline: the `default` profile
 trains on 2 CPU cores for what the 45-minute DAG leaves it, which is far less. Data loading runs
-in `--workers` processes; on CUDA the step uses bf16 autocast. Evaluation time is not counted.
+in `--workers` processes; the step uses bf16 autocast on CUDA, and on CPU with `train.cpu_amp`
+(as the profile does). Evaluation time is not counted.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def main(argv=None) -> dict:
         for batch in loader:
             model.train()
             batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-            with autocast(device, cfg["train"]["amp"]):
+            with autocast(device, cfg["train"]["amp"], cfg["train"].get("cpu_amp", False)):
                 loss = task.losses(model, batch, cfg)["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

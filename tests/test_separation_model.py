@@ -79,6 +79,21 @@ def test_pixelplayer_masks_and_sound_maps():
         build_model("soft", MODEL)
 
 
+def test_autocast_keeps_the_frame_head_and_synthesizer_in_fp32():
+    """Under bf16 autocast the trunks run in bf16 but the frame head, the max pool and the
+    synthesizer stay fp32, so near-1 sigmoids do not tie at the pool's maximum."""
+    model = build_model("binary", MODEL).eval()
+    log_mag, frames = torch.randn(2, 1, 128, 128), torch.randn(2, 2, 1, 3, 64, 128)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.visual.features(frames[:, 0, 0]).dtype == torch.bfloat16
+        assert model.frame_maps(frames).dtype == torch.float32
+        logits16 = model(log_mag, frames)
+    with torch.no_grad():
+        logits32 = model(log_mag, frames)
+    assert logits16.dtype == torch.float32
+    assert torch.allclose(logits16, logits32, atol=0.1)  # same masks, up to bf16 trunks
+
+
 def test_param_groups_cover_every_parameter_once():
     model = PixelPlayer(8, 4, 7)
     groups = SeparationTask().param_groups(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +27,28 @@ TINY = {
 }
 
 
+def generate_fresh(out: Path, seed: int, workers: int = 1) -> None:
+    """``generate`` in a new process, as the DAG's rule runs it: the pytest process, after other
+    tests, renders some frames differently (see the note in test_same_seed_same_bytes_any_workers)."""
+    proc = mp.get_context("spawn").Process(target=generate, args=(TINY, out, seed),
+                                           kwargs={"progress": False, "workers": workers})
+    proc.start()
+    proc.join()
+    assert proc.exitcode == 0, f"generate failed in a fresh process (exit code {proc.exitcode})"
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("syn") / "a"
-    generate(TINY, out, seed=3, progress=False)
+    generate_fresh(out, seed=3)
     return out
 
 
 def test_same_seed_same_bytes_any_workers(tiny, tmp_path):
+    # one process against a pool of two, both started clean. Run inside the pytest process after
+    # the other tests, the one-process tree has come out with different mp4s (about 1 run in 10;
+    # wavs and meta equal; cause not pinned down, suspected: NumPy's SIMD and scalar exp/power
+    # loops differ by an ulp, flipping a pixel's rounding). `synthesize` runs in a fresh process.
     generate(TINY, tmp_path / "b", seed=3, progress=False, workers=2)
     assert differences(tiny, tmp_path / "b") == []
     a = files(tiny)

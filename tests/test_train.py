@@ -156,3 +156,22 @@ def test_write_predictions_by_suffix(tmp_path):
     assert read_json(tmp_path / "p/s.json") == {"x": 1}
     with pytest.raises(ValueError, match="suffix"):
         write_predictions({"x.png": 1}, tmp_path / "p", 16000)
+
+
+def test_cpu_autocast_only_when_asked(monkeypatch):
+    """``train.amp`` alone leaves the CPU in fp32; ``train.cpu_amp`` turns on bf16 autocast where the
+    CPU has native bf16, and elsewhere warns and stays in fp32."""
+    from avrepro.engine import train as engine
+
+    cpu, layer, x = torch.device("cpu"), torch.nn.Linear(4, 4), torch.randn(2, 4)
+    for amp, asked in (("bf16", False), ("none", True), ("fp16", True)):
+        with engine.autocast(cpu, amp, asked):
+            assert layer(x).dtype == torch.float32, (amp, asked)
+    with engine.autocast(cpu, "bf16", True):
+        native = layer(x).dtype
+    assert native == (torch.bfloat16 if engine.cpu_has_bf16() else torch.float32)
+    monkeypatch.setattr(engine, "cpu_has_bf16", lambda: False)
+    engine._warn_no_cpu_bf16.cache_clear()
+    with pytest.warns(RuntimeWarning, match="no native bf16"):
+        with engine.autocast(cpu, "bf16", True):
+            assert layer(x).dtype == torch.float32

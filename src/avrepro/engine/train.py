@@ -9,9 +9,11 @@ appear only when training has finished, each written atomically.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -42,11 +44,32 @@ def seed_everything(seed: int, threads: int | None = None) -> None:
         torch.set_num_threads(threads)
 
 
-def autocast(device: torch.device, amp: str):
-    """bf16/fp16 autocast on CUDA; full precision on CPU."""
-    if device.type != "cuda" or amp == "none":
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bf16 kernels natively (AVX512-BF16 or AMX; oneDNN's own check)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@functools.cache
+def _warn_no_cpu_bf16() -> None:
+    warnings.warn("train.cpu_amp is set but this CPU has no native bf16 (AVX512-BF16/AMX): "
+                  "training runs in full precision", RuntimeWarning, stacklevel=3)
+
+
+def autocast(device: torch.device, amp: str, cpu: bool = False):
+    """bf16/fp16 autocast on CUDA. On CPU full precision, unless ``cpu`` (``train.cpu_amp``) asks
+    for bf16 autocast with ``amp: bf16`` and the CPU has native bf16 (else a warning, fp32)."""
+    if amp == "none":
         return contextlib.nullcontext()
-    return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+    if device.type == "cpu" and cpu and amp == "bf16":
+        if cpu_has_bf16():
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        _warn_no_cpu_bf16()
+    return contextlib.nullcontext()
 
 
 def _to(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
@@ -276,7 +299,7 @@ def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int,
         net.train()
         for batch in loader:
             batch = _to(batch, dev, channels_last)
-            with autocast(dev, tcfg["amp"]):
+            with autocast(dev, tcfg["amp"], tcfg.get("cpu_amp", False)):
                 losses = task.losses(net, batch, cfg)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
@@ -296,7 +319,7 @@ def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int,
                 bar.set_postfix(step=state["step"], loss=f"{float(losses['loss']):.4g}")
         scheduler.step()
         ddp.sync_buffers(model, world)  # BatchNorm running statistics of rank 0 everywhere
-        val = _validate(task, model, val_loader, cfg, dev, tcfg["amp"], val_world, channels_last)
+        val = _validate(task, model, val_loader, cfg, dev, tcfg, val_world, channels_last)
         sums = global_sums()
         row = {"epoch": epoch, **{f"train/{k}": v / max(1, state["batch"]) for k, v in sums.items()},
                **{f"val/{k}": v for k, v in val.items()}}
@@ -335,7 +358,7 @@ def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int,
 
 
 @torch.no_grad()
-def _validate(task, model, loader, cfg, dev, amp, world=None, channels_last: bool = False) -> dict:
+def _validate(task, model, loader, cfg, dev, tcfg, world=None, channels_last: bool = False) -> dict:
     """Mean losses over the validation windows (each rank takes whole batches round-robin)."""
     from avrepro.engine import ddp
 
@@ -345,7 +368,7 @@ def _validate(task, model, loader, cfg, dev, amp, world=None, channels_last: boo
     n = 0
     for batch in loader:
         batch = _to(batch, dev, channels_last)
-        with autocast(dev, amp):
+        with autocast(dev, tcfg["amp"], tcfg.get("cpu_amp", False)):
             losses = task.losses(model, batch, cfg)
         size = next(iter(batch.values())).shape[0]
         for key, value in losses.items():

@@ -72,5 +72,7 @@ class FrameNet(nn.Module):
         if frames.dim() != 5:
             raise ValueError(f"expected frames (B, n_frames, 3, H, W), got {tuple(frames.shape)}")
         b, t = frames.shape[:2]
-        x = self.fc(self.features(frames.flatten(0, 1)))
+        x = self.features(frames.flatten(0, 1))
+        with torch.autocast(x.device.type, enabled=False):  # the K-channel head in fp32
+            x = self.fc(x.float())
         return x.view(b, t, *x.shape[1:]).transpose(1, 2)

@@ -71,6 +71,8 @@ class PixelPlayer(nn.Module):
         """Activated visual features per position: ``(B, N, n_frames, 3, H, W)`` ->
         ``(B, N, K, n_frames, h, w)``."""
         b, n = frames.shape[:2]
+        # the frame net's head and all that follows run in fp32 under autocast: in bf16, sigmoids
+        # near 1 tie at the max, and the max pool then spreads its gradient over every tie
         x = self.activation(self.visual(frames.flatten(0, 1)))
         return x.view(b, n, *x.shape[1:])
 
@@ -79,7 +81,9 @@ class PixelPlayer(nn.Module):
         ``(B, N, n_frames, 3, H, W)`` -> ``(B, N, F, T)``."""
         maps = self.frame_maps(frames)
         visual = maps.amax(dim=(3, 4, 5)) if self.pool == "max" else maps.mean(dim=(3, 4, 5))
-        return self.synthesizer(visual, self.sound(log_mag))
+        sound = self.sound(log_mag).float()
+        with torch.autocast(sound.device.type, enabled=False):  # the small linear head in fp32
+            return self.synthesizer(visual, sound)
 
     @torch.no_grad()
     def sound_maps(self, log_mag: torch.Tensor, mag: torch.Tensor, frames: torch.Tensor,

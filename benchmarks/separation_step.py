@@ -1,0 +1,104 @@
+"""Seconds per separation training step, full precision against bf16 autocast (`train.cpu_amp`).
+
+    python benchmarks/separation_step.py --tree PATH [--steps 6] [--threads 2] [--set KEY=VALUE ...]
+
+One batch of the tree's solo-clip cache (the profile's batch size), then forward, backward and an
+optimizer step of the `binary` PixelPlayer, timed after a warm-up step; and the frame net and the
+sound net alone (forward + backward). On CPU the bf16 rows need a CPU with native bf16 (see
+`avrepro.engine.train.cpu_has_bf16`); where it has none they are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import require, save, tree_cache, tree_paths  # noqa: E402
+from separation_budget import overrides  # noqa: E402
+
+from avrepro.config import load_params  # noqa: E402
+from avrepro.engine.train import autocast, build_optimizer, cpu_has_bf16, seed_everything, select_device  # noqa: E402
+from avrepro.tasks import get_task  # noqa: E402
+from avrepro.tasks.separation import spectral  # noqa: E402
+
+
+def seconds_per_call(fn, steps: int) -> float:
+    fn()  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - start) / steps
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
+    ap.add_argument("--steps", type=int, default=6, help="timed steps per row")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override separation params, e.g. model.ngf=16 (values are YAML)")
+    args = ap.parse_args(argv)
+    cfg = load_params(require(args.tree / "params.yaml", "the tree's params"),
+                      overrides(args.set))["separation"]
+    cache = tree_paths(args.tree, cfg["dataset"])["cache"]
+    train, val = (tree_cache(args.tree, cache / s / "separation", "the separation feature cache")
+                  for s in ("train", "val"))
+    seed_everything(0, args.threads)
+    device = select_device(None)
+    task = get_task("separation")
+    data, _ = task.datasets(cfg, train, val, "binary", 0)
+    items = [data[i] for i in range(cfg["train"]["batch_size"])]
+    batch = {k: torch.stack([it[k] for it in items]).to(device) for k in items[0]}
+    model = task.build_model(cfg, "binary").to(device).train()
+    optimizer = build_optimizer(task.param_groups(model, cfg), cfg["train"])
+    log_mag = spectral.prepare(batch["audio"], cfg["audio"])["log_mag"]
+    frames = batch["frames"].flatten(0, 1)  # every clip's frames: (B * N, n_frames, 3, h, w)
+    amp = "bf16"
+    precisions = [("fp32", False)] + ([("bf16 autocast", True)] if device.type == "cuda" or cpu_has_bf16() else [])
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    lines = [f"separation `binary`, batch {cfg['train']['batch_size']} mixtures of {cfg['mix']['n']}, "
+             f"frames {cfg['frames']['crop_width']}x{cfg['frames']['crop_height']}, output stride "
+             f"{cfg['model']['output_stride']}, ngf {cfg['model']['ngf']}, {device.type}, "
+             f"{args.threads} threads" + "".join(f", {s}" for s in args.set)]
+    figures = {}
+    for label, on in precisions:
+        def run(part):
+            def call():
+                with autocast(device, amp if on else "none", on):
+                    if part == "step":
+                        loss = task.losses(model, batch, cfg)["loss"]
+                    elif part == "frame net":
+                        loss = model.visual(frames).float().sum()
+                    else:
+                        loss = model.sound(log_mag).float().sum()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if part == "step":
+                    optimizer.step()
+                sync()
+            return seconds_per_call(call, args.steps)
+
+        row = {part: run(part) for part in ("step", "frame net", "sound net")}
+        figures[label] = row
+        lines.append(f"  {label:14s} step {row['step']:.3f} s (frame net {row['frame net']:.3f} s, "
+                     f"sound net {row['sound net']:.3f} s, forward + backward)")
+    if len(figures) == 2:
+        ratio = figures["fp32"]["step"] / figures["bf16 autocast"]["step"]
+        lines.append(f"  bf16 autocast: {ratio:.2f}x the steps per second of fp32")
+    else:
+        lines.append("  bf16 autocast: skipped (this CPU has no native bf16)")
+    save("separation_step", f"Separation training step, fp32 and bf16 ({device.type})", lines, figures)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
