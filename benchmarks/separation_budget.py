@@ -6,7 +6,7 @@ cache for a wall-clock budget, scored on the task's fixed test mixtures at sever
 It answers how much training the model needs to pass the NMF baseline: the `default` profile
 trains on 2 CPU cores for what the 45-minute DAG leaves it, which is far less. Data loading runs
 in `--workers` processes; the step uses bf16 autocast on CUDA, and on CPU with `train.cpu_amp`
-(as the profile does). Evaluation time is not counted.
+(off in the profiles; `--set train.cpu_amp=true`). Evaluation time is not counted.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import require, save, tree_cache, tree_paths  # noqa: E402
 
 from avrepro.config import load_params  # noqa: E402
-from avrepro.engine.train import autocast, build_optimizer, seed_everything, select_device  # noqa: E402
+from avrepro.engine.train import build_optimizer, seed_everything, select_device, train_autocast  # noqa: E402
 from avrepro.tasks import get_task  # noqa: E402
 
 KEYS = ("sdr", "sdr_sem", "sir", "sar", "sdr_mixture", "pointing_accuracy", "box_share")
@@ -47,6 +47,15 @@ def overrides(items: list[str]) -> dict:
     return out
 
 
+def load_tree(tree: Path, settings: list[str]) -> tuple[dict, tuple]:
+    """The tree's separation params with ``KEY=VALUE`` ``settings`` applied, and its train, val and
+    test feature caches."""
+    cfg = load_params(require(tree / "params.yaml", "the tree's params"), overrides(settings))["separation"]
+    cache = tree_paths(tree, cfg["dataset"])["cache"]
+    return cfg, tuple(tree_cache(tree, cache / s / "separation", "the separation feature cache")
+                      for s in ("train", "val", "test"))
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
@@ -63,11 +72,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     settings = args.set + [f"{key}={value}" for key, value in (
         ("train.batch_size", args.batch), ("model.ngf", args.ngf), ("eval.mixtures", args.mixtures)) if value]
-    cfg = load_params(require(args.tree / "params.yaml", "the tree's params"),
-                      overrides(settings))["separation"]
-    cache = tree_paths(args.tree, cfg["dataset"])["cache"]
-    train, val, test = (tree_cache(args.tree, cache / s / "separation", "the separation feature cache")
-                        for s in ("train", "val", "test"))
+    cfg, (train, val, test) = load_tree(args.tree, settings)
     seed_everything(0, args.threads)
     device = select_device(None)
     task = get_task("separation")
@@ -88,7 +93,7 @@ def main(argv=None) -> dict:
         for batch in loader:
             model.train()
             batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-            with autocast(device, cfg["train"]["amp"], cfg["train"].get("cpu_amp", False)):
+            with train_autocast(device, cfg["train"]):
                 loss = task.losses(model, batch, cfg)["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -18,10 +18,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import require, save, tree_cache, tree_paths  # noqa: E402
-from separation_budget import overrides  # noqa: E402
+from _common import save  # noqa: E402
+from separation_budget import load_tree  # noqa: E402
 
-from avrepro.config import load_params  # noqa: E402
 from avrepro.engine.train import autocast, build_optimizer, cpu_has_bf16, seed_everything, select_device  # noqa: E402
 from avrepro.tasks import get_task  # noqa: E402
 from avrepro.tasks.separation import spectral  # noqa: E402
@@ -43,11 +42,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override separation params, e.g. model.ngf=16 (values are YAML)")
     args = ap.parse_args(argv)
-    cfg = load_params(require(args.tree / "params.yaml", "the tree's params"),
-                      overrides(args.set))["separation"]
-    cache = tree_paths(args.tree, cfg["dataset"])["cache"]
-    train, val = (tree_cache(args.tree, cache / s / "separation", "the separation feature cache")
-                  for s in ("train", "val"))
+    cfg, (train, val, _) = load_tree(args.tree, args.set)
     seed_everything(0, args.threads)
     device = select_device(None)
     task = get_task("separation")

@@ -27,11 +27,11 @@ TINY = {
 }
 
 
-def generate_fresh(out: Path, seed: int, workers: int = 1) -> None:
+def generate_fresh(out: Path, seed: int) -> None:
     """``generate`` in a new process, as the DAG's rule runs it: the pytest process, after other
     tests, renders some frames differently (see the note in test_same_seed_same_bytes_any_workers)."""
     proc = mp.get_context("spawn").Process(target=generate, args=(TINY, out, seed),
-                                           kwargs={"progress": False, "workers": workers})
+                                           kwargs={"progress": False})
     proc.start()
     proc.join()
     assert proc.exitcode == 0, f"generate failed in a fresh process (exit code {proc.exitcode})"

@@ -72,6 +72,11 @@ def autocast(device: torch.device, amp: str, cpu: bool = False):
     return contextlib.nullcontext()
 
 
+def train_autocast(device: torch.device, tcfg: dict):
+    """:func:`autocast` as a ``train`` section asks for it (``amp``, ``cpu_amp``)."""
+    return autocast(device, tcfg["amp"], tcfg.get("cpu_amp", False))
+
+
 def _to(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
     """Move a batch to ``device`` (non-blocking from pinned memory; 4-D images channels-last
     when asked)."""
@@ -299,7 +304,7 @@ def _train(task, cfg, variant, train_cache, val_cache, out_dir: Path, seed: int,
         net.train()
         for batch in loader:
             batch = _to(batch, dev, channels_last)
-            with autocast(dev, tcfg["amp"], tcfg.get("cpu_amp", False)):
+            with train_autocast(dev, tcfg):
                 losses = task.losses(net, batch, cfg)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
@@ -368,7 +373,7 @@ def _validate(task, model, loader, cfg, dev, tcfg, world=None, channels_last: bo
     n = 0
     for batch in loader:
         batch = _to(batch, dev, channels_last)
-        with autocast(dev, tcfg["amp"], tcfg.get("cpu_amp", False)):
+        with train_autocast(dev, tcfg):
             losses = task.losses(model, batch, cfg)
         size = next(iter(batch.values())).shape[0]
         for key, value in losses.items():
