@@ -9,7 +9,7 @@ import pytest
 
 from avrepro.config import load_params
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
 
 
 @pytest.fixture(scope="session")

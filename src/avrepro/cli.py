@@ -110,21 +110,18 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_figures(args) -> None:
-    from importlib import import_module
+    from avrepro.tasks import get_task
 
-    try:
-        module = import_module(f"avrepro.tasks.{args.task}.figures")
-    except ModuleNotFoundError:
-        raise ValueError(f"no figures for task '{args.task}' (avrepro.tasks.{args.task}.figures)") from None
-    written = module.make_figures(args.cfg, _open_cache(args.test, args.cfg), Path(args.models),
-                                  Path(args.metrics), Path(args.predictions), Path(args.out))
+    written = get_task(args.task).make_figures(args.cfg, _open_cache(args.test, args.cfg),
+                                               Path(args.models), Path(args.metrics),
+                                               Path(args.predictions), Path(args.out))
     print(f"figures {args.task}: {len(written)} files -> {args.out}")
 
 
 def cmd_report(args) -> None:
     import yaml
 
-    from avrepro.report import build_report
+    from avrepro.report.build import build_report
 
     extra = {}
     for cfg_file in sorted(Path(args.models).glob("*/*/config.yaml")):

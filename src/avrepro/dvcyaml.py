@@ -3,7 +3,7 @@
 Every DVC stage is one Snakemake job; its command asks Snakemake to run exactly that job
 (``--allowed-rules``), so there is a single set of commands. Stage params are the
 ``params.yaml`` keys the rule reads (recorded by ``section()`` in ``workflow/rules/common.smk``),
-deps are the job's inputs plus the package source, outs its outputs. ``tests/test_dvc.py``
+deps are the job's inputs plus the package source, outs its outputs. ``tests/pipeline/test_dvc.py``
 regenerates the file and fails if the committed one differs.
 """
 

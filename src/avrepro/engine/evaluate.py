@@ -57,9 +57,12 @@ def evaluate(task_name: str, cfg: dict, name: str, test_cache, checkpoint: Path 
         build_cfg = {**cfg, "model": {**cfg["model"], "weights": "none"}} if "model" in cfg else cfg
         model = task.build_model(build_cfg, variant or name).to(dev)
         model.load_state_dict(load_checkpoint(checkpoint, dev)["model"])
-    kwargs = {"train": train_cache} if train_cache is not None else {}
-    summary, rows, predictions = task.evaluate(model, cfg, test_cache, name, progress=progress,
-                                               **kwargs)
+    if model is not None:
+        summary, rows, predictions = task.evaluate(model, cfg, test_cache, name, train=train_cache,
+                                                   progress=progress)
+    else:
+        summary, rows, predictions = task.baseline(name, cfg, test_cache, train=train_cache,
+                                                   progress=progress)
     summary["model"] = name
     with atomic_path(clips_out) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")

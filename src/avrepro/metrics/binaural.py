@@ -54,15 +54,3 @@ def rir_error(pred: np.ndarray, true: np.ndarray) -> float:
     if pred.shape != true.shape:
         raise ValueError(f"rir_error: shapes differ, {pred.shape} vs {true.shape}")
     return float(np.mean(np.abs(pred - true)))
-
-
-def summarize(rows: list[dict], keys: tuple[str, ...] = ("stft_distance", "env_distance")) -> dict:
-    """Mean, standard deviation (ddof 1) and SEM over clips, keyed ``<k>``, ``<k>_std``, ``<k>_sem``."""
-    out: dict = {"n_clips": len(rows)}
-    for key in keys:
-        values = np.array([r[key] for r in rows], dtype=np.float64)
-        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        out[key] = float(values.mean())
-        out[f"{key}_std"] = std
-        out[f"{key}_sem"] = std / np.sqrt(len(values)) if len(values) else float("nan")
-    return out

@@ -79,17 +79,3 @@ def score_mixtures(jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], worker
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
                              initializer=_init_worker) as pool:
         return list(pool.map(_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
-
-
-def summarize(rows: list[dict], keys: tuple[str, ...]) -> dict:
-    """Mean, standard deviation (ddof 1) and SEM over rows: ``<k>``, ``<k>_std``, ``<k>_sem``;
-    ``n_clips`` = number of rows. Rows lacking a key (or NaN) are left out of that key's mean."""
-    out: dict = {"n_clips": len(rows)}
-    for key in keys:
-        values = np.array([r[key] for r in rows if key in r], dtype=np.float64)
-        values = values[np.isfinite(values)]
-        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        out[key] = float(values.mean()) if len(values) else float("nan")
-        out[f"{key}_std"] = std
-        out[f"{key}_sem"] = std / float(np.sqrt(len(values))) if len(values) else float("nan")
-    return out

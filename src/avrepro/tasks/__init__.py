@@ -1,25 +1,46 @@
-"""Task registry: the engine finds tasks here by id; adding a task adds one entry."""
+"""The task registry: the engine, the CLI and the report find a task here by name, and know it
+only through the :class:`~avrepro.tasks.base.Task` contract. Adding a task adds one entry (or
+one :func:`register_task` call for a task that lives outside this package)."""
 
 from __future__ import annotations
 
 from importlib import import_module
 
-_REGISTRY = {
+_REGISTRY: dict[str, str | type] = {
     "binaural": "avrepro.tasks.binaural.task:BinauralTask",
     "separation": "avrepro.tasks.separation.task:SeparationTask",
     "sync": "avrepro.tasks.sync.task:SyncTask",
     "spatial": "avrepro.tasks.spatial.task:SpatialTask",
 }
-TASKS = tuple(_REGISTRY)  # in the order the report shows them
+TASKS = tuple(_REGISTRY)  # the built-in tasks, in the order the report shows them
+
+
+def register_task(name: str, task: str | type) -> None:
+    """Register ``task`` (a :class:`~avrepro.tasks.base.Task` subclass, or ``"module:Class"``)
+    under ``name``; a name registered already is replaced."""
+    _REGISTRY[name] = task
 
 
 def get_task(name: str):
     """Instantiate the task registered under ``name``."""
     if name not in _REGISTRY:
         raise KeyError(f"unknown task '{name}' (registered: {', '.join(sorted(_REGISTRY))})")
-    module, cls = _REGISTRY[name].split(":")
-    return getattr(import_module(module), cls)()
+    entry = _REGISTRY[name]
+    if isinstance(entry, str):
+        module, cls = entry.split(":")
+        entry = getattr(import_module(module), cls)
+    return entry()
 
 
 def task_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def check_task_names(cfg: dict, source: str = "params.yaml") -> None:
+    """Raise ``ValueError`` naming the key when a task in ``cfg["tasks"]`` is not registered or
+    its section lists a variant, baseline or control the task does not declare."""
+    for name in cfg.get("tasks", []):
+        if name not in _REGISTRY:
+            raise ValueError(f"{source}: tasks: unknown task '{name}' "
+                             f"(registered: {', '.join(sorted(_REGISTRY))})")
+        get_task(name).check_names(cfg.get(name) or {}, f"{source}: {name}")

@@ -1,8 +1,24 @@
-"""The interface through which the engine knows a task (a registry entry in ``avrepro.tasks``)."""
+"""The task contract: everything the engine, the CLI, the figures and the report know of a task.
+
+A task is a subclass of :class:`Task` registered in :mod:`avrepro.tasks`. The rest of the code
+reaches a task only through the registry and this class: it never imports a task's modules.
+
+Words mean the same thing in every task:
+
+- **variant**: a model the DAG trains (``<task>.variants`` in ``params.yaml`` picks from
+  :attr:`Task.variants`); its checkpoint is ``models/<task>/<variant>/best.pt``.
+- **shortcut variant**: a variant trained on part of the input only (frames or audio blanked); it
+  measures what a shortcut could score. Listed in :attr:`Task.shortcut_variants`.
+- **control**: a trained variant's checkpoint evaluated another way (e.g. mirrored frames);
+  ``<task>.controls: {control: variant}`` in ``params.yaml``.
+- **baseline**: a method evaluated without a checkpoint of ours (chance, NMF, mono-mono, ...).
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import nn
@@ -10,25 +26,96 @@ from torch.utils.data import Dataset
 
 from avrepro.data.cache import FeatureCache
 
+if TYPE_CHECKING:
+    from avrepro.report.kit import ReportContext
 
-class Task(Protocol):
-    """What a task provides: a model, its data, named losses, and evaluation into metrics."""
+Evaluation = tuple[dict, list[dict], dict]
+"""What evaluation returns: (flat summary of DESIGN 2.1 keys, per-clip rows, predictions by file
+name; see :func:`avrepro.engine.evaluate.write_predictions` for the file kinds)."""
 
-    name: str
 
+class Task(ABC):
+    """One published system: its names, model, data, losses, evaluation, figures and report."""
+
+    name: ClassVar[str]
+    variants: ClassVar[tuple[str, ...]]
+    shortcut_variants: ClassVar[tuple[str, ...]] = ()
+    controls: ClassVar[tuple[str, ...]] = ()
+    baselines: ClassVar[tuple[str, ...]]
+    metric_keys: ClassVar[tuple[str, ...]]
+    figures: ClassVar[dict[str, str]]
+    """Figure key -> file name (a pattern with ``{fields}`` for per-clip files) under
+    ``reports/figures/<task>/``."""
+
+    # -- model -----------------------------------------------------------------------------
+
+    @abstractmethod
     def build_model(self, cfg: dict, variant: str) -> nn.Module:
-        """The model of ``variant`` built from the task's config section."""
+        """The model of ``variant``; the only reader of the task's ``model`` section."""
 
+    @abstractmethod
     def param_groups(self, model: nn.Module, cfg: dict) -> list[dict]:
-        """Optimizer parameter groups (with per-group learning rates)."""
+        """Optimizer parameter groups (each with its ``lr``) of the plain ``model``."""
 
+    def init_from(self, model: nn.Module, state: dict) -> None:
+        """Start ``model`` from another variant's weights (``<task>.init_from``); by default
+        every matching tensor is loaded."""
+        model.load_state_dict(state, strict=False)
+
+    # -- data and training -----------------------------------------------------------------
+
+    @abstractmethod
     def datasets(self, cfg: dict, train: FeatureCache, val: FeatureCache, variant: str,
                  seed: int) -> tuple[Dataset, Dataset]:
-        """Training dataset (with ``set_epoch``) and a fixed validation dataset."""
+        """The training dataset (with ``set_epoch(epoch)``) and a fixed validation dataset."""
 
+    @abstractmethod
     def losses(self, model: nn.Module, batch: dict, cfg: dict) -> dict[str, torch.Tensor]:
-        """Named losses of one batch (already on the model's device); ``"loss"`` is the total."""
+        """Named losses of one batch already on the model's device; ``"loss"`` is the total that
+        is minimised, the others are logged. ``model`` is the plain model: the engine runs this
+        method inside its DDP / ``torch.compile`` wrapper, so tasks never see one."""
 
-    def evaluate(self, model: nn.Module | None, cfg: dict, test: FeatureCache, name: str,
-                 progress: bool = True) -> tuple[dict, list[dict], dict]:
-        """Metrics over the test clips: (summary, per-clip rows, {clip_id: prediction})."""
+    # -- evaluation ------------------------------------------------------------------------
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module, cfg: dict, test: FeatureCache, name: str, *,
+                 train: FeatureCache | None = None, progress: bool = True) -> Evaluation:
+        """A trained model on the test split; ``name`` is its variant or one of its controls."""
+
+    @abstractmethod
+    def baseline(self, name: str, cfg: dict, test: FeatureCache, *,
+                 train: FeatureCache | None = None, progress: bool = True) -> Evaluation:
+        """The baseline ``name`` (one of :attr:`baselines`) on the test split."""
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def make_figures(self, cfg: dict, test: FeatureCache, models_dir: Path, metrics_dir: Path,
+                     predictions_dir: Path, out_dir: Path) -> list[Path]:
+        """Draw the task's figures into ``out_dir``; return the files written."""
+
+    @abstractmethod
+    def report_section(self, ctx: ReportContext) -> str:
+        """The task's section of the report (markdown); tables go under ``ctx.table_dir``."""
+
+    # -- names -----------------------------------------------------------------------------
+
+    def evaluated_names(self, cfg: dict) -> list[str]:
+        """Everything a run of ``cfg`` evaluates: baselines, variants, then controls."""
+        return (list(cfg.get("baselines") or []) + list(cfg.get("variants") or [])
+                + list(cfg.get("controls") or {}))
+
+    def check_names(self, cfg: dict, where: str) -> None:
+        """Raise ``ValueError`` naming ``where`` (e.g. ``params.yaml: sync``) when the task's
+        section lists a variant, baseline or control this task does not have."""
+        checks = (("variants", cfg.get("variants") or [], self.variants),
+                  ("baselines", cfg.get("baselines") or [], self.baselines),
+                  ("controls", list(cfg.get("controls") or {}), self.controls),
+                  ("controls", list((cfg.get("controls") or {}).values()), self.variants),
+                  ("init_from", list(cfg.get("init_from") or {}), self.variants),
+                  ("init_from", list((cfg.get("init_from") or {}).values()), self.variants))
+        for key, given, known in checks:
+            unknown = [n for n in given if n not in known]
+            if unknown:
+                raise ValueError(f"{where}.{key}: unknown name '{unknown[0]}' "
+                                 f"(known: {', '.join(known) or 'none'})")

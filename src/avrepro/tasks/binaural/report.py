@@ -10,7 +10,7 @@ import pandas as pd
 
 from avrepro.figures.tables import (fmt_mean_sem, lower_is_better, markdown_table, metric_label,
                                     metrics_table, read_metrics, table_markdown, write_table)
-from avrepro.report import ReportContext, md_escape, section
+from avrepro.report.kit import ReportContext, md_escape
 from avrepro.tasks.binaural.figures import FIGURES, METRIC_KEYS, names_of
 
 # Published, FAIR-Play, 5 scene-disjoint splits (from PseudoBinaural, CVPR 2021).
@@ -240,7 +240,7 @@ def _reference_table(metrics: dict[str, dict], dataset: str) -> str:
         rows, ["l", "r", "r", "r", "l", "r", "r", "r"])
 
 
-@section("binaural")
+
 def binaural_section(ctx: ReportContext) -> str:
     """Ablation table, statements with paired comparisons, figures, listening, references."""
     bcfg = ctx.cfg.get("binaural", {})

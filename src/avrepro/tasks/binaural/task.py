@@ -18,10 +18,13 @@ from tqdm import tqdm
 
 from avrepro.audio.stft import from_realimag, istft, stft, to_realimag
 from avrepro.data.cache import FeatureCache
-from avrepro.metrics.binaural import clip_metrics, coherence_accuracy, rir_error, summarize
+from avrepro.metrics.binaural import clip_metrics, coherence_accuracy, rir_error
+from avrepro.metrics.summary import summarize
 from avrepro.tasks.binaural.data import (BinauralWindows, frame_index, rms_normalize, test_frame,
                                          window_samples)
 from avrepro.tasks.binaural.model import VARIANTS, BinauralNet, build_model, variant_parts
+from avrepro.tasks.base import Task
+from avrepro.tasks.binaural.figures import FIGURES, METRIC_KEYS
 from avrepro.tasks.binaural.rir import cache_targets, clip_rirs, envelope_db, rir_shape
 from avrepro.tasks.binaural.sliding import sliding_binauralize, window_starts
 
@@ -99,10 +102,30 @@ def unwrap(model: nn.Module) -> BinauralNet:
     return model
 
 
-class BinauralTask:
+class BinauralTask(Task):
     """Mono2Binaural / geometry-aware training and the official sliding-window evaluation."""
 
     name = "binaural"
+    variants = VARIANTS
+    shortcut_variants = ("audio_only",)
+    controls = CONTROLS
+    baselines = BASELINES
+    metric_keys = METRIC_KEYS
+    figures = FIGURES
+
+    def baseline(self, name: str, cfg: dict, test: FeatureCache, *,
+                 train: FeatureCache | None = None, progress: bool = True):
+        return self.evaluate(None, cfg, test, name, train=train, progress=progress)
+
+    def make_figures(self, cfg, test, models_dir, metrics_dir, predictions_dir, out_dir):
+        from avrepro.tasks.binaural.figures import make_figures
+
+        return make_figures(cfg, test, models_dir, metrics_dir, predictions_dir, out_dir)
+
+    def report_section(self, ctx) -> str:
+        from avrepro.tasks.binaural.report import binaural_section
+
+        return binaural_section(ctx)
 
     def build_model(self, cfg: dict, variant: str) -> nn.Module:
         shape = rir_shape(cfg["rir"]) if "rir" in cfg else None
@@ -252,7 +275,7 @@ class BinauralTask:
         return result
 
     def evaluate(self, model: nn.Module | None, cfg: dict, test: FeatureCache, name: str,
-                 progress: bool = True, train: FeatureCache | None = None
+                 train: FeatureCache | None = None, progress: bool = True
                  ) -> tuple[dict, list[dict], dict]:
         """Evaluate a trained variant (``model``, ``name`` = the variant), a control (``model``
         = the trained variant, ``name`` = ``flipped``: mirrored frames) or a baseline

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from avrepro.figures.tables import fmt_mean_sem, metrics_table, read_metrics, table_markdown, write_table
-from avrepro.report import ReportContext, md_escape, section
+from avrepro.report.kit import ReportContext, md_escape
 from avrepro.tasks.separation.figures import FIGURES
 
 KEYS = ["sdr", "sir", "sar", "sdr_mixture", "pointing_accuracy", "map_mass_in_box", "box_share"]
@@ -54,7 +54,7 @@ def _comparison(a: dict, b: dict, key: str = "sdr") -> tuple[str, str]:
     return ("beats" if diff > 0 else "does **not** beat"), text
 
 
-@section("separation")
+
 def separation_section(ctx: ReportContext) -> str:
     """Metric table, what beat what by how much, localization vs chance, figures, audio."""
     scfg = ctx.cfg.get("separation", {})

@@ -20,8 +20,11 @@ from tqdm import tqdm
 
 from avrepro.data.cache import FeatureCache
 from avrepro.metrics.localization import box_share, mass_in_box, pointing_hit, scale_box
-from avrepro.metrics.separation import one_blas_thread, score_mixtures, summarize
+from avrepro.metrics.separation import one_blas_thread, score_mixtures
+from avrepro.metrics.summary import summarize
+from avrepro.tasks.base import Task
 from avrepro.tasks.separation import spectral
+from avrepro.tasks.separation.figures import FIGURES
 from avrepro.tasks.separation.baselines import BASELINES, NMFBases, blind_nmf_masks, ideal_masks
 from avrepro.tasks.separation.data import (SeparationMixes, centre_start, clip_classes, crop_hw,
                                            frame_indices, read_window, eval_frames, evaluation_mixtures,
@@ -45,10 +48,29 @@ def eval_workers(ecfg: dict) -> int:
     return max(1, torch.get_num_threads() if setting == "auto" else int(setting))
 
 
-class SeparationTask:
+class SeparationTask(Task):
     """PixelPlayer on mixtures of solo clips; BSS Eval and localization on fixed test mixtures."""
 
     name = "separation"
+    variants = VARIANTS
+    baselines = BASELINES
+    metric_keys = ("sdr", "sir", "sar", "sdr_mixture", "pointing_accuracy", "map_mass_in_box",
+                   "box_share")
+    figures = FIGURES
+
+    def baseline(self, name: str, cfg: dict, test: FeatureCache, *,
+                 train: FeatureCache | None = None, progress: bool = True):
+        return self.evaluate(None, cfg, test, name, train=train, progress=progress)
+
+    def make_figures(self, cfg, test, models_dir, metrics_dir, predictions_dir, out_dir):
+        from avrepro.tasks.separation.figures import make_figures
+
+        return make_figures(cfg, test, models_dir, metrics_dir, predictions_dir, out_dir)
+
+    def report_section(self, ctx) -> str:
+        from avrepro.tasks.separation.report import separation_section
+
+        return separation_section(ctx)
 
     def build_model(self, cfg: dict, variant: str) -> nn.Module:
         return build_model(variant, cfg["model"])
@@ -74,7 +96,7 @@ class SeparationTask:
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, model: nn.Module | None, cfg: dict, test: FeatureCache, name: str,
-                 progress: bool = True, train: FeatureCache | None = None
+                 train: FeatureCache | None = None, progress: bool = True
                  ) -> tuple[dict, list[dict], dict]:
         """Evaluate a trained variant (``model``) or a baseline (``model=None``: ``name`` in
         mixture | nmf | nmf_supervised | ibm | irm) on the fixed list of test mixtures."""

@@ -280,13 +280,3 @@ def alignment_scores(sim: np.ndarray) -> tuple[float, float]:
     diff = np.abs(best - np.arange(m)) % m
     err = np.minimum(diff, m - diff) * 360.0 / m
     return float(np.mean(best == np.arange(m))), float(err.mean())
-
-
-def mean_sem(values) -> tuple[float, float, float]:
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return math.nan, math.nan, math.nan
-    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    std = 0.0 if std < 1e-12 else std  # constant values (chance): no rounding noise
-    return float(values.mean()), std, std / math.sqrt(len(values))

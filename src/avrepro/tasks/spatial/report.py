@@ -6,7 +6,7 @@ import math
 
 from avrepro.figures.tables import (fmt_mean_sem, metric_label, metrics_table, read_metrics,
                                     table_markdown, write_table)
-from avrepro.report import ReportContext, md_escape, section
+from avrepro.report.kit import ReportContext, md_escape
 from avrepro.tasks.spatial.figures import SPATIAL_FIGURES
 
 KEYS = ["avc_accuracy", "avsa_accuracy", "probe_accuracy", "probe_class_accuracy", "alignment_top1",
@@ -55,7 +55,7 @@ def _curation(ctx: ReportContext, dataset: str) -> str:
             "reflections interfere coherently, which moves the ratio away from 1 in short clips.\n")
 
 
-@section("spatial")
+
 def spatial_section(ctx: ReportContext) -> str:
     """Metric table vs chance and the random backbone, statements, figures."""
     scfg = ctx.cfg.get("spatial", {})

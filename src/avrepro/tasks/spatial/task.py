@@ -23,9 +23,12 @@ from torch import nn
 from avrepro.data.cache import FeatureCache
 from avrepro.tasks.spatial.data import SpatialExamples
 from avrepro.tasks.spatial.downstream import (alignment_matrices, alignment_scores, bin_embeddings,
-                                              clip_decisions, mean_sem, probe_embeddings,
+                                              clip_decisions, probe_embeddings,
                                               ring_viewpoints, train_pair_classifier, train_probe,
                                               view360_sources)
+from avrepro.metrics.summary import summarize
+from avrepro.tasks.base import Task
+from avrepro.tasks.spatial.figures import SPATIAL_FIGURES
 from avrepro.tasks.spatial.losses import avc_loss, avsa_loss
 from avrepro.tasks.spatial.model import SpatialModel
 
@@ -52,15 +55,6 @@ def objective_of(cfg: dict, variant: str) -> str:
                        f"(known: {', '.join(sorted(cfg.get('objectives', {})))})") from None
 
 
-def summarize(rows: list[dict], keys=METRIC_KEYS) -> dict:
-    """Mean, std (ddof 1) and SEM over clips of every key, plus ``n_clips``."""
-    out: dict = {"n_clips": len(rows)}
-    for key in keys:
-        mean, std, sem = mean_sem([r.get(key, math.nan) for r in rows])
-        if math.isfinite(mean):
-            out[key], out[f"{key}_std"], out[f"{key}_sem"] = mean, std, sem
-    return out
-
 
 def within_clip_hits(scores: torch.Tensor, labels: torch.Tensor, clips: torch.Tensor) -> np.ndarray:
     """Per probe row: is its class the best-scoring among the classes of its clip's sources?"""
@@ -81,10 +75,28 @@ def class_names(*caches: FeatureCache) -> list[str]:
     return [names.get(k, f"class {k}") for k in range(max(names) + 1)] if names else []
 
 
-class SpatialTask:
+class SpatialTask(Task):
     """AVC / AVSA pre-training on the synthetic (or YouTube-360) ambisonic 360 clips."""
 
     name = "spatial"
+    variants = ("avc", "avsa", "avsa_curriculum")
+    baselines = BASELINES
+    metric_keys = METRIC_KEYS
+    figures = SPATIAL_FIGURES
+
+    def baseline(self, name: str, cfg: dict, test: FeatureCache, *,
+                 train: FeatureCache | None = None, progress: bool = True):
+        return self.evaluate(None, cfg, test, name, train=train, progress=progress)
+
+    def make_figures(self, cfg, test, models_dir, metrics_dir, predictions_dir, out_dir):
+        from avrepro.tasks.spatial.figures import make_figures
+
+        return make_figures(cfg, test, models_dir, metrics_dir, predictions_dir, out_dir)
+
+    def report_section(self, ctx) -> str:
+        from avrepro.tasks.spatial.report import spatial_section
+
+        return spatial_section(ctx)
 
     def build_model(self, cfg: dict, variant: str) -> nn.Module:
         return SpatialModel(cfg, objective_of(cfg, variant))
@@ -118,7 +130,7 @@ class SpatialTask:
     # -----------------------------------------------------------------------------------------
 
     def evaluate(self, model: nn.Module | None, cfg: dict, test: FeatureCache, name: str,
-                 progress: bool = True, train: FeatureCache | None = None) -> tuple[dict, list[dict], dict]:
+                 train: FeatureCache | None = None, progress: bool = True) -> tuple[dict, list[dict], dict]:
         """AVC-Bin, AVSA-Bin, probe and alignment on ``test``; heads and probe fit on ``train``
         (``eval.needs_train: true``). ``model=None``: the baseline ``name``."""
         ecfg = cfg["eval"]
@@ -169,7 +181,7 @@ class SpatialTask:
             if i < keep:
                 predictions[f"alignment_{cid}.npy"] = sim.astype(np.float32)
                 predictions[f"alignment_{cid}.json"] = self._alignment_meta(test, i, m, fov)
-        summary = summarize(rows)
+        summary = summarize(rows, METRIC_KEYS)
         summary["objective"] = model.objective if name != "random_backbone" else "none (random init)"
         summary["video_side"] = "transformer audio prediction" if use_tf and model.has_transformer \
             else "video embedding"
@@ -202,7 +214,7 @@ class SpatialTask:
                          "probe_class_accuracy": float(np.mean([c == majority for c in labels])),
                          "alignment_top1": 1.0 / m, "alignment_error": rand_err,
                          "n_sources": len(labels)})
-        summary = summarize(rows)
+        summary = summarize(rows, METRIC_KEYS)
         summary["note"] = (f"expected accuracy of guessing: 0.5 for AVC/AVSA-Bin, one of the clip's "
                            f"instruments at random for the probe, the most frequent training class "
                            f"({names[majority]}) for the 8-way probe, 1/{m} for the alignment")

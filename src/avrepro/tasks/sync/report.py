@@ -7,7 +7,7 @@ import math
 
 from avrepro.figures.tables import (fmt_mean_sem, markdown_table, metrics_table, read_metrics,
                                     table_markdown, write_table)
-from avrepro.report import ReportContext, md_escape, section
+from avrepro.report.kit import ReportContext, md_escape
 from avrepro.tasks.sync.figures import CONTROLS, FIGURES, PAPER_ACCURACY, main_variant
 
 # box_share, the chance level of the localization scores, is in the metric files and the text
@@ -34,7 +34,7 @@ def _fig(ctx: ReportContext, path, alt: str) -> str:
     return f"![{md_escape(alt)}]({ctx.rel(path)})\n"
 
 
-@section("sync")
+
 def sync_section(ctx: ReportContext) -> str:
     """Metric table, statements on accuracy, controls and localization, figures, reference."""
     scfg = ctx.cfg.get("sync", {})

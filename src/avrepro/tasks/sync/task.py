@@ -17,14 +17,16 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.special import stdtrit
 from torch import nn
 from tqdm import tqdm
 
 from avrepro.data.cache import FeatureCache
 from avrepro.tasks.sync.cam import heatmap, localization, upsample, window_boxes
 from avrepro.tasks.sync.data import SyncExamples, eval_pairs, geometry, make_example
-from avrepro.tasks.sync.model import SyncNet, build_model
+from avrepro.metrics.summary import summarize, t_interval
+from avrepro.tasks.base import Task
+from avrepro.tasks.sync.figures import FIGURES
+from avrepro.tasks.sync.model import VARIANTS, SyncNet, build_model
 
 BASELINES = ("chance",)
 # CAM of the aligned track; "contrast": |CAM(aligned) - CAM(shifted)|, the part of the map that
@@ -33,27 +35,6 @@ LOC_KEYS = ("map_mass_in_box", "raw_mass_in_box", "pointing_accuracy", "box_shar
             "contrast_mass_in_box", "contrast_pointing_accuracy")
 CLIP_KEYS = ("accuracy", "pair_accuracy", "accuracy_aligned", "accuracy_shifted", "margin") + LOC_KEYS
 
-
-def summarize(rows: list[dict], keys: tuple[str, ...] = CLIP_KEYS, level: float = 0.95) -> dict:
-    """Mean, std (ddof 1) and SEM over clips for every key (NaN rows skipped: clips without
-    boxes), plus a ``level`` (95 %) t-interval of the accuracy over clips, clipped to [0, 1]
-    (``accuracy_ci_low``, ``accuracy_ci_high``)."""
-    out: dict = {"n_clips": len(rows)}
-    for key in keys:
-        values = np.array([r.get(key, np.nan) for r in rows], dtype=np.float64)
-        values = values[np.isfinite(values)]
-        if not len(values):
-            continue
-        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        out[key] = float(values.mean())
-        out[f"{key}_std"] = std
-        out[f"{key}_sem"] = std / math.sqrt(len(values))
-    n = len(rows)
-    if "accuracy" in out and n > 1:
-        half = float(stdtrit(n - 1, 0.5 + level / 2)) * out["accuracy_sem"]  # Student t quantile
-        out["accuracy_ci_low"] = max(0.0, out["accuracy"] - half)
-        out["accuracy_ci_high"] = min(1.0, out["accuracy"] + half)
-    return out
 
 
 def accuracy_by_shift(records: list[dict]) -> dict:
@@ -73,10 +54,29 @@ def accuracy_by_shift(records: list[dict]) -> dict:
     return {"rows": rows}
 
 
-class SyncTask:
-    """Multisensory-style audio-visual synchronisation with CAMs and shortcut controls."""
+class SyncTask(Task):
+    """Multisensory-style audio-visual synchronisation with CAMs and shortcut variants."""
 
     name = "sync"
+    variants = VARIANTS
+    shortcut_variants = ("audio_only", "video_only")
+    baselines = BASELINES
+    metric_keys = CLIP_KEYS
+    figures = FIGURES
+
+    def baseline(self, name: str, cfg: dict, test: FeatureCache, *,
+                 train: FeatureCache | None = None, progress: bool = True):
+        return self.evaluate(None, cfg, test, name, train=train, progress=progress)
+
+    def make_figures(self, cfg, test, models_dir, metrics_dir, predictions_dir, out_dir):
+        from avrepro.tasks.sync.figures import make_figures
+
+        return make_figures(cfg, test, models_dir, metrics_dir, predictions_dir, out_dir)
+
+    def report_section(self, ctx) -> str:
+        from avrepro.tasks.sync.report import sync_section
+
+        return sync_section(ctx)
 
     def build_model(self, cfg: dict, variant: str) -> nn.Module:
         return build_model(variant, cfg["model"])
@@ -115,7 +115,7 @@ class SyncTask:
         return np.concatenate(logits).astype(np.float64), np.concatenate(cams)
 
     def evaluate(self, model: nn.Module | None, cfg: dict, test: FeatureCache, name: str,
-                 progress: bool = True, train: FeatureCache | None = None) -> tuple[dict, list[dict], dict]:
+                 train: FeatureCache | None = None, progress: bool = True) -> tuple[dict, list[dict], dict]:
         """Evaluate a trained variant (``model``) or the ``chance`` baseline (``model=None``:
         random logits, a random heat map)."""
         if model is None and name not in BASELINES:
@@ -161,7 +161,8 @@ class SyncTask:
             rows.append(row)
             if cams is not None:
                 kept[test.clip_ids[i]] = (pairs[0][0], cams[0].astype(np.float32), loc[0])
-        summary = summarize(rows)
+        summary = summarize(rows, CLIP_KEYS)
+        summary.update(t_interval(summary, "accuracy", len(rows)))
         summary["n_examples"] = 2 * len(records)
         predictions = {"examples.json": records, "accuracy_by_shift.json": accuracy_by_shift(records)}
         if kept:

@@ -16,7 +16,7 @@ from avrepro.data.verify import (ISSUE_COLUMNS, MANIFEST_COLUMNS, DataIssueError
                                  verify_dataset)
 from avrepro.media import write_mp4, write_wav
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "manifest.schema.yaml").read_text())
 CFG = {"min_seconds": 0.63, "strict": False}
 FPS, RATE, SIZE = 10, 16000, (32, 16)

@@ -12,10 +12,10 @@ import torch
 from avrepro.engine.evaluate import evaluate
 from avrepro.engine.train import train
 from avrepro.io import read_json
-from avrepro.report import build_report
+from avrepro.report.build import build_report
 from avrepro.tasks import get_task
 from avrepro.tasks.sync.figures import make_figures
-from avrepro.tasks.sync.task import accuracy_by_shift, summarize
+from avrepro.tasks.sync.task import accuracy_by_shift
 from test_sync_data import SAMPLE, ToyCache
 from test_sync_model import TINY
 
@@ -50,14 +50,7 @@ def test_losses_log_accuracy_without_gradient():
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
-def test_summary_interval_and_accuracy_by_shift():
-    rows = [{"accuracy": a, "map_mass_in_box": m} for a, m in ((0.5, 0.2), (1.0, math.nan), (0.75, 0.4))]
-    s = summarize(rows, keys=("accuracy", "map_mass_in_box"))
-    assert s["n_clips"] == 3 and s["accuracy"] == pytest.approx(0.75)
-    assert s["map_mass_in_box"] == pytest.approx(0.3)  # clips without boxes are skipped
-    half = 4.302652729911275 * s["accuracy_sem"]  # t(0.975, 2 dof)
-    assert s["accuracy_ci_low"] == pytest.approx(0.75 - half)
-    assert 0.75 + half > 1 and s["accuracy_ci_high"] == 1.0  # clipped to a proportion's range
+def test_accuracy_by_shift():
     recs = [{"shift_s": 0.5, "logit_aligned": -1.0, "logit_shifted": 2.0},
             {"shift_s": -0.5, "logit_aligned": 1.0, "logit_shifted": 0.5},
             {"shift_s": 1.0, "logit_aligned": -1.0, "logit_shifted": -0.5}]

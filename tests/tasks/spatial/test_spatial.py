@@ -222,7 +222,7 @@ def test_train_evaluate_figures_report_end_to_end(tiny_caches, tmp_path):
     assert {"loss_curves.png", "accuracy.png", "alignment_summary.png"} <= names
     assert all(p.stat().st_size > 1000 for p in figs)
 
-    from avrepro.report import ReportContext
+    from avrepro.report.kit import ReportContext
     from avrepro.tasks.spatial.report import spatial_section
 
     (tmp_path / "tables").mkdir()

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from avrepro.media import write_wav
-from avrepro.report import ReportContext
+from avrepro.report.kit import ReportContext
 from avrepro.tasks.binaural.figures import make_figures
 from avrepro.tasks.binaural.report import binaural_section
 

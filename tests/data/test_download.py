@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from avrepro.data.download import DownloadError, UnsafeArchiveError, download, safe_extract
-from fileserver import FileServer
+from helpers.fileserver import FileServer
 
 DATA = os.urandom(3 * 1024 * 1024 + 12345)
 SHA = hashlib.sha256(DATA).hexdigest()

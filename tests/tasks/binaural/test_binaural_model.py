@@ -15,15 +15,6 @@ from avrepro.tasks.binaural.model import VARIANTS, build_model
 CFG = {"ngf": 8, "visual_channels": 8, "weights": "none"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one thread is faster and does not spin on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 RIR_SHAPE = (2, 3, 4)
 
 

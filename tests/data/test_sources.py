@@ -9,8 +9,8 @@ import shutil
 
 import numpy as np
 import pytest
-from fairplay_fixture import FOREIGN_ROOT, clip_ids, fairplay_cfg, make_fairplay
-from fileserver import FileServer
+from helpers.fairplay_fixture import FOREIGN_ROOT, clip_ids, fairplay_cfg, make_fairplay
+from helpers.fileserver import FileServer
 
 from avrepro.cli import main as cli_main
 from avrepro.data.cache import FeatureCache, build_cache

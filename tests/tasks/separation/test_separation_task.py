@@ -19,14 +19,6 @@ def sep(task_caches):
     return {"cfg": copy.deepcopy(got["cfg"]["separation"]), "caches": got["caches"]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_training_mixtures_mix_different_classes_and_are_reproducible(sep):
     cfg, train = sep["cfg"], sep["caches"]["train"]
     classes = clip_classes(train)
@@ -63,7 +55,7 @@ def trained(sep, tmp_path_factory):
 
 def test_evaluation_of_model_and_baselines_then_figures_and_report(sep, trained, tmp_path):
     from avrepro.engine.evaluate import evaluate
-    from avrepro.report import build_report
+    from avrepro.report.build import build_report
 
     cfg = {k: v for k, v in sep["cfg"].items() if k != "train"}
     cfg["eval"] = {**cfg["eval"], "workers": 2}
@@ -128,7 +120,7 @@ def test_unknown_baseline_and_nmf_without_train_split_fail_clearly(sep):
                                                (0.25, "Localization is **not** learnt")])
 def test_report_localization_verdict_follows_the_standard_error(tmp_path, pointing, verdict):
     """Pointing 2+ SE above the box share is learnt (clearly from twice chance); inside 2 SE it is not."""
-    from avrepro.report import build_report
+    from avrepro.report.build import build_report
 
     metrics = tmp_path / "metrics"
     metrics.mkdir()

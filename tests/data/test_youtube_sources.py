@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from fileserver import FileServer
+from helpers.fileserver import FileServer
 
 from avrepro.data.sources import fetch_dataset
 from avrepro.data.sources._youtube import MissingYtDlpError, classify_failure, ytdlp_command

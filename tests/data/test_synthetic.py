@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import fftconvolve
-from treediff import differences, files
+from helpers.treediff import differences, files
 
 from avrepro.data.synthetic import generate, generate_clip
 from avrepro.data.synthetic.generate import GENERATOR_VERSION

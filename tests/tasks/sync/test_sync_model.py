@@ -11,6 +11,7 @@ import torch
 from avrepro.nets.audio1d import WaveformTrunk, mu_law
 from avrepro.tasks.sync.cam import display_map, heatmap, localization, upsample, window_boxes
 from avrepro.tasks.sync.model import build_model
+from helpers import ROOT
 
 TINY = {"audio_widths": [4, 8, 8], "audio_kernels": [9, 5], "audio_strides": [4, 2, 2],
         "video_widths": [4, 8, 8, 8], "conv1_kernel": [3, 3, 3], "time_strides": [2, 1, 1, 1, 1],
@@ -101,7 +102,7 @@ def test_localization_scores_against_scaled_boxes():
 def test_profiles_build_the_documented_nets(profile, frames_shape, cam_shape):
     from avrepro.config import load_params
 
-    cfg = load_params(Path(__file__).resolve().parents[1] / "params.yaml",
+    cfg = load_params(ROOT / "params.yaml",
                       overrides={"profile": profile})["sync"]
     net = build_model("fused", cfg["model"]).eval()
     t = frames_shape[0]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fairplay_fixture import make_fairplay
-from fileserver import FileServer
+from helpers.fairplay_fixture import make_fairplay
+from helpers.fileserver import FileServer
 
 pytestmark = pytest.mark.slow
 

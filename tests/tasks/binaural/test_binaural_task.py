@@ -31,14 +31,6 @@ CFG = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class TinyCache:
     """The subset of :class:`FeatureCache` the task reads, held in memory."""
 

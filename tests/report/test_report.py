@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from avrepro.report import SECTIONS, build_report, markdown_to_html, section
+from avrepro.report.build import build_report
+from avrepro.report.html import markdown_to_html
 
 NAMES = ("mono_mono", "backbone", "film", "audio_only")
 
@@ -112,22 +113,11 @@ def test_missing_metric_file_is_named(tmp_path):
         build_report(make_cfg(), **paths)
 
 
-def test_sections_are_pluggable(tmp_path):
+def test_unknown_task_is_named(tmp_path):
     paths = make_run(tmp_path, {"mono_mono": 1.0, "backbone": 0.95, "film": 0.5, "audio_only": 0.9},
                      figures=False)
-
-    @section("sync_test")
-    def sync_section(ctx):
-        return "## Sync\n\nAccuracy: **0.6**\n"
-
-    try:
-        cfg = make_cfg() | {"sync_test": {}}
-        md = build_report(cfg, **paths)
-        assert md.index("## Binaural") < md.index("## Sync")
-        with pytest.raises(ValueError, match="no section builder for task 'nope'"):
-            build_report(cfg, tasks=["nope"], **paths)
-    finally:
-        SECTIONS.pop("sync_test")
+    with pytest.raises(KeyError, match="unknown task 'nope'"):
+        build_report(make_cfg(), tasks=["nope"], **paths)
 
 
 def test_markdown_to_html_subset():

@@ -17,14 +17,6 @@ ACFG = {"window": 16383, "n_fft": 510, "hop": 128, "warp_bins": 128, "log_freq":
 LOSS = {"weighted": True, "weight_min": 1e-3, "weight_max": 10.0, "ratio_clip": 5.0}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("stride", [8, 16, 32])
 def test_dilated_trunk_output_stride(stride):
     trunk, note = dilated_resnet18("none", stride)

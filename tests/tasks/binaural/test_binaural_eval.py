@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avrepro.metrics.binaural import clip_metrics, env_distance, stft_distance, summarize
+from avrepro.metrics.binaural import clip_metrics, env_distance, stft_distance
 from avrepro.tasks.binaural.sliding import sliding_binauralize, window_starts
 
 
@@ -79,13 +79,6 @@ def test_env_distance_by_hand():
     # envelopes 1 and 0.5 away from the edges: RMSE ~0.5 on the left channel, 0 on the right
     assert env_distance(pred, true) == pytest.approx(0.5, abs=0.02)
 
-
-def test_summarize_sem():
-    rows = [{"stft_distance": v, "env_distance": 2 * v} for v in (1.0, 2.0, 3.0, 4.0)]
-    s = summarize(rows)
-    assert s["n_clips"] == 4 and s["stft_distance"] == 2.5
-    assert s["stft_distance_std"] == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
-    assert s["stft_distance_sem"] == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
 
 
 def test_clip_end_window_by_hand():

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from avrepro.audio import hrtf
+from helpers import ROOT
 from avrepro.audio.derive_hrtf import derive, npz_bytes
 
-SOFA = Path(__file__).resolve().parents[2] / "shared/data/hrtf/MIT_KEMAR_normal_pinna.sofa"
+SOFA = ROOT.parent / "shared/data/hrtf/MIT_KEMAR_normal_pinna.sofa"
 
 
 def _shipped() -> dict[str, np.ndarray]:

@@ -1,0 +1,108 @@
+"""The experiment report: ``reports/report.md`` and a self-contained ``reports/report.html``.
+
+The report is the run's facts followed by one section per task, each written by the task's
+:meth:`~avrepro.tasks.base.Task.report_section` from a :class:`~avrepro.report.kit.ReportContext`.
+Output is deterministic given the inputs (no timestamps, sorted file listings), every path is
+relative to the report, and only files that exist are linked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from avrepro.io import write_text
+from avrepro.report.html import markdown_to_html
+from avrepro.report.kit import ReportContext, code, label, md_escape
+from avrepro.tasks import TASKS, get_task
+
+
+def _run_facts(ctx: ReportContext) -> str:
+    cfg, extra = ctx.cfg, dict(ctx.extra)
+    profile, dataset = cfg.get("profile", "?"), cfg.get("dataset", "?")
+    lines = [f"- Profile: {code(profile)}", f"- Dataset: {code(dataset)}"]
+    syn = cfg.get("synthetic") if dataset == "synthetic" else None
+    if isinstance(syn, dict):
+        src = syn.get("sources", {})
+        lines[-1] += (
+            f": {syn.get('n_rooms')} procedurally generated rooms x {syn.get('clips_per_room')} "
+            f"clips of {syn.get('clip_seconds')} s ({syn.get('sample_rate')} Hz binaural audio, "
+            f"{syn.get('fps')} fps video at {syn.get('frame_width')}x{syn.get('frame_height')}), "
+            f"{src.get('min')}-{src.get('max')} sources per clip from "
+            f"{len(syn.get('classes', []))} instrument classes")
+    split = cfg.get("split")
+    if isinstance(split, dict) and split.get("scheme") == "official":
+        lines.append(f"- Split: the dataset's official split `{split.get('official')}`")
+    elif isinstance(split, dict) and isinstance(split.get("fractions"), dict):
+        fr = split["fractions"]
+        parts = "/".join(f"{round(100 * fr[k])}" for k in ("train", "val", "test") if k in fr)
+        lines.append(f"- Split: train/val/test {parts} %, grouped by scene (seed {split.get('seed')})")
+    if "seed" not in extra and "seed" in cfg:
+        lines.append(f"- Seed: {cfg['seed']}")
+    for key, value in extra.items():
+        lines.append(f"- {md_escape(label(key))}: {md_escape(value)}")
+    return "## Run\n\n" + "\n".join(lines) + "\n" + _data_facts(ctx)
+
+
+def _data_facts(ctx: ReportContext) -> str:
+    """Per dataset: clips kept (manifest rows) and clips excluded by ``verify`` (curation
+    included), with the most frequent reasons; the full lists are the issues CSVs."""
+    import pandas as pd
+
+    if ctx.issues_dir is None or not ctx.issues_dir.is_dir():
+        return ""
+    rows = []
+    for issues_csv in sorted(ctx.issues_dir.glob("*.csv")):
+        dataset = issues_csv.stem
+        issues = pd.read_csv(issues_csv, dtype=str, keep_default_na=False)
+        manifest = ctx.manifest_dir / f"{dataset}.csv" if ctx.manifest_dir else None
+        kept = (len(pd.read_csv(manifest, usecols=["clip_id"]))
+                if manifest is not None and manifest.is_file() else None)
+        excluded = issues.loc[issues["clip_id"] != "", "clip_id"].nunique()
+        reasons = (issues["reason"].str.replace(r"\(.*", "", regex=True).str.strip()
+                   .value_counts().head(3))
+        why = "; ".join(f"{md_escape(r)} ({n})" for r, n in reasons.items()) or "none"
+        rows.append(f"| {code(dataset)} | {kept if kept is not None else '?'} | {excluded} | {why} | "
+                    f"[issues]({ctx.rel(issues_csv)}) |")
+    if not rows:
+        return ""
+    return ("\n### Data\n\n| dataset | clips kept | clips excluded | most frequent reasons | list |\n"
+            "|---|---:|---:|---|---|\n" + "\n".join(rows) + "\n")
+
+
+def build_report(cfg: dict, out_md: Path, metric_dir: Path, figure_dir: Path, table_dir: Path,
+                 extra: dict | None = None, tasks: list[str] | None = None,
+                 issues_dir: Path | None = None, manifest_dir: Path | None = None) -> str:
+    """Write ``out_md`` and its HTML twin (``.html`` next to it); return the markdown.
+
+    Args:
+        cfg: the resolved configuration (profile, dataset, per-task sections).
+        out_md: the markdown report (``reports/report.md``).
+        metric_dir: ``reports/metrics`` (``<task>_<name>.json`` and per-clip CSVs).
+        figure_dir: ``reports/figures`` (``<task>/*.png|mp4|wav``).
+        table_dir: ``reports/tables``; task sections write their tables here.
+        extra: run facts shown under "Run", label -> value (e.g. ``seed``, ``visual_weights``).
+        tasks: the sections to build (default: ``cfg["tasks"]``).
+        issues_dir, manifest_dir: ``reports/data_issues`` and ``data/manifests`` for the data
+            summary (kept and excluded clips per dataset); omitted when not given.
+    Raises:
+        FileNotFoundError: a metric file the config implies is missing (named).
+        KeyError: a task that is not registered (named).
+    """
+    out_md = Path(out_md)
+    ctx = ReportContext(cfg=cfg, out_md=out_md, metric_dir=Path(metric_dir),
+                        figure_dir=Path(figure_dir), table_dir=Path(table_dir), extra=dict(extra or {}),
+                        issues_dir=Path(issues_dir) if issues_dir else None,
+                        manifest_dir=Path(manifest_dir) if manifest_dir else None)
+    if tasks is None:
+        tasks = [t for t in cfg.get("tasks", TASKS) if t in cfg]
+    sections = [get_task(t).report_section(ctx) for t in tasks]
+    profile, dataset = cfg.get("profile", "?"), cfg.get("dataset", "?")
+    parts = ["# avrepro report\n",
+             f"Profile {code(profile)} on the {code(dataset)} dataset. Every number and figure "
+             "below is generated by the pipeline from the files it links; rerunning it with the "
+             "same parameters gives the same report.\n",
+             _run_facts(ctx), *sections]
+    md = "\n".join(p.rstrip("\n") + "\n" for p in parts)
+    write_text(out_md, md)
+    write_text(out_md.with_suffix(".html"), markdown_to_html(md, f"avrepro report ({profile})"))
+    return md
