@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= all
 
-.PHONY: repro test smoke venv clean-outputs bench
+.PHONY: repro test lint format smoke venv clean-outputs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,19 @@ repro: $(STAMP)
 ## Unit tests plus a smoke run of the whole DAG.
 test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
+
+## Lint and format checks (CI runs them): ruff (lint + format) on the Python code, snakefmt on the workflow.
+LINT_PY := src tests benchmarks
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PY)
+	$(BIN)/ruff format --check $(LINT_PY)
+	$(BIN)/snakefmt --check Snakefile workflow
+
+## Apply the formatters (ruff format, ruff's safe fixes, snakefmt).
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINT_PY)
+	$(BIN)/ruff format $(LINT_PY)
+	$(BIN)/snakefmt Snakefile workflow
 
 ## Only the smoke run of the DAG, into the working tree.
 smoke: $(STAMP)

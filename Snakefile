@@ -1,13 +1,19 @@
 # avrepro: one DAG from raw media to the report. Thin by design: configuration, validation,
 # the rule files by stage, and the final target. See README.md and workflow/rules/*.smk.
-from avrepro.config import load_params
+#
+# `snakemake --lint` asks every rule for a conda environment or container: the rules run
+# `python -m avrepro` in the environment that runs Snakemake itself (it imports avrepro to read
+# params.yaml), set up once by `make venv` or environment.yml plus `pip install -e .`.
+from avrepro.config import cli_overrides, load_params
+from avrepro.tasks import check_task_names
 
-configfile: "params.yaml"
+# params.yaml resolved for its profile, with the `--config` overrides (`profile=smoke`,
+# `tasks=[sync]`, `'binaural={dataset: fairplay}'`) and validated against the schema; variant,
+# baseline and control names against the task classes. No `configfile:` directive: `config` holds
+# only what the command line sets.
+CFG = load_params("params.yaml", overrides=cli_overrides(config))
+check_task_names(CFG, "params.yaml")
 
-# `snakemake --config profile=smoke` (or dataset=..., tasks=[...]) overrides the top-level keys; the rest of
-# the configuration is resolved from `common` + the profile and validated against the schema.
-CFG = load_params("params.yaml", overrides={k: v for k, v in config.items()
-                                            if k in ("profile", "dataset", "tasks")})
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
@@ -17,6 +23,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         "reports/report.md",
-    default_target: True

@@ -23,8 +23,10 @@ ORDER = ["data_path", "train_throughput", "dag_overhead", "eval_time"]
 
 def machine() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores visible, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores visible, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}"
+    )
 
 
 class Timer:
@@ -40,8 +42,14 @@ def save(name: str, title: str, lines: list[str], figures: dict) -> None:
     """Print ``lines``, store the result and rewrite the markdown report."""
     print("\n".join(lines))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {"name": name, "title": title, "lines": lines, "figures": figures,
-              "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    record = {
+        "name": name,
+        "title": title,
+        "lines": lines,
+        "figures": figures,
+        "machine": machine(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     tmp = RESULTS / f".{name}.json.tmp"
     tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
     os.replace(tmp, RESULTS / f"{name}.json")
@@ -51,10 +59,14 @@ def save(name: str, title: str, lines: list[str], figures: dict) -> None:
 def write_report() -> None:
     records = {p.stem: json.loads(p.read_text()) for p in RESULTS.glob("*.json")}
     names = [n for n in ORDER if n in records] + sorted(set(records) - set(ORDER))
-    out = ["# Benchmarks", "",
-           "Written by `make bench` (`python benchmarks/run_all.py --tree PATH`); each section "
-           "by its script in `benchmarks/`. Figures are from one run on the machine named in each "
-           "section; the CPU is shared, so expect some run-to-run spread.", ""]
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python benchmarks/run_all.py --tree PATH`); each section "
+        "by its script in `benchmarks/`. Figures are from one run on the machine named in each "
+        "section; the CPU is shared, so expect some run-to-run spread.",
+        "",
+    ]
     for n in names:
         r = records[n]
         out += [f"## {r['title']}", "", f"_{r['when']}, {r['machine']}_", ""]
@@ -65,14 +77,20 @@ def write_report() -> None:
 
 
 def tree_paths(tree: Path, dataset: str = "synthetic") -> dict[str, Path]:
-    return {"params": tree / "params.yaml", "manifest": tree / f"data/manifests/{dataset}.csv",
-            "cache": tree / f"data/cache/{dataset}", "models": tree / "models"}
+    return {
+        "params": tree / "params.yaml",
+        "manifest": tree / f"data/manifests/{dataset}.csv",
+        "cache": tree / f"data/cache/{dataset}",
+        "models": tree / "models",
+    }
 
 
 def require(path: Path, what: str) -> Path:
     if not path.exists():
-        raise SystemExit(f"{path}: missing ({what}); run the pipeline first (`make repro`) or "
-                         f"point --tree at a complete output tree")
+        raise SystemExit(
+            f"{path}: missing ({what}); run the pipeline first (`make repro`) or "
+            f"point --tree at a complete output tree"
+        )
     return path
 
 

@@ -32,8 +32,10 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tree", type=Path, default=Path("."), help="a complete output tree (a checkout after a run)")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--tree", type=Path, default=Path("."), help="a complete output tree (a checkout after a run)"
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="dry runs per command (the best is reported)")
     args = ap.parse_args(argv)
     tree = args.tree.resolve()
     require(tree / "Snakefile", "Snakefile")
@@ -53,8 +55,14 @@ def main(argv=None) -> dict:
         else:
             complete = "up to date" in out.lower()
         figures[name] = {"first_s": times[0], "best_s": min(times), "runs": times, "complete": complete}
-        lines.append(f"  {name:13s} first {times[0]:6.2f} s, best of {len(times)} {min(times):6.2f} s"
-                     f"   ({'nothing to do' if complete else 'the tree is NOT up to date: ' + out.strip().splitlines()[-1][:80]})")
+        state = (
+            "nothing to do"
+            if complete
+            else "the tree is NOT up to date: " + out.strip().splitlines()[-1][:80]
+        )
+        lines.append(
+            f"  {name:13s} first {times[0]:6.2f} s, best of {len(times)} {min(times):6.2f} s   ({state})"
+        )
     save("dag_overhead", "DAG overhead on a complete tree", lines, figures)
     return figures
 

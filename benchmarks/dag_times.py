@@ -62,15 +62,18 @@ def main(argv=None) -> None:
     ap.add_argument("--log", default=None)
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args(argv)
-    log = Path(args.log) if args.log else max(Path(args.tree, ".snakemake/log").glob("*.snakemake.log"),
-                                              key=lambda p: p.stat().st_mtime)
+    log = (
+        Path(args.log)
+        if args.log
+        else max(Path(args.tree, ".snakemake/log").glob("*.snakemake.log"), key=lambda p: p.stat().st_mtime)
+    )
     jobs = parse(log)
     if not jobs:
         raise SystemExit(f"{log}: no finished jobs found")
     span = (max(j["end"] for j in jobs) - min(j["start"] for j in jobs)).total_seconds()
     print(f"{log}: {len(jobs)} jobs, span {span / 60:.1f} min")
     print(f"\nslowest {args.top} jobs (s):")
-    for j in sorted(jobs, key=lambda j: -j["seconds"])[:args.top]:
+    for j in sorted(jobs, key=lambda j: -j["seconds"])[: args.top]:
         print(f"  {j['seconds']:7.0f}  {j['rule']} {j['wildcards']}")
     per_task: dict[str, float] = defaultdict(float)
     per_rule: dict[str, float] = defaultdict(float)

@@ -18,7 +18,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timer, require, save, tree_cache, tree_paths  # noqa: E402
-
 from avrepro.config import load_params  # noqa: E402
 from avrepro.data.cache import FeatureCache, load_audio, to_int16  # noqa: E402
 from avrepro.data.verify import read_manifest  # noqa: E402
@@ -72,21 +71,30 @@ def main(argv=None) -> dict:
         a = [from_cache[i] for i in range(n)]
     with Timer() as t_mp4:
         b = [from_mp4[i] for i in range(n)]
-    same = all(torch.equal(x["audio"], y["audio"]) and torch.equal(x["frame"], y["frame"])
-               for x, y in zip(a, b))
+    same = all(
+        torch.equal(x["audio"], y["audio"]) and torch.equal(x["frame"], y["frame"])
+        for x, y in zip(a, b, strict=True)
+    )
     if not same:
-        raise SystemExit("the two paths gave different examples: the benchmark is not comparing like with like")
+        raise SystemExit(
+            "the two paths gave different examples: the benchmark is not comparing like with like"
+        )
     c_rate, m_rate = n / t_cache.seconds, n / t_mp4.seconds
     w, h = cache.frame_size
-    lines = [f"{n} training examples (0.63 s window + frame with its crop and jitter), one per clip, "
-             f"from {paths['cache']}, after one untimed pass of each path",
-             f"  cache ({w}x{h} frames, int16 audio, memory-mapped): {t_cache.seconds:8.3f} s  "
-             f"{c_rate:9.1f} examples/s",
-             f"  decode mp4 + wav:                            {t_mp4.seconds:8.3f} s  "
-             f"{m_rate:9.1f} examples/s",
-             f"  ratio cache / decode: {c_rate / m_rate:.1f}x (identical examples: {same})"]
-    figures = {"examples": n, "cache_examples_per_s": c_rate, "decode_examples_per_s": m_rate,
-               "ratio": c_rate / m_rate}
+    lines = [
+        f"{n} training examples (0.63 s window + frame with its crop and jitter), one per clip, "
+        f"from {paths['cache']}, after one untimed pass of each path",
+        f"  cache ({w}x{h} frames, int16 audio, memory-mapped): {t_cache.seconds:8.3f} s  "
+        f"{c_rate:9.1f} examples/s",
+        f"  decode mp4 + wav:                            {t_mp4.seconds:8.3f} s  {m_rate:9.1f} examples/s",
+        f"  ratio cache / decode: {c_rate / m_rate:.1f}x (identical examples: {same})",
+    ]
+    figures = {
+        "examples": n,
+        "cache_examples_per_s": c_rate,
+        "decode_examples_per_s": m_rate,
+        "ratio": c_rate / m_rate,
+    }
     save("data_path", "Data path: feature cache vs decoding mp4", lines, figures)
     return figures
 

@@ -22,8 +22,10 @@ from _common import REPORT  # noqa: E402
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tree", default=".")
-    ap.add_argument("--quick", action="store_true", help="shorter measurements (5 s per training shape, 5 clips)")
+    ap.add_argument("--tree", default=".", help="a complete output tree (a checkout after a run)")
+    ap.add_argument(
+        "--quick", action="store_true", help="shorter measurements (5 s per training shape, 5 clips)"
+    )
     args = ap.parse_args(argv)
     tree = ["--tree", args.tree]
     data_path.main(tree)

@@ -4,8 +4,9 @@
 
 One batch of the tree's solo-clip cache (the profile's batch size), then forward, backward and an
 optimizer step of the `binary` PixelPlayer, timed after a warm-up step; and the frame net and the
-sound net alone (forward + backward). On CPU the bf16 rows need a CPU with native bf16 (see
-`avrepro.engine.train.cpu_has_bf16`); where it has none they are skipped.
+sound net alone (forward + backward). The step is the engine's (`avrepro.engine.loop.train_step`,
+`train.grad_clip` included). On CPU the bf16 rows need a CPU with native bf16 (see
+`avrepro.engine.runtime.cpu_has_bf16`); where it has none they are skipped.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
-from separation_budget import load_tree  # noqa: E402
-
-from avrepro.engine.train import autocast, build_optimizer, cpu_has_bf16, seed_everything, select_device  # noqa: E402
+from avrepro.engine.loop import train_step  # noqa: E402
+from avrepro.engine.optim import build_optimizer  # noqa: E402
+from avrepro.engine.runtime import LossModule, cpu_has_bf16, seed_everything, select_device, train_autocast  # noqa: E402
 from avrepro.tasks import get_task  # noqa: E402
 from avrepro.tasks.separation import spectral  # noqa: E402
+from separation_budget import load_tree  # noqa: E402
 
 
 def seconds_per_call(fn, steps: int) -> float:
@@ -34,13 +36,50 @@ def seconds_per_call(fn, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+def time_parts(task, model, cfg: dict, batch: dict, device: torch.device, on: bool, steps: int) -> dict:
+    """Seconds per call of the engine's training step, and of the frame net and the sound net
+    alone (forward + backward), in fp32 or (``on``) under bf16 autocast."""
+    tcfg = {**cfg["train"], "amp": "bf16" if on else "none", "cpu_amp": on}
+    optimizer = build_optimizer(task.param_groups(model, cfg), cfg["train"])
+    net = LossModule(task, model, cfg)
+    log_mag = spectral.prepare(batch["audio"], cfg["audio"])["log_mag"]
+    frames = batch["frames"].flatten(0, 1)  # every clip's frames: (B * N, n_frames, 3, h, w)
+
+    def run(part):
+        def call():
+            if part == "step":
+                train_step(net, batch, optimizer, tcfg, device)
+            else:
+                with train_autocast(device, tcfg):
+                    out = model.visual(frames) if part == "frame net" else model.sound(log_mag)
+                    loss = out.float().sum()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        return seconds_per_call(call, steps)
+
+    return {part: run(part) for part in ("step", "frame net", "sound net")}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1])
+    ap.add_argument(
+        "--tree",
+        type=Path,
+        default=Path(__file__).resolve().parents[1],
+        help="an output tree of the pipeline (its params.yaml and separation cache)",
+    )
     ap.add_argument("--steps", type=int, default=6, help="timed steps per row")
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="override separation params, e.g. model.ngf=16 (values are YAML)")
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override separation params, e.g. model.ngf=16 (values are YAML)",
+    )
     args = ap.parse_args(argv)
     cfg, (train, val, _) = load_tree(args.tree, args.set)
     seed_everything(0, args.threads)
@@ -50,42 +89,21 @@ def main(argv=None) -> dict:
     items = [data[i] for i in range(cfg["train"]["batch_size"])]
     batch = {k: torch.stack([it[k] for it in items]).to(device) for k in items[0]}
     model = task.build_model(cfg, "binary").to(device).train()
-    optimizer = build_optimizer(task.param_groups(model, cfg), cfg["train"])
-    log_mag = spectral.prepare(batch["audio"], cfg["audio"])["log_mag"]
-    frames = batch["frames"].flatten(0, 1)  # every clip's frames: (B * N, n_frames, 3, h, w)
-    amp = "bf16"
-    precisions = [("fp32", False)] + ([("bf16 autocast", True)] if device.type == "cuda" or cpu_has_bf16() else [])
-
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    lines = [f"separation `binary`, batch {cfg['train']['batch_size']} mixtures of {cfg['mix']['n']}, "
-             f"frames {cfg['frames']['crop_width']}x{cfg['frames']['crop_height']}, output stride "
-             f"{cfg['model']['output_stride']}, ngf {cfg['model']['ngf']}, {device.type}, "
-             f"{args.threads} threads" + "".join(f", {s}" for s in args.set)]
+    bf16 = device.type == "cuda" or cpu_has_bf16()
+    precisions = [("fp32", False)] + ([("bf16 autocast", True)] if bf16 else [])
+    lines = [
+        f"separation `binary`, batch {cfg['train']['batch_size']} mixtures of {cfg['mix']['n']}, "
+        f"frames {cfg['frames']['crop_width']}x{cfg['frames']['crop_height']}, output stride "
+        f"{cfg['model']['output_stride']}, ngf {cfg['model']['ngf']}, {device.type}, "
+        f"{args.threads} threads" + "".join(f", {s}" for s in args.set)
+    ]
     figures = {}
     for label, on in precisions:
-        def run(part):
-            def call():
-                with autocast(device, amp if on else "none", on):
-                    if part == "step":
-                        loss = task.losses(model, batch, cfg)["loss"]
-                    elif part == "frame net":
-                        loss = model.visual(frames).float().sum()
-                    else:
-                        loss = model.sound(log_mag).float().sum()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if part == "step":
-                    optimizer.step()
-                sync()
-            return seconds_per_call(call, args.steps)
-
-        row = {part: run(part) for part in ("step", "frame net", "sound net")}
-        figures[label] = row
-        lines.append(f"  {label:14s} step {row['step']:.3f} s (frame net {row['frame net']:.3f} s, "
-                     f"sound net {row['sound net']:.3f} s, forward + backward)")
+        row = figures[label] = time_parts(task, model, cfg, batch, device, on, args.steps)
+        lines.append(
+            f"  {label:14s} step {row['step']:.3f} s (frame net {row['frame net']:.3f} s, "
+            f"sound net {row['sound net']:.3f} s, forward + backward)"
+        )
     if len(figures) == 2:
         ratio = figures["fp32"]["step"] / figures["bf16 autocast"]["step"]
         lines.append(f"  bf16 autocast: {ratio:.2f}x the steps per second of fp32")

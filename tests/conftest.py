@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from avrepro.config import load_params
-
 from helpers import ROOT
+from helpers.configs import smoke_config
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +19,7 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def smoke_cfg() -> dict:
     """The resolved smoke profile."""
-    return load_params(ROOT / "params.yaml", overrides={"profile": "smoke"})
+    return smoke_config()
 
 
 @pytest.fixture(scope="session")
@@ -62,14 +61,21 @@ def task_caches(tiny_data):
     def get(task: str) -> dict:
         if task not in made:
             cfg = tiny_data["cfg"]
-            dataset = "synthetic" if task == "binaural" else cfg[task]["dataset"]
+            dataset = cfg[task]["dataset"]
             view = tiny_data["views"][dataset]
             feats = cfg[task]["features"]
             caches = {}
             for split in ("train", "val", "test"):
                 out = tiny_data["base"] / "cache" / task / split
-                build_cache(view["manifest"], view["raw"], view["splits"] / f"{split}.txt", out, feats,
-                            progress=False, dataset=dataset)
+                build_cache(
+                    view["manifest"],
+                    view["raw"],
+                    view["splits"] / f"{split}.txt",
+                    out,
+                    feats,
+                    progress=False,
+                    dataset=dataset,
+                )
                 caches[split] = FeatureCache(out, expect=feats)
             made[task] = {"cfg": cfg, "caches": caches, "view": view}
         return made[task]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 
 def _json(text: str) -> dict:
+    """``--cfg``: a JSON object."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -20,18 +21,21 @@ def _json(text: str) -> dict:
 
 
 def cmd_synthesize(args) -> None:
+    """``avrepro synthesize``: the embedded synthetic dataset."""
     from avrepro.data.synthetic import generate
 
     generate(args.cfg, Path(args.out), seed=args.seed, workers=args.workers)
 
 
 def cmd_verify(args) -> None:
+    """``avrepro verify``: the manifest and the data-issues report of a raw dataset."""
     from avrepro.data.verify import verify_dataset
 
     verify_dataset(Path(args.raw), args.dataset, args.cfg, Path(args.manifest), Path(args.issues))
 
 
 def cmd_split(args) -> None:
+    """``avrepro split``: the train/val/test clip lists (hashed, or the dataset's official ones)."""
     from avrepro.data.split import official_split, split_manifest
 
     if args.cfg.get("scheme", "hash") == "official":
@@ -43,6 +47,7 @@ def cmd_split(args) -> None:
 
 
 def cmd_download(args) -> None:
+    """``avrepro download``: a real dataset in the raw layout (section from --cfg or --params)."""
     from avrepro.data.sources import fetch_dataset
 
     cfg = args.cfg
@@ -53,25 +58,33 @@ def cmd_download(args) -> None:
         if args.dataset not in resolved["datasets"]:
             raise ValueError(f"{args.params}: no datasets.{args.dataset} section")
         cfg = resolved["datasets"][args.dataset]
-    summary = fetch_dataset(args.dataset, cfg, Path(args.out),
-                            Path(args.downloads) if args.downloads else None,
-                            workers=args.workers, progress=not args.no_progress)
+    summary = fetch_dataset(
+        args.dataset,
+        cfg,
+        Path(args.out),
+        Path(args.downloads) if args.downloads else None,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
     print(json.dumps(summary, indent=2, sort_keys=True))
 
 
 def cmd_cache(args) -> None:
+    """``avrepro cache``: one split's feature cache."""
     from avrepro.data.cache import build_cache
 
     build_cache(Path(args.manifest), Path(args.raw), Path(args.split_file), Path(args.out), args.cfg)
 
 
 def _open_cache(path: str, cfg: dict):
+    """The feature cache at ``path``, checked against the section's ``features``."""
     from avrepro.data.cache import FeatureCache
 
     return FeatureCache(Path(path), expect=cfg.get("features"))
 
 
 def cmd_train(args) -> None:
+    """``avrepro train``: one variant (under torchrun when ``train.gpus > 1``)."""
     import os
 
     from avrepro.engine import ddp
@@ -87,148 +100,240 @@ def cmd_train(args) -> None:
     from avrepro.engine.train import train
     from avrepro.tasks import get_task
 
-    task = get_task(args.task)
-    if args.threads:
-        args.cfg["train"]["threads"] = args.threads
-    if args.init:
-        args.cfg["train"]["init"] = args.init
-    final = train(task, args.cfg, args.variant, _open_cache(args.train, args.cfg),
-                  _open_cache(args.val, args.cfg), Path(args.out), seed=args.seed, device=args.device)
+    final = train(
+        get_task(args.task),
+        args.cfg,
+        args.variant,
+        _open_cache(args.train, args.cfg),
+        _open_cache(args.val, args.cfg),
+        Path(args.out),
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        init=args.init,
+    )
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps(final, indent=2, sort_keys=True))
 
 
 def cmd_evaluate(args) -> None:
+    """``avrepro evaluate``: a variant, control or baseline -> metric files."""
     from avrepro.engine.evaluate import evaluate
 
-    evaluate(args.task, args.cfg, args.name, _open_cache(args.test, args.cfg),
-             checkpoint=Path(args.checkpoint) if args.checkpoint else None,
-             metrics_out=Path(args.metrics), clips_out=Path(args.clips),
-             predictions_dir=Path(args.predictions) if args.predictions else None,
-             seed=args.seed, device=args.device, threads=args.threads, variant=args.variant,
-             train_cache=_open_cache(args.train, args.cfg) if args.train else None)
+    evaluate(
+        args.task,
+        args.cfg,
+        args.name,
+        _open_cache(args.test, args.cfg),
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        metrics_out=Path(args.metrics),
+        clips_out=Path(args.clips),
+        predictions_dir=Path(args.predictions) if args.predictions else None,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        variant=args.variant,
+        train_cache=_open_cache(args.train, args.cfg) if args.train else None,
+    )
 
 
 def cmd_figures(args) -> None:
+    """``avrepro figures``: the task's figures, through its ``make_figures``."""
     from avrepro.tasks import get_task
 
-    written = get_task(args.task).make_figures(args.cfg, _open_cache(args.test, args.cfg),
-                                               Path(args.models), Path(args.metrics),
-                                               Path(args.predictions), Path(args.out))
+    written = get_task(args.task).make_figures(
+        args.cfg,
+        _open_cache(args.test, args.cfg),
+        Path(args.models),
+        Path(args.metrics),
+        Path(args.predictions),
+        Path(args.out),
+    )
     print(f"figures {args.task}: {len(written)} files -> {args.out}")
 
 
-def cmd_report(args) -> None:
+def training_facts(models: Path) -> dict[str, str]:
+    """``{"<task>/<variant>": "N epochs, M steps on DEVICE[, visual weights: ...]"}`` from every
+    trained model's ``config.yaml`` under ``models``."""
     import yaml
 
+    facts = {}
+    for cfg_file in sorted(models.glob("*/*/config.yaml")):
+        run = yaml.safe_load(cfg_file.read_text())
+        line = f"{run['epochs']} epochs, {run['steps']} steps on {run['device']}"
+        if run.get("visual_weights") not in (None, "n/a"):
+            line += f", visual weights: {run['visual_weights']}"
+        facts[f"{run['task']}/{run['variant']}"] = line
+    return facts
+
+
+def cmd_report(args) -> None:
+    """``avrepro report``: the report and its tables."""
     from avrepro.report.build import build_report
 
-    extra = {}
-    for cfg_file in sorted(Path(args.models).glob("*/*/config.yaml")):
-        run = yaml.safe_load(cfg_file.read_text())
-        facts = f"{run['epochs']} epochs, {run['steps']} steps on {run['device']}"
-        if run.get("visual_weights") not in (None, "n/a"):
-            facts += f", visual weights: {run['visual_weights']}"
-        extra[f"{run['task']}/{run['variant']}"] = facts
-    build_report(args.cfg, Path(args.out), Path(args.metrics), Path(args.figures), Path(args.tables),
-                 extra=extra, issues_dir=Path(args.issues), manifest_dir=Path(args.manifests))
+    build_report(
+        args.cfg,
+        Path(args.out),
+        Path(args.metrics),
+        Path(args.figures),
+        Path(args.tables),
+        extra=training_facts(Path(args.models)),
+        issues_dir=Path(args.issues),
+        manifest_dir=Path(args.manifests),
+    )
     print(f"report -> {args.out}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="avrepro", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = (
+    "The avrepro command: one sub-command per pipeline step (each Snakemake rule calls "
+    "one). Rules pass the exact configuration section they depend on as JSON (--cfg)."
+)
 
-    def add(name: str, func, help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_)
-        p.set_defaults(func=func)
-        return p
 
-    p = add("synthesize", cmd_synthesize, "generate the embedded synthetic dataset")
+def _verb(sub, name: str, func, help_: str) -> argparse.ArgumentParser:
+    """A sub-command ``name`` that runs ``func(args)``."""
+    parser = sub.add_parser(name, help=help_, description=help_[0].upper() + help_[1:] + ".")
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _add_synthesize(sub) -> None:
+    p = _verb(sub, "synthesize", cmd_synthesize, "generate the embedded synthetic dataset")
     p.add_argument("--cfg", type=_json, required=True, help="the `synthetic` params section (JSON)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the scenes (default 0)")
     p.add_argument("--workers", type=int, default=1, help="processes (the output does not depend on it)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the raw dataset directory to write")
 
-    p = add("verify", cmd_verify, "check every clip; write the manifest and the data-issues report")
-    p.add_argument("--raw", required=True)
-    p.add_argument("--dataset", required=True)
+
+def _add_verify(sub) -> None:
+    p = _verb(sub, "verify", cmd_verify, "check every clip; write the manifest and the data-issues report")
+    p.add_argument("--raw", required=True, help="the raw dataset directory")
+    p.add_argument("--dataset", required=True, help="the dataset's name (as in params.yaml)")
     p.add_argument("--cfg", type=_json, required=True, help="the `verify` params section (JSON)")
-    p.add_argument("--manifest", required=True)
-    p.add_argument("--issues", required=True)
+    p.add_argument("--manifest", required=True, help="the manifest CSV to write (the clips kept)")
+    p.add_argument("--issues", required=True, help="the issues CSV to write (the clips excluded, why)")
 
-    p = add("split", cmd_split, "grouped, hash-based, stable train/val/test split")
-    p.add_argument("--manifest", required=True)
+
+def _add_split(sub) -> None:
+    p = _verb(sub, "split", cmd_split, "grouped, hash-based, stable train/val/test split")
+    p.add_argument("--manifest", required=True, help="the dataset's manifest CSV")
     p.add_argument("--cfg", type=_json, required=True, help="the `split` params section (JSON)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="directory for train.txt, val.txt and test.txt")
     p.add_argument("--raw", default=None, help="raw dataset (for scheme 'official': its splits/)")
 
-    p = add("download", cmd_download, "fetch a real dataset and convert it into the raw layout")
+
+def _add_download(sub) -> None:
+    p = _verb(sub, "download", cmd_download, "fetch a real dataset and convert it into the raw layout")
     p.add_argument("--dataset", required=True, help="fairplay | local | music | yt360 | kinetics")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--cfg", type=_json, help="the `datasets.<name>` params section (JSON)")
     src.add_argument("--params", help="or a params file: its datasets.<name> section is used")
     p.add_argument("--profile", default=None, help="with --params: the profile (default: the file's)")
     p.add_argument("--out", required=True, help="data/raw/<dataset> (replaced atomically)")
-    p.add_argument("--downloads", default=None,
-                   help="where archives and partial downloads are kept (default data/downloads/<dataset>)")
+    p.add_argument(
+        "--downloads",
+        default=None,
+        help="where archives and partial downloads are kept (default data/downloads/<dataset>)",
+    )
     p.add_argument("--workers", type=int, default=1, help="conversion processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    p = add("cache", cmd_cache, "decode one split into memory-mappable feature shards")
-    p.add_argument("--manifest", required=True)
-    p.add_argument("--raw", required=True)
-    p.add_argument("--split-file", required=True)
-    p.add_argument("--cfg", type=_json, required=True, help="the task's `features` section (JSON)")
-    p.add_argument("--out", required=True)
 
-    p = add("train", cmd_train, "train one variant of a task")
-    p.add_argument("--task", required=True)
-    p.add_argument("--variant", required=True)
+def _add_cache(sub) -> None:
+    p = _verb(sub, "cache", cmd_cache, "decode one split into memory-mappable feature shards")
+    p.add_argument("--manifest", required=True, help="the dataset's manifest CSV")
+    p.add_argument("--raw", required=True, help="the raw dataset directory")
+    p.add_argument(
+        "--split-file", required=True, help="the split's clip list (e.g. data/splits/<dataset>/train.txt)"
+    )
+    p.add_argument("--cfg", type=_json, required=True, help="the task's `features` section (JSON)")
+    p.add_argument("--out", required=True, help="the feature cache directory to write")
+
+
+def _add_train(sub) -> None:
+    p = _verb(sub, "train", cmd_train, "train one variant of a task")
+    p.add_argument("--task", required=True, help="the task's registered name (e.g. binaural)")
+    p.add_argument("--variant", required=True, help="one of the task's variants")
     p.add_argument("--cfg", type=_json, required=True, help="the task's params section (JSON)")
     p.add_argument("--train", required=True, help="training feature cache directory")
     p.add_argument("--val", required=True, help="validation feature cache directory")
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--out", required=True, help="models/<task>/<variant> (best.pt, last.pt, config.yaml, live/)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
-    p.add_argument("--init", default=None,
-                   help="best.pt of another variant to start from (a curriculum's first stage)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (the rule's threads; default: the section's train.threads)",
+    )
+    p.add_argument(
+        "--init", default=None, help="best.pt of another variant to start from (a curriculum's first stage)"
+    )
 
-    p = add("evaluate", cmd_evaluate, "evaluate a trained variant or a baseline on the test split")
-    p.add_argument("--task", required=True)
-    p.add_argument("--name", required=True, help="variant or baseline name")
-    p.add_argument("--cfg", type=_json, required=True)
+
+def _add_evaluate(sub) -> None:
+    p = _verb(sub, "evaluate", cmd_evaluate, "evaluate a trained variant or a baseline on the test split")
+    p.add_argument("--task", required=True, help="the task's registered name (e.g. binaural)")
+    p.add_argument("--name", required=True, help="variant, control or baseline name")
+    p.add_argument("--cfg", type=_json, required=True, help="the task's params section (JSON)")
     p.add_argument("--test", required=True, help="test feature cache directory")
     p.add_argument("--checkpoint", default=None, help="best.pt of a trained variant (none: baseline)")
-    p.add_argument("--variant", default=None,
-                   help="the variant the checkpoint belongs to when --name is a control of it")
+    p.add_argument(
+        "--variant", default=None, help="the variant the checkpoint belongs to when --name is a control of it"
+    )
     p.add_argument("--train", default=None, help="training feature cache (for probes)")
-    p.add_argument("--metrics", required=True)
-    p.add_argument("--clips", required=True)
-    p.add_argument("--predictions", default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
+    p.add_argument("--metrics", required=True, help="the metric JSON to write")
+    p.add_argument("--clips", required=True, help="the per-clip CSV to write")
+    p.add_argument("--predictions", default=None, help="directory for the task's predictions")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
 
-    p = add("figures", cmd_figures, "draw a task's figures (curves, panels, demo videos)")
-    p.add_argument("--task", required=True)
-    p.add_argument("--cfg", type=_json, required=True)
+
+def _add_figures(sub) -> None:
+    p = _verb(sub, "figures", cmd_figures, "draw a task's figures (curves, panels, demo videos)")
+    p.add_argument("--task", required=True, help="the task's registered name (e.g. binaural)")
+    p.add_argument("--cfg", type=_json, required=True, help="the task's params section (JSON)")
     p.add_argument("--test", required=True, help="test feature cache directory")
     p.add_argument("--models", required=True, help="models/<task> directory")
     p.add_argument("--metrics", required=True, help="reports/metrics directory")
     p.add_argument("--predictions", required=True, help="reports/predictions/<task> directory")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="reports/figures/<task> directory")
 
-    p = add("report", cmd_report, "assemble reports/report.md (+ .html) and the tables")
+
+def _add_report(sub) -> None:
+    p = _verb(sub, "report", cmd_report, "assemble reports/report.md (+ .html) and the tables")
     p.add_argument("--cfg", type=_json, required=True, help="the resolved configuration (JSON)")
-    p.add_argument("--models", default="models")
-    p.add_argument("--metrics", default="reports/metrics")
-    p.add_argument("--figures", default="reports/figures")
-    p.add_argument("--tables", default="reports/tables")
+    p.add_argument("--models", default="models", help="trained models (their config.yaml files)")
+    p.add_argument("--metrics", default="reports/metrics", help="metric files")
+    p.add_argument("--figures", default="reports/figures", help="figure directories")
+    p.add_argument("--tables", default="reports/tables", help="where the tables are written")
     p.add_argument("--issues", default="reports/data_issues", help="verify's issues, one CSV per dataset")
-    p.add_argument("--manifests", default="data/manifests")
-    p.add_argument("--out", required=True)
+    p.add_argument("--manifests", default="data/manifests", help="verify's manifests, one CSV per dataset")
+    p.add_argument("--out", required=True, help="the markdown report (the HTML goes next to it)")
+
+
+VERBS = (
+    _add_synthesize,
+    _add_verify,
+    _add_split,
+    _add_download,
+    _add_cache,
+    _add_train,
+    _add_evaluate,
+    _add_figures,
+    _add_report,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``avrepro`` parser: one sub-command per pipeline step."""
+    parser = argparse.ArgumentParser(prog="avrepro", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in VERBS:
+        add(sub)
     return parser
 
 

@@ -8,9 +8,9 @@ Every writer is atomic.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
@@ -68,8 +68,14 @@ def write_wav(path: str | Path, audio: np.ndarray, rate: int, subtype: str = "PC
             sf.write(str(tmp), audio.T, rate, subtype=subtype, format="WAV")
 
 
-def write_mp4(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarray | None = None,
-              audio_rate: int | None = None, crf: int = 18) -> None:
+def write_mp4(
+    path: str | Path,
+    frames: np.ndarray,
+    fps: int,
+    audio: np.ndarray | None = None,
+    audio_rate: int | None = None,
+    crf: int = 18,
+) -> None:
     """Encode ``(T, H, W, 3)`` uint8 frames as H.264 (yuv420p) mp4, optionally with AAC audio.
 
     Encoding is single-threaded with fixed settings and no creation time, so the same frames
@@ -81,30 +87,33 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarray 
     _, height, width, _ = frames.shape
     if height % 2 or width % 2:
         raise ValueError(f"{path}: H.264 needs even frame sizes, got {width}x{height}")
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.thread_count = 1
-            stream.options = {"crf": str(crf), "preset": "medium", "threads": "1",
-                              "x264-params": "threads=1:lookahead-threads=1"}
-            astream = None
-            if audio is not None:
-                astream = container.add_stream("aac", rate=audio_rate)
-                astream.layout = "stereo" if audio.shape[0] == 2 else "mono"
-            for i, img in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                frame.pts = i
-                frame.time_base = Fraction(1, fps)
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
-            if astream is not None:
-                pcm = np.ascontiguousarray(np.clip(audio, -1, 1).astype(np.float32))
-                aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout=astream.layout.name)
-                aframe.sample_rate = audio_rate
-                aframe.pts = 0
-                container.mux(astream.encode(aframe))
-                container.mux(astream.encode())
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.thread_count = 1
+        stream.options = {
+            "crf": str(crf),
+            "preset": "medium",
+            "threads": "1",
+            "x264-params": "threads=1:lookahead-threads=1",
+        }
+        astream = None
+        if audio is not None:
+            astream = container.add_stream("aac", rate=audio_rate)
+            astream.layout = "stereo" if audio.shape[0] == 2 else "mono"
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+        if astream is not None:
+            pcm = np.ascontiguousarray(np.clip(audio, -1, 1).astype(np.float32))
+            aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout=astream.layout.name)
+            aframe.sample_rate = audio_rate
+            aframe.pts = 0
+            container.mux(astream.encode(aframe))
+            container.mux(astream.encode())
 
 
 @contextlib.contextmanager
@@ -123,15 +132,33 @@ def open_media(path: str | Path, failure: str) -> Iterator[av.container.InputCon
         raise MediaError(path, f"{failure} ({exc.__class__.__name__}: {exc})") from None
 
 
+def video_stream(container: av.container.InputContainer, path: str | Path) -> av.video.stream.VideoStream:
+    """The first video stream of a container opened with :func:`open_media`.
+
+    Raises:
+        MediaError: the file has no video stream.
+    """
+    if not container.streams.video:
+        raise MediaError(path, "no video stream")
+    return container.streams.video[0]
+
+
+def average_fps(stream: av.video.stream.VideoStream, default: float = float("nan")) -> float:
+    """A video stream's average frame rate, ``default`` where the container does not say."""
+    return float(stream.average_rate) if stream.average_rate else default
+
+
 def probe_mp4(path: str | Path) -> dict:
     """Container facts without decoding: fps, frame count estimate, size, audio stream presence."""
     with open_media(path, "not a readable video") as container:
-        if not container.streams.video:
-            raise MediaError(path, "no video stream")
-        v = container.streams.video[0]
-        fps = float(v.average_rate) if v.average_rate else float("nan")
-        return {"fps": fps, "frames": int(v.frames), "width": v.codec_context.width,
-                "height": v.codec_context.height, "has_audio": bool(container.streams.audio)}
+        v = video_stream(container, path)
+        return {
+            "fps": average_fps(v),
+            "frames": int(v.frames),
+            "width": v.codec_context.width,
+            "height": v.codec_context.height,
+            "has_audio": bool(container.streams.audio),
+        }
 
 
 def read_mp4_frames(path: str | Path, size: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:
@@ -142,15 +169,12 @@ def read_mp4_frames(path: str | Path, size: tuple[int, int] | None = None) -> tu
     """
     frames = []
     with open_media(path, "corrupt or truncated video") as container:
-        if not container.streams.video:
-            raise MediaError(path, "no video stream")
-        stream = container.streams.video[0]
+        stream = video_stream(container, path)
         stream.thread_type = "NONE"
-        fps = float(stream.average_rate) if stream.average_rate else float("nan")
+        fps = average_fps(stream)
         for frame in container.decode(stream):
             if size is not None:
-                frame = frame.reformat(width=size[0], height=size[1], format="rgb24",
-                                       interpolation="AREA")
+                frame = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
             frames.append(frame.to_ndarray(format="rgb24"))
     if not frames:
         raise MediaError(path, "no decodable video frame")

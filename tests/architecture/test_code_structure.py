@@ -68,9 +68,12 @@ def test_no_function_longer_than_the_limit():
 def test_imports_go_down_the_layers():
     mods = modules()
     known = set(mods)
-    upward = [f"{m} (layer {layer_of(m)}) imports {d} (layer {layer_of(d)})"
-              for m, tree in mods.items() for d in sorted(imports(tree, known))
-              if d in known and layer_of(d) > layer_of(m)]
+    upward = [
+        f"{m} (layer {layer_of(m)}) imports {d} (layer {layer_of(d)})"
+        for m, tree in mods.items()
+        for d in sorted(imports(tree, known))
+        if d in known and layer_of(d) > layer_of(m)
+    ]
     assert not upward, "imports from a higher layer:\n" + "\n".join(upward)
 
 
@@ -87,7 +90,7 @@ def test_no_import_cycle():
         state[m] = 1
         for d in sorted(graph[m]):
             if state.get(d) == 1:
-                cycles.append(" -> ".join(stack[stack.index(d):] + [d]))
+                cycles.append(" -> ".join(stack[stack.index(d) :] + [d]))
             elif d not in state:
                 visit(d, stack + [d])
         state[m] = 2

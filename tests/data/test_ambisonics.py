@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -9,11 +10,20 @@ import pytest
 import torch
 
 from avrepro.audio import ambisonics as amb
+from avrepro.data.synthetic import generate
 from avrepro.data.synthetic import room as room_mod
-from avrepro.data.synthetic.render_360 import (pixel_of, render_background_360, render_frames_360,
-                                               render_view360, sprite_box_360)
+from avrepro.data.synthetic.render_360 import (
+    pixel_of,
+    render_background_360,
+    render_frames_360,
+    render_view360,
+    sprite_box_360,
+)
 from avrepro.data.synthetic.scene import Camera, Room, Scene, Source, direction
+from avrepro.media import read_mp4_frames, read_wav
 from avrepro.video.viewpoints import Viewpoint, crop_directions, perspective_crops, sample_viewpoints
+from helpers.configs import smoke_config
+from helpers.treediff import differences, files
 
 W, Y, Z, X = range(4)
 
@@ -26,7 +36,7 @@ def test_sn3d_gains_and_left_source():
         a, e = math.radians(az), math.radians(el)
         assert gy == pytest.approx(math.sin(a) * math.cos(e)) and gz == pytest.approx(math.sin(e))
         assert gx == pytest.approx(math.cos(a) * math.cos(e)) and gw == 1
-        assert gx ** 2 + gy ** 2 + gz ** 2 == pytest.approx(gw ** 2)  # SN3D plane wave
+        assert gx**2 + gy**2 + gz**2 == pytest.approx(gw**2)  # SN3D plane wave
     s = np.random.default_rng(0).standard_normal(100)
     foa = amb.encode(s, 90.0)
     np.testing.assert_allclose(foa[Y], s)  # left: Y = +W
@@ -62,9 +72,19 @@ def test_foa_rir_direct_path_direction_delay_and_gain():
 def test_foa_of_generated_clip_matches_scene_direction():
     """A clip's FOA from the generator: one source at +90 deg (left), direct path only."""
     rng = np.random.default_rng(0)
-    cfg = {"sample_rate": 8000, "fps": 5, "clip_seconds": 0.8, "rir_seconds": 0.05,
-           "classes": ["violin"], "sprite_scale": 1.0,
-           "view360": {"frame_width": 64, "frame_height": 32, "extra_sources": {"min": 0, "max": 0}}}
+    cfg = smoke_config(
+        {
+            "synthetic": {
+                "sample_rate": 8000,
+                "fps": 5,
+                "clip_seconds": 0.8,
+                "rir_seconds": 0.05,
+                "classes": ["violin"],
+                "sprite_scale": 1.0,
+                "view360": {"frame_width": 64, "frame_height": 32, "extra_sources": {"min": 0, "max": 0}},
+            }
+        }
+    )["synthetic"]
     cam = Camera((3.0, 1.0, 1.5), 90.0, 64, 32)
     scene = Scene(Room((6.0, 6.0, 3.0), 0.5), cam, (Source("violin", 0, 40, (1.0, 1.0, 1.5)),))
     stems = rng.standard_normal((1, 6400)) * 0.1
@@ -105,8 +125,9 @@ def test_360_renderer_draws_sprite_at_its_azimuth():
         u_expected = (0.5 - az_expected / 360.0) * width
         assert x0 < u_expected < x1 and y0 < height / 2 < y1
         # the sprite changed the pixels around its column, not those on the opposite side
-        plain, _ = render_frames_360(Scene(scene.room, scene.camera, ()), np.zeros((0, 800)), 1000, 5, 1,
-                                     width, height, background=bg)
+        plain, _ = render_frames_360(
+            Scene(scene.room, scene.camera, ()), np.zeros((0, 800)), 1000, 5, 1, width, height, background=bg
+        )
         diff = np.abs(frames[0].astype(int) - plain[0].astype(int)).sum(-1)
         cols = np.nonzero(diff[height // 2] > 30)[0]
         assert len(cols) and np.all(np.abs((cols + 0.5) - u_expected) < (x1 - x0))
@@ -122,9 +143,10 @@ def test_viewpoint_crop_sees_what_the_equirect_shows():
     width, height = 180, 90
     frame = np.zeros((height, width, 3), np.uint8)
     u = int((0.5 - 60 / 360) * width)  # a red column at azimuth +60 deg (left of front)
-    frame[:, u - 2:u + 3, 0] = 255
-    crops = perspective_crops(frame, [Viewpoint(60.0, 0.0, 40.0, 40.0), Viewpoint(-60.0, 0.0, 40.0, 40.0)],
-                              (16, 16))
+    frame[:, u - 2 : u + 3, 0] = 255
+    crops = perspective_crops(
+        frame, [Viewpoint(60.0, 0.0, 40.0, 40.0), Viewpoint(-60.0, 0.0, 40.0, 40.0)], (16, 16)
+    )
     assert crops.shape == (2, 1, 3, 16, 16)
     red = crops[:, 0, 0].mean(1)  # (2, w) column profile
     assert red[0, 6:10].max() > 0.5 and red[0, :3].max() < 0.05 and red[1].max() < 0.05
@@ -133,17 +155,21 @@ def test_viewpoint_crop_sees_what_the_equirect_shows():
     assert az[8, 0] > 60 > az[8, -1]  # left of the crop = larger azimuth
     assert el[0, 8] > 10 > el[-1, 8]
     # crossing the seam: a view looking backward samples both edges without a gap
-    back = perspective_crops(np.full((height, width, 3), 200, np.uint8), [Viewpoint(180.0, 0, 60, 60)], (8, 8))
+    grey = np.full((height, width, 3), 200, np.uint8)
+    back = perspective_crops(grey, [Viewpoint(180.0, 0, 60, 60)], (8, 8))
     assert torch.allclose(back, torch.full_like(back, 200 / 255), atol=1e-5)
 
 
 def test_sample_viewpoints_respects_ranges_and_separation():
-    vps = sample_viewpoints(np.random.default_rng(0), 4, (-180, 180), (-30, 30), (25, 90), (0.75, 4 / 3), 36.0)
+    vps = sample_viewpoints(
+        np.random.default_rng(0), 4, (-180, 180), (-30, 30), (25, 90), (0.75, 4 / 3), 36.0
+    )
     assert len(vps) == 4
     for i, vp in enumerate(vps):
         assert -180 <= vp.yaw_deg <= 180 and -30 <= vp.pitch_deg <= 30 and 25 <= vp.hfov_deg <= 90
         assert 0.75 - 1e-9 <= vp.vfov_deg / vp.hfov_deg <= 4 / 3 + 1e-9
         from avrepro.video.viewpoints import angular_distance
+
         assert all(angular_distance(vp, o) >= 36.0 for o in vps[:i])
 
 
@@ -165,21 +191,28 @@ def test_image_source_foa_of_dead_room_passes_energy_identity():
 def test_view360_leaves_binaural_files_unchanged_and_is_deterministic(tmp_path):
     """The 360 view adds foa/ and video360/ (same bytes for any number of workers) and changes
     nothing of the binaural dataset but meta["view360"]."""
-    import json
-
-    from treediff import differences, files
-
-    from avrepro.data.synthetic import generate
-    from avrepro.media import read_mp4_frames, read_wav
-
-    cfg = {"n_rooms": 2, "clips_per_room": 1, "clip_seconds": 0.8, "sample_rate": 16000, "fps": 5,
-           "frame_width": 64, "frame_height": 32, "sources": {"min": 1, "max": 2},
-           "classes": ["violin", "cello", "flute", "trumpet"],
-           "room": {"width": [4.0, 8.0], "depth": [5.0, 9.0], "height": [2.5, 3.5], "absorption": [0.5, 0.9]},
-           "max_image_order": 2, "rir_seconds": 0.05, "hfov_deg": 90.0, "sprite_scale": 2.0,
-           "solo": {"per_class": 0, "seconds": 1.0},
-           "view360": {"enabled": True, "frame_width": 64, "frame_height": 32,
-                       "extra_sources": {"min": 1, "max": 1}}}
+    cfg = smoke_config(
+        {
+            "synthetic": {
+                "n_rooms": 2,
+                "clip_seconds": 0.8,
+                "fps": 5,
+                "frame_width": 64,
+                "frame_height": 32,
+                "classes": ["violin", "cello", "flute", "trumpet"],
+                "room": {
+                    "width": [4.0, 8.0],
+                    "depth": [5.0, 9.0],
+                    "height": [2.5, 3.5],
+                    "absorption": [0.5, 0.9],
+                },
+                "max_image_order": 2,
+                "rir_seconds": 0.05,
+                "solo": {"per_class": 0},
+                "view360": {"frame_width": 64, "frame_height": 32, "extra_sources": {"min": 1, "max": 1}},
+            }
+        }
+    )["synthetic"]
     off = {**cfg, "view360": {**cfg["view360"], "enabled": False}}
     generate(cfg, tmp_path / "on", seed=5, progress=False)
     generate(cfg, tmp_path / "on2", seed=5, progress=False, workers=2)
@@ -187,7 +220,11 @@ def test_view360_leaves_binaural_files_unchanged_and_is_deterministic(tmp_path):
     assert differences(tmp_path / "on", tmp_path / "on2") == []
     on, plain = files(tmp_path / "on"), files(tmp_path / "off")
     assert {k for k in on if k.startswith(("foa/", "video360/"))} == {
-        "foa/000001.wav", "foa/000002.wav", "video360/000001.mp4", "video360/000002.mp4"}
+        "foa/000001.wav",
+        "foa/000002.wav",
+        "video360/000001.mp4",
+        "video360/000002.mp4",
+    }
     for name, data in plain.items():
         if name.startswith("meta/"):
             meta_on = json.loads(on[name])

@@ -14,14 +14,16 @@ import avrepro.data.cache as cache_mod
 from avrepro.data.cache import CacheError, FeatureCache, build_cache
 from avrepro.data.verify import DataIssueError, verify_dataset
 from avrepro.media import MediaError, read_mp4_frames, write_mp4, write_wav
+from helpers.configs import smoke_config
 
 FPS, RATE = 10, 16000
 FEATURES = {"sample_rate": 16000, "frame_width": 24, "frame_height": 12}
 IDS = ["c0", "c1", "c2", "c3", "c4"]
 
 
-def make_clip(raw: Path, clip_id: str, seconds: float, rate: int = RATE, seed: int = 0,
-              meta: bool = True) -> None:
+def make_clip(
+    raw: Path, clip_id: str, seconds: float, rate: int = RATE, seed: int = 0, meta: bool = True
+) -> None:
     rng = np.random.default_rng(seed)
     n_frames = int(round(seconds * FPS))
     frames = rng.integers(0, 256, (n_frames, 32, 64, 3), dtype=np.uint8)
@@ -33,9 +35,18 @@ def make_clip(raw: Path, clip_id: str, seconds: float, rate: int = RATE, seed: i
     write_wav(raw / "binaural_audios" / f"{clip_id}.wav", audio, rate)
     if meta:
         (raw / "meta").mkdir(parents=True, exist_ok=True)
-        (raw / "meta" / f"{clip_id}.json").write_text(json.dumps(
-            {"clip_id": clip_id, "group": f"room_{clip_id}", "fps": FPS, "sample_rate": rate,
-             "duration_s": seconds, "sources": [seed]}))
+        (raw / "meta" / f"{clip_id}.json").write_text(
+            json.dumps(
+                {
+                    "clip_id": clip_id,
+                    "group": f"room_{clip_id}",
+                    "fps": FPS,
+                    "sample_rate": rate,
+                    "duration_s": seconds,
+                    "sources": [seed],
+                }
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +55,21 @@ def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("cache")
     raw = root / "raw"
     for i, cid in enumerate(IDS):
-        make_clip(raw, cid, seconds=[1.0, 1.5, 0.8, 1.2, 1.0][i], seed=i,
-                  rate=8000 if cid == "c3" else RATE, meta=cid != "c2")
+        make_clip(
+            raw,
+            cid,
+            seconds=[1.0, 1.5, 0.8, 1.2, 1.0][i],
+            seed=i,
+            rate=8000 if cid == "c3" else RATE,
+            meta=cid != "c2",
+        )
     (raw / "dataset.json").write_text(json.dumps({"name": "t", "clips": IDS}))
     manifest = root / "manifests" / "t.csv"
-    verify_dataset(raw, "t", {"min_seconds": 0.5, "strict": True}, manifest,
-                   root / "issues.csv", progress=False)
+    verify = smoke_config({"verify": {"min_seconds": 0.5, "strict": True}})["verify"]
+    verify_dataset(raw, "t", verify, manifest, root / "issues.csv", progress=False)
     split = root / "splits" / "train.txt"
     split.parent.mkdir()
-    split.write_text("c4\nc0\nc1\nc2\nc3\n")       # order of the split file does not matter
+    split.write_text("c4\nc0\nc1\nc2\nc3\n")  # order of the split file does not matter
     return root, raw, manifest, split
 
 
@@ -66,22 +83,28 @@ def test_round_trip_and_shards(data, tmp_path):
     root, raw, _, _ = data
     index = build(data, tmp_path / "cache", shard_clips=2)
     cache = FeatureCache(tmp_path / "cache", expect=FEATURES)
-    assert len(cache) == 5 and cache.clip_ids == IDS           # manifest order
+    assert len(cache) == 5 and cache.clip_ids == IDS  # manifest order
     assert (cache.sample_rate, cache.fps, cache.channels, cache.frame_size) == (16000, 10.0, 2, (24, 12))
     assert [s["n_clips"] for s in index["shards"]] == [2, 2, 1]
     assert [(c["shard"], c["row"]) for c in index["clips"]] == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
-        "audio_00000.npy", "audio_00001.npy", "audio_00002.npy", "frames_00000.npy",
-        "frames_00001.npy", "frames_00002.npy", "index.json"]
+        "audio_00000.npy",
+        "audio_00001.npy",
+        "audio_00002.npy",
+        "frames_00000.npy",
+        "frames_00001.npy",
+        "frames_00002.npy",
+        "index.json",
+    ]
     a0 = np.load(tmp_path / "cache" / "audio_00000.npy", mmap_mode="r")
-    assert a0.shape == (2, 2, 24000) and a0.dtype == np.int16   # padded to the longer clip (1.5 s)
+    assert a0.shape == (2, 2, 24000) and a0.dtype == np.int16  # padded to the longer clip (1.5 s)
     for i, cid in enumerate(IDS):
         audio, frames = cache.audio(i), cache.frames(i)
         assert isinstance(audio, np.memmap) and isinstance(frames, np.memmap)
         assert audio.dtype == np.int16 and frames.dtype == np.uint8
         want_frames, _ = read_mp4_frames(raw / "videos" / f"{cid}.mp4", size=(24, 12))
         assert frames.shape == want_frames.shape and np.array_equal(frames, want_frames)
-        if cid == "c3":          # 8 kHz source, resampled to 16 kHz
+        if cid == "c3":  # 8 kHz source, resampled to 16 kHz
             assert audio.shape == (2, 19200)
             src, _ = sf.read(str(raw / "binaural_audios" / "c3.wav"), dtype="float32", always_2d=True)
             assert np.corrcoef(audio[0, ::2] / 32767.0, src[:, 0])[0, 1] > 0.99
@@ -97,14 +120,17 @@ def test_round_trip_and_shards(data, tmp_path):
     assert cache.groups[0] == "room_c0" and cache.groups[2] == "c2"
     assert cache.position("c3") == 3
     assert index["key"]["dataset"] == "t" and index["key"]["split"] == "train"
-    with pytest.raises(ValueError):                             # read-only maps
+    with pytest.raises(ValueError):  # read-only maps
         cache.audio(0)[0, 0] = 1
 
 
 def test_key_mismatch_is_a_clear_error(data, tmp_path):
     build(data, tmp_path / "cache", features={**FEATURES, "frame_width": 136})
-    with pytest.raises(CacheError, match=r"was built with frame_width=136, expected 128: "
-                                         r"rerun cache_features"):
+    with pytest.raises(
+        CacheError,
+        match=r"was built with frame_width=136, expected 128: "
+        r"rerun cache_features",
+    ):
         FeatureCache(tmp_path / "cache", expect={**FEATURES, "frame_width": 128})
     with pytest.raises(CacheError, match="has no index.json"):
         FeatureCache(tmp_path / "nothing")
@@ -130,7 +156,7 @@ def test_failure_mid_build_leaves_nothing(data, tmp_path, monkeypatch):
     monkeypatch.setattr(cache_mod, "read_mp4_frames", flaky)
     with pytest.raises(MediaError, match="simulated"):
         build(data, tmp_path / "out" / "train", shard_clips=2)
-    assert list((tmp_path / "out").iterdir()) == []            # no out_dir, no temp dir
+    assert list((tmp_path / "out").iterdir()) == []  # no out_dir, no temp dir
     # an existing cache survives a failed rebuild untouched
     monkeypatch.setattr(cache_mod, "read_mp4_frames", read_mp4_frames)
     build(data, tmp_path / "out" / "train")
@@ -162,6 +188,7 @@ def test_split_errors(data, tmp_path):
     with pytest.raises(DataIssueError, match="split is empty"):
         build_cache(manifest, raw, bad, tmp_path / "c", FEATURES, progress=False)
     with pytest.raises(ValueError, match="frame_height"):
-        build_cache(manifest, raw, bad, tmp_path / "c", {"sample_rate": 16000, "frame_width": 8},
-                    progress=False)
+        build_cache(
+            manifest, raw, bad, tmp_path / "c", {"sample_rate": 16000, "frame_width": 8}, progress=False
+        )
     assert not (tmp_path / "c").exists()

@@ -18,8 +18,9 @@ def _valid(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = np.zeros((4, FS))
     for _ in range(3):
-        out += encode(rng.standard_normal(FS) * rng.uniform(0.2, 1.0), rng.uniform(-180, 180),
-                      rng.uniform(-40, 40))
+        out += encode(
+            rng.standard_normal(FS) * rng.uniform(0.2, 1.0), rng.uniform(-180, 180), rng.uniform(-40, 40)
+        )
     return out
 
 

@@ -29,8 +29,14 @@ def served(tmp_path):
 
 def test_cut_connection_resumes_byte_identical(served, tmp_path):
     served.cut_once["/blob.bin"] = 1_000_003
-    dest = download(served.url + "blob.bin", tmp_path / "out" / "blob.bin", sha256=SHA,
-                    backoff=0, progress=False, chunk=64 * 1024)
+    dest = download(
+        served.url + "blob.bin",
+        tmp_path / "out" / "blob.bin",
+        sha256=SHA,
+        backoff=0,
+        progress=False,
+        chunk=64 * 1024,
+    )
     assert dest.read_bytes() == DATA
     assert [r for _, r in served.requests] == [None, "bytes=1000003-"]
     assert not list(dest.parent.glob("*.part*"))
@@ -52,8 +58,7 @@ def test_server_without_range_support_restarts_from_zero(tmp_path):
     (root / "blob.bin").write_bytes(DATA)
     with FileServer(root, ranges=False) as server:
         server.cut_once["/blob.bin"] = 500_000
-        dest = download(server.url + "blob.bin", tmp_path / "blob.bin", sha256=SHA, backoff=0,
-                        progress=False)
+        dest = download(server.url + "blob.bin", tmp_path / "blob.bin", sha256=SHA, backoff=0, progress=False)
     assert dest.read_bytes() == DATA
 
 
@@ -62,7 +67,8 @@ def test_file_changed_on_server_is_fetched_again(served, tmp_path):
     dest = tmp_path / "blob.bin"
     (tmp_path / "blob.bin.part").write_bytes(os.urandom(100_000))
     (tmp_path / "blob.bin.part.json").write_text(
-        json.dumps({"url": served.url + "blob.bin", "etag": '"old-version"'}))
+        json.dumps({"url": served.url + "blob.bin", "etag": '"old-version"'})
+    )
     download(served.url + "blob.bin", dest, sha256=SHA, backoff=0, progress=False)
     assert dest.read_bytes() == DATA
     assert served.requests == [("/blob.bin", "bytes=100000-")]  # If-Range mismatch: whole file
@@ -114,21 +120,26 @@ def make_tar(path, entries):
 
 
 def test_tar_extracts(tmp_path):
-    arc = make_tar(tmp_path / "ok.tar.gz", [("videos", None), ("videos/000001.mp4", b"abc"),
-                                            ("videos/link.mp4", ("sym", "000001.mp4"))])
+    arc = make_tar(
+        tmp_path / "ok.tar.gz",
+        [("videos", None), ("videos/000001.mp4", b"abc"), ("videos/link.mp4", ("sym", "000001.mp4"))],
+    )
     names = safe_extract(arc, tmp_path / "out", progress=False)
     assert (tmp_path / "out/videos/000001.mp4").read_bytes() == b"abc"
     assert "videos/000001.mp4" in names
 
 
-@pytest.mark.parametrize("entry, reason", [
-    (("../evil", b"x"), "outside the target folder"),
-    (("videos/../../evil", b"x"), "outside the target folder"),
-    (("/etc/evil", b"x"), "absolute path"),
-    (("videos/out", ("sym", "../../outside")), "symbolic link pointing outside"),
-    (("videos/abs", ("sym", "/etc/passwd")), "symbolic link to an absolute path"),
-    (("videos/hard", ("lnk", "../outside")), "hard link pointing outside"),
-])
+@pytest.mark.parametrize(
+    "entry, reason",
+    [
+        (("../evil", b"x"), "outside the target folder"),
+        (("videos/../../evil", b"x"), "outside the target folder"),
+        (("/etc/evil", b"x"), "absolute path"),
+        (("videos/out", ("sym", "../../outside")), "symbolic link pointing outside"),
+        (("videos/abs", ("sym", "/etc/passwd")), "symbolic link to an absolute path"),
+        (("videos/hard", ("lnk", "../outside")), "hard link pointing outside"),
+    ],
+)
 def test_tar_with_an_entry_outside_is_refused(tmp_path, entry, reason):
     arc = make_tar(tmp_path / "bad.tar.gz", [("videos/000001.mp4", b"abc"), entry])
     with pytest.raises(UnsafeArchiveError, match=reason) as info:
@@ -173,5 +184,11 @@ def test_unreachable_server_gives_up_with_a_resume_hint(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(DownloadError, match=r"giving up after 2 attempts.*rerun to resume"):
-        download(f"http://127.0.0.1:{port}/x.bin", tmp_path / "x.bin", retries=2, backoff=0,
-                 progress=False, timeout=2)
+        download(
+            f"http://127.0.0.1:{port}/x.bin",
+            tmp_path / "x.bin",
+            retries=2,
+            backoff=0,
+            progress=False,
+            timeout=2,
+        )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from avrepro.audio import hrtf
-from helpers import ROOT
 from avrepro.audio.derive_hrtf import derive, npz_bytes
+from helpers import ROOT
 
 SOFA = ROOT.parent / "shared/data/hrtf/MIT_KEMAR_normal_pinna.sofa"
 
@@ -23,7 +22,9 @@ def _shipped() -> dict[str, np.ndarray]:
         return {k: d[k] for k in d.files}
 
 
-@pytest.mark.skipif(not SOFA.is_file(), reason=f"SOFA source not present at {SOFA} (only in the dev checkout)")
+@pytest.mark.skipif(
+    not SOFA.is_file(), reason=f"SOFA source not present at {SOFA} (only in the dev checkout)"
+)
 def test_shipped_table_is_reproduced_from_sofa():
     derived = derive(SOFA)
     shipped = _shipped()

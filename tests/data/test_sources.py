@@ -9,8 +9,6 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers.fairplay_fixture import FOREIGN_ROOT, clip_ids, fairplay_cfg, make_fairplay
-from helpers.fileserver import FileServer
 
 from avrepro.cli import main as cli_main
 from avrepro.data.cache import FeatureCache, build_cache
@@ -20,8 +18,11 @@ from avrepro.data.sources.fairplay import read_h5_split, reroot
 from avrepro.data.split import official_split, read_split
 from avrepro.data.verify import DataIssueError, verify_dataset
 from avrepro.media import probe_mp4, read_wav
+from helpers.configs import smoke_config
+from helpers.fairplay_fixture import FOREIGN_ROOT, clip_ids, fairplay_cfg, make_fairplay
+from helpers.fileserver import FileServer
 
-VERIFY = {"min_seconds": 0.63, "strict": False}
+VERIFY = smoke_config()["verify"]
 FEATURES = {"sample_rate": 16000, "frame_width": 32, "frame_height": 16}
 
 
@@ -37,8 +38,13 @@ def fetched(fixture_dir, tmp_path_factory):
     """FAIR-Play fetched from a loopback server and converted."""
     work = tmp_path_factory.mktemp("fetched")
     with FileServer(fixture_dir / "www") as server:
-        summary = fetch_dataset("fairplay", fairplay_cfg(server.url), work / "raw" / "fairplay",
-                                work / "downloads", progress=False)
+        summary = fetch_dataset(
+            "fairplay",
+            fairplay_cfg(server.url),
+            work / "raw" / "fairplay",
+            work / "downloads",
+            progress=False,
+        )
     return {"raw": work / "raw" / "fairplay", "work": work, "summary": summary}
 
 
@@ -46,8 +52,10 @@ def test_fairplay_converts_into_the_raw_layout(fetched):
     raw = fetched["raw"]
     listing = json.loads((raw / "dataset.json").read_text())
     assert listing["clips"] == clip_ids(8) and listing["splits"] == ["split1"]
-    assert listing["archives_sha256"]["splits.tar.gz"] == hashlib.sha256(
-        (fetched["work"] / "downloads/splits.tar.gz").read_bytes()).hexdigest()
+    assert (
+        listing["archives_sha256"]["splits.tar.gz"]
+        == hashlib.sha256((fetched["work"] / "downloads/splits.tar.gz").read_bytes()).hexdigest()
+    )
     audio, rate = read_wav(raw / "binaural_audios/000001.wav")
     assert rate == 16000 and audio.shape == (2, 24000)  # 48 kHz -> 16 kHz, 1.5 s
     probe = probe_mp4(raw / "videos/000001.mp4")
@@ -59,8 +67,11 @@ def test_fairplay_converts_into_the_raw_layout(fetched):
     assert (raw / "splits/split1/train.h5").is_file()
     assert (raw / "download_report.csv").read_text().strip() == "clip_id,file,reason"
     # the archives stay for a rerun; the rerun downloads nothing
-    assert sorted(p.name for p in (fetched["work"] / "downloads").glob("*.tar.gz")) == \
-        ["audios.tar.gz", "splits.tar.gz", "videos.tar.gz"]
+    assert sorted(p.name for p in (fetched["work"] / "downloads").glob("*.tar.gz")) == [
+        "audios.tar.gz",
+        "splits.tar.gz",
+        "videos.tar.gz",
+    ]
 
 
 def test_fairplay_official_split_through_verify_and_cache(fetched):
@@ -70,8 +81,14 @@ def test_fairplay_official_split_through_verify_and_cache(fetched):
     assert out == {"train": clip_ids(4), "val": ["000005", "000006"], "test": ["000007", "000008"]}
     assert read_split(work / "splits/test.txt") == ["000007", "000008"]
     for split in ("train", "test"):
-        build_cache(work / "manifest.csv", raw, work / "splits" / f"{split}.txt",
-                    work / "cache" / split, FEATURES, progress=False)
+        build_cache(
+            work / "manifest.csv",
+            raw,
+            work / "splits" / f"{split}.txt",
+            work / "cache" / split,
+            FEATURES,
+            progress=False,
+        )
     cache = FeatureCache(work / "cache/test", expect=FEATURES)
     assert cache.fps == 10 and cache.sample_rate == 16000
     assert cache.frames(0).shape[0] == 15
@@ -126,10 +143,22 @@ def test_local_folder_with_a_bad_clip_groups_and_resizing(fixture_dir, tmp_path)
     (src / "videos/000003.mp4").write_bytes(b"not a video")
     (src / "binaural_audios/000009.wav").write_bytes((src / "binaural_audios/000001.wav").read_bytes())
     (src / "groups.csv").write_text("clip_id,group\n000001,sessionA\n000002,sessionA\n")
-    cfg = {"path": str(src), "sample_rate": 16000, "fps": 10, "frame_width": 48,
-           "frame_height": 24, "max_clips": 0}
-    rc = cli_main(["download", "--dataset", "local", "--cfg", json.dumps(cfg), "--out",
-                   str(tmp_path / "raw"), "--no-progress", "--workers", "2"])
+    # frames smaller than the schema allows (48 x 24): the conversion must resize
+    cfg = {**smoke_config()["datasets"]["local"], "path": str(src), "frame_width": 48, "frame_height": 24}
+    rc = cli_main(
+        [
+            "download",
+            "--dataset",
+            "local",
+            "--cfg",
+            json.dumps(cfg),
+            "--out",
+            str(tmp_path / "raw"),
+            "--no-progress",
+            "--workers",
+            "2",
+        ]
+    )
     assert rc == 0
     raw = tmp_path / "raw"
     listing = json.loads((raw / "dataset.json").read_text())
@@ -147,7 +176,7 @@ def test_local_folder_with_a_bad_clip_groups_and_resizing(fixture_dir, tmp_path)
 
 def test_local_without_path_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="datasets.local.path is not set"):
-        fetch_dataset("local", {"path": None}, tmp_path / "raw")
+        fetch_dataset("local", smoke_config()["datasets"]["local"], tmp_path / "raw")
     with pytest.raises(ValueError, match="unknown dataset 'nope'"):
         fetch_dataset("nope", {}, tmp_path / "raw")
 
@@ -163,8 +192,11 @@ def test_audio_is_resampled_not_truncated(fetched, fixture_dir):
 
 
 def test_fairplay_from_a_file_url_mirror(fixture_dir, tmp_path):
-    cfg = fairplay_cfg((fixture_dir / "www").as_uri() + "/", archives=["splits.tar.gz", "audios.tar.gz",
-                                                                        "videos.tar.gz"], max_clips=2)
+    cfg = fairplay_cfg(
+        (fixture_dir / "www").as_uri() + "/",
+        archives=["splits.tar.gz", "audios.tar.gz", "videos.tar.gz"],
+        max_clips=2,
+    )
     summary = fetch_dataset("fairplay", cfg, tmp_path / "raw", tmp_path / "dl", progress=False)
     assert summary["clips"] == 2
     assert json.loads((tmp_path / "raw/dataset.json").read_text())["clips"] == ["000001", "000002"]
@@ -175,7 +207,8 @@ def test_fairplay_rerun_downloads_and_unpacks_nothing(fetched, fixture_dir, tmp_
     probe = work / "downloads/extracted/videos/000001.mp4"
     before = probe.stat().st_mtime_ns
     with FileServer(fixture_dir / "www") as server:
-        fetch_dataset("fairplay", fairplay_cfg(server.url, fps=5), tmp_path / "raw",
-                      work / "downloads", progress=False)
+        fetch_dataset(
+            "fairplay", fairplay_cfg(server.url, fps=5), tmp_path / "raw", work / "downloads", progress=False
+        )
     assert server.requests == [] and probe.stat().st_mtime_ns == before
     assert probe_mp4(tmp_path / "raw/videos/000001.mp4")["fps"] == 5

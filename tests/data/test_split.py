@@ -9,22 +9,38 @@ import pytest
 
 from avrepro.data.split import SPLITS, assign_split, read_split, split_manifest
 from avrepro.data.verify import MANIFEST_COLUMNS, DataIssueError
+from helpers.configs import smoke_config
 
-CFG = {"fractions": {"train": 0.70, "val": 0.15, "test": 0.15}, "seed": 0}
+CFG = smoke_config()["split"]  # hash split, 70/15/15
 
 
 def write_manifest(path: Path, clips: list[tuple[str, str]]) -> Path:
-    rows = [{"clip_id": c, "group": g, "video": f"videos/{c}.mp4", "audio": f"binaural_audios/{c}.wav",
-             "meta": None, "duration_s": 3.0, "sample_rate": 16000, "channels": 2, "n_frames": 30,
-             "fps": 10.0, "width": 64, "height": 32} for c, g in clips]
+    rows = [
+        {
+            "clip_id": c,
+            "group": g,
+            "video": f"videos/{c}.mp4",
+            "audio": f"binaural_audios/{c}.wav",
+            "meta": None,
+            "duration_s": 3.0,
+            "sample_rate": 16000,
+            "channels": 2,
+            "n_frames": 30,
+            "fps": 10.0,
+            "width": 64,
+            "height": 32,
+        }
+        for c, g in clips
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(path, index=False)
     return path
 
 
 def clips_for(n_groups: int, per_group: int = 3, start: int = 0) -> list[tuple[str, str]]:
-    return [(f"{g:05d}_{k}", f"room{g:05d}") for g in range(start, start + n_groups)
-            for k in range(per_group)]
+    return [
+        (f"{g:05d}_{k}", f"room{g:05d}") for g in range(start, start + n_groups) for k in range(per_group)
+    ]
 
 
 def where(out: dict[str, list[str]]) -> dict[str, str]:
@@ -37,15 +53,17 @@ def test_assign_split_is_a_pure_function():
     seen = {assign_split(f"g{i}", 0, fr) for i in range(50)}
     assert seen == set(SPLITS)
     # another seed reshuffles
-    assert [assign_split(f"g{i}", 0, fr) for i in range(50)] != \
-           [assign_split(f"g{i}", 1, fr) for i in range(50)]
+    assert [assign_split(f"g{i}", 0, fr) for i in range(50)] != [
+        assign_split(f"g{i}", 1, fr) for i in range(50)
+    ]
     assert assign_split("x", 0, {"train": 1.0, "val": 0.0, "test": 0.0}) == "train"
     assert assign_split("x", 0, {"train": 0.0, "val": 0.0, "test": 1.0}) == "test"
 
 
 def test_proportions_near_70_15_15(tmp_path):
-    out = split_manifest(write_manifest(tmp_path / "m.csv", clips_for(1000, per_group=1)), CFG,
-                         tmp_path / "splits")
+    out = split_manifest(
+        write_manifest(tmp_path / "m.csv", clips_for(1000, per_group=1)), CFG, tmp_path / "splits"
+    )
     n = {s: len(out[s]) for s in SPLITS}
     assert sum(n.values()) == 1000
     assert abs(n["train"] / 1000 - 0.70) < 0.05
@@ -93,7 +111,7 @@ def test_numeric_looking_ids_stay_strings(tmp_path):
 def test_fractions_must_sum_to_one(tmp_path):
     m = write_manifest(tmp_path / "m.csv", clips_for(20))
     with pytest.raises(ValueError, match="must sum to 1"):
-        split_manifest(m, {"fractions": {"train": 0.7, "val": 0.2, "test": 0.2}, "seed": 0}, tmp_path / "s")
+        split_manifest(m, {**CFG, "fractions": {"train": 0.7, "val": 0.2, "test": 0.2}}, tmp_path / "s")
     with pytest.raises(ValueError, match="missing: test"):
         assign_split("g", 0, {"train": 0.7, "val": 0.3})
     assert not (tmp_path / "s").exists()
@@ -105,7 +123,7 @@ def test_empty_split_is_a_clear_error(tmp_path):
         split_manifest(m, CFG, tmp_path / "s")
     assert not (tmp_path / "s").exists()
     # a zero fraction may leave its split empty
-    out = split_manifest(m, {"fractions": {"train": 1.0, "val": 0.0, "test": 0.0}, "seed": 0}, tmp_path / "s")
+    out = split_manifest(m, {**CFG, "fractions": {"train": 1.0, "val": 0.0, "test": 0.0}}, tmp_path / "s")
     assert out["val"] == [] and (tmp_path / "s" / "val.txt").read_text() == ""
 
 

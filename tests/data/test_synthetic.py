@@ -10,28 +10,40 @@ import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import fftconvolve
-from helpers.treediff import differences, files
 
-from avrepro.data.synthetic import generate, generate_clip
+from avrepro.data.synthetic import generate, generate_clip, instruments, room
 from avrepro.data.synthetic.generate import GENERATOR_VERSION
-from avrepro.data.synthetic import instruments, room
 from avrepro.data.synthetic.scene import Camera, Room, Scene, Source, direction
 from avrepro.media import read_mp4_frames
+from helpers.configs import smoke_config
+from helpers.treediff import differences, files
 
-TINY = {
-    "n_rooms": 2, "clips_per_room": 2, "clip_seconds": 1.0, "sample_rate": 16000, "fps": 10,
-    "frame_width": 64, "frame_height": 32, "sources": {"min": 1, "max": 2},
-    "classes": ["violin", "cello", "flute", "trumpet", "acoustic_guitar", "piano", "xylophone", "saxophone"],
-    "room": {"width": [4.0, 10.0], "depth": [5.0, 12.0], "height": [2.5, 4.0], "absorption": [0.2, 0.7]},
-    "max_image_order": 3, "rir_seconds": 0.1, "hfov_deg": 90.0,
-}
+# the smoke profile's generator, smaller: 4 clips of 1 s, 64 x 32 frames, no solo clips, no 360 view
+TINY = smoke_config(
+    {
+        "synthetic": {
+            "n_rooms": 2,
+            "clips_per_room": 2,
+            "clip_seconds": 1.0,
+            "frame_width": 64,
+            "frame_height": 32,
+            "room": {"absorption": [0.2, 0.7]},
+            "max_image_order": 3,
+            "rir_seconds": 0.1,
+            "sprite_scale": 1.0,
+            "solo": {"per_class": 0},
+            "view360": {"enabled": False},
+        }
+    }
+)["synthetic"]
 
 
 def generate_fresh(out: Path, seed: int) -> None:
     """``generate`` in a new process, as the DAG's rule runs it: the pytest process, after other
     tests, renders some frames differently (see the note in test_same_seed_same_bytes_any_workers)."""
-    proc = mp.get_context("spawn").Process(target=generate, args=(TINY, out, seed),
-                                           kwargs={"progress": False})
+    proc = mp.get_context("spawn").Process(
+        target=generate, args=(TINY, out, seed), kwargs={"progress": False}
+    )
     proc.start()
     proc.join()
     assert proc.exitcode == 0, f"generate failed in a fresh process (exit code {proc.exitcode})"
@@ -71,7 +83,8 @@ def test_layout_and_meta(tiny):
         frames, fps = read_mp4_frames(tiny / f"videos/{cid}.mp4")
         assert frames.shape == (10, 32, 64, 3) and fps == 10
         audio, rate = sf.read(tiny / f"binaural_audios/{cid}.wav", dtype="float32", always_2d=True)
-        assert rate == 16000 and audio.shape == (16000, 2) and sf.info(tiny / f"binaural_audios/{cid}.wav").subtype == "PCM_16"
+        assert rate == 16000 and audio.shape == (16000, 2)
+        assert sf.info(tiny / f"binaural_audios/{cid}.wav").subtype == "PCM_16"
         assert 0.1 < np.abs(audio).max() <= 0.91
         k = len(meta["sources"])
         assert 1 <= k <= 2 and len({s["class"] for s in meta["sources"]}) == k
@@ -81,7 +94,8 @@ def test_layout_and_meta(tiny):
         mix = np.zeros((2, 16000))
         for j, s in enumerate(meta["sources"]):
             stem, _ = sf.read(tiny / s["stem"], dtype="float32")
-            mix += fftconvolve(stem[None].astype(float), rir.T[2 * j:2 * j + 2].astype(float), axes=-1)[:, :16000]
+            pair = rir.T[2 * j : 2 * j + 2].astype(float)
+            mix += fftconvolve(stem[None].astype(float), pair, axes=-1)[:, :16000]
             assert stem.shape == (16000,) and np.abs(stem).max() > 0.01
             assert TINY["classes"][s["class_index"]] == s["class"]
             assert 0 < s["position"][0] < rw and 0 < s["position"][1] < rd and 0 < s["position"][2] < rh
@@ -103,24 +117,28 @@ def test_sprites_visible_and_animated():
     assert clip.frames.shape == (20, 64, 128, 3)
     for s in clip.meta["sources"]:
         diffs = []
-        for frame, (x0, y0, x1, y1) in zip(clip.frames, s["boxes"]):
+        for frame, (x0, y0, x1, y1) in zip(clip.frames, s["boxes"], strict=True):
             patch = frame[y0:y1, x0:x1].astype(float)
             diffs.append(np.abs(patch - clip.background[y0:y1, x0:x1]).mean())
         assert min(diffs) > 8.0, s["class"]
     # the envelope animates the sprites: some frame differs from the first one inside a box
     x0, y0, x1, y1 = clip.meta["sources"][0]["boxes"][0]
-    assert max(np.abs(f[y0:y1, x0:x1].astype(int) - clip.frames[0][y0:y1, x0:x1]).max()
-               for f in clip.frames) > 30
+    assert (
+        max(np.abs(f[y0:y1, x0:x1].astype(int) - clip.frames[0][y0:y1, x0:x1]).max() for f in clip.frames)
+        > 30
+    )
 
 
 def _one_source_binaural(az_deg: float, name: str, absorption: float = 0.5):
     dims = (6.0, 8.0, 3.0)
     listener = (3.0, 0.8, 1.5)
     dist = 3.0
-    pos = (listener[0] - dist * np.sin(np.radians(az_deg)), listener[1] + dist * np.cos(np.radians(az_deg)), 1.5)
+    az = np.radians(az_deg)
+    pos = (listener[0] - dist * np.sin(az), listener[1] + dist * np.cos(az), 1.5)
     inst = instruments.instrument(name)
-    scene = Scene(Room(dims, absorption), Camera(listener, 90.0, 128, 64),
-                  (Source(name, 0, inst.program, pos),))
+    scene = Scene(
+        Room(dims, absorption), Camera(listener, 90.0, 128, 64), (Source(name, 0, inst.program, pos),)
+    )
     stem, _ = instruments.render_phrase(np.random.default_rng(0), name, 1.0, 16000)
     rirs = room.binaural_rirs(dims, absorption, listener, [pos], 16000, 6, 4000)
     return scene, room.render_binaural(stem[None].astype(np.float64), rirs)
@@ -144,7 +162,7 @@ def test_itd_ild_follow_the_drawn_position(az, name):
     assert left_in_image == (az > 0)  # drawn left of centre <=> positive azimuth
     assert direction(scene.listener, scene.sources[0].position)[0] == pytest.approx(az)
     near, far = (0, 1) if left_in_image else (1, 0)
-    rms = np.sqrt((x ** 2).mean(axis=1))
+    rms = np.sqrt((x**2).mean(axis=1))
     assert 20 * np.log10(rms[near] / rms[far]) > 2.0  # louder at the near ear
     lag = _gcc_phat_lag(x[[near, far]])
     assert 1 <= lag <= 12  # far ear trails by up to ~0.75 ms
@@ -155,7 +173,8 @@ def test_bigger_harder_room_reverberates_longer():
         rt = room.sabine_rt60(dims, absorption)
         order = room.image_order(dims, rt, 10)
         listener = (dims[0] / 2, 0.8, 1.5)
-        rirs = room.binaural_rirs(dims, absorption, listener, [(dims[0] / 2 - 0.5, 3.5, 1.4)], 16000, order, 8000)
+        source = (dims[0] / 2 - 0.5, 3.5, 1.4)
+        rirs = room.binaural_rirs(dims, absorption, listener, [source], 16000, order, 8000)
         return rt, room.rt60(rirs, 16000)
 
     sab_big, big = measured((10.0, 12.0, 4.0), 0.2)
@@ -176,10 +195,10 @@ def test_instrument_phrase_is_a_real_instrument(name):
     rng = np.random.default_rng(7)
     audio, notes = instruments.render_phrase(rng, name, 2.0, 16000)
     assert audio.shape == (32000,) and audio.dtype == np.float32
-    assert np.sqrt(np.mean(audio ** 2)) > 1e-3  # not silent
+    assert np.sqrt(np.mean(audio**2)) > 1e-3  # not silent
     assert len(notes) >= 2 and 0.05 <= notes[0].start <= 0.5  # several notes, random lead-in
     assert np.abs(audio[: int(0.04 * 16000)]).max() < 1e-3
-    assert abs(audio.mean()) < 0.01 * np.sqrt(np.mean(audio ** 2))  # no DC
+    assert abs(audio.mean()) < 0.01 * np.sqrt(np.mean(audio**2))  # no DC
     assert _spectral_peaks(audio) >= 3  # harmonics and several notes, not a sine
     t = np.arange(32000) / 16000
     assert _spectral_peaks(np.sin(2 * np.pi * 440 * t) * (t > 0.1)) == 1  # the check's control
@@ -203,13 +222,18 @@ def test_unknown_class_is_a_clear_error(tmp_path):
 def test_solo_clips_music_layout(tmp_path):
     """Solo clips: one source of each class per clip, mono audio, its box on every frame; the
     same seed gives the same bytes and the scenes are unchanged by asking for solos."""
-    cfg = {**TINY, "n_rooms": 1, "clips_per_room": 1, "solo": {"per_class": 1, "seconds": 1.0},
-           "classes": ["violin", "trumpet"]}
+    cfg = {
+        **TINY,
+        "n_rooms": 1,
+        "clips_per_room": 1,
+        "solo": {"per_class": 1, "seconds": 1.0},
+        "classes": ["violin", "trumpet"],
+    }
     generate(cfg, tmp_path / "a", seed=3, progress=False)
     solo = tmp_path / "a" / "solo"
     listing = json.loads((solo / "dataset.json").read_text())
     assert listing["clips"] == ["solo_violin_0001", "solo_trumpet_0001"]
-    for cid, name in zip(listing["clips"], cfg["classes"]):
+    for cid, name in zip(listing["clips"], cfg["classes"], strict=True):
         meta = json.loads((solo / "meta" / f"{cid}.json").read_text())
         assert meta["label"] == name and meta["group"] == cid and len(meta["sources"]) == 1
         audio, rate = sf.read(solo / meta["audio"], always_2d=True)
@@ -222,6 +246,7 @@ def test_solo_clips_music_layout(tmp_path):
     generate(cfg, tmp_path / "b", seed=3, progress=False, workers=2)
     assert differences(tmp_path / "a", tmp_path / "b") == []
     generate({**cfg, "solo": {"per_class": 0, "seconds": 1.0}}, tmp_path / "c", seed=3, progress=False)
-    scenes = {k: v for k, v in files(tmp_path / "a").items()
-              if not k.startswith("solo/") and k != "dataset.json"}  # (its config lists solo)
+    scenes = {
+        k: v for k, v in files(tmp_path / "a").items() if not k.startswith("solo/") and k != "dataset.json"
+    }  # (its config lists solo)
     assert scenes == {k: v for k, v in files(tmp_path / "c").items() if k != "dataset.json"}

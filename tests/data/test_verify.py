@@ -12,19 +12,27 @@ import pytest
 import soundfile as sf
 import yaml
 
-from avrepro.data.verify import (ISSUE_COLUMNS, MANIFEST_COLUMNS, DataIssueError, read_manifest,
-                                 verify_dataset)
+from avrepro.data.verify import ISSUE_COLUMNS, MANIFEST_COLUMNS, DataIssueError, read_manifest, verify_dataset
 from avrepro.media import write_mp4, write_wav
-
 from helpers import ROOT
+from helpers.configs import smoke_config
+
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "manifest.schema.yaml").read_text())
-CFG = {"min_seconds": 0.63, "strict": False}
+CFG = smoke_config()["verify"]
 FPS, RATE, SIZE = 10, 16000, (32, 16)
 
 
-def make_clip(raw: Path, clip_id: str, seconds: float = 1.0, audio_seconds: float | None = None,
-              channels: int = 2, group: str | None = "g", meta: bool = True,
-              audio: np.ndarray | None = None, seed: int = 0) -> None:
+def make_clip(
+    raw: Path,
+    clip_id: str,
+    seconds: float = 1.0,
+    audio_seconds: float | None = None,
+    channels: int = 2,
+    group: str | None = "g",
+    meta: bool = True,
+    audio: np.ndarray | None = None,
+    seed: int = 0,
+) -> None:
     """A tiny clip in the raw layout: videos/<id>.mp4, binaural_audios/<id>.wav, meta/<id>.json."""
     rng = np.random.default_rng(seed)
     n_frames = int(round(seconds * FPS))
@@ -49,8 +57,14 @@ def write_listing(raw: Path, ids: list[str]) -> None:
 
 
 def run(tmp_path: Path, cfg=CFG, dataset="t"):
-    return verify_dataset(tmp_path / "raw", dataset, cfg, tmp_path / "manifests" / f"{dataset}.csv",
-                          tmp_path / "reports" / "data_issues.csv", progress=False)
+    return verify_dataset(
+        tmp_path / "raw",
+        dataset,
+        cfg,
+        tmp_path / "manifests" / f"{dataset}.csv",
+        tmp_path / "reports" / "data_issues.csv",
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +92,24 @@ def bad_raw(tmp_path_factory) -> Path:
     (raw / "meta" / "bad_meta.json").write_text("{not json")
     make_clip(raw, "not_wav")
     (raw / "binaural_audios" / "not_wav.wav").write_bytes(b"RIFF0000garbage")
-    write_listing(raw, ["good_a", "corrupt", "truncated", "mono", "silent", "nan", "short",
-                        "mismatch", "no_audio", "bad_meta", "not_wav", "good_b", "missing"])
+    write_listing(
+        raw,
+        [
+            "good_a",
+            "corrupt",
+            "truncated",
+            "mono",
+            "silent",
+            "nan",
+            "short",
+            "mismatch",
+            "no_audio",
+            "bad_meta",
+            "not_wav",
+            "good_b",
+            "missing",
+        ],
+    )
     return raw
 
 
@@ -109,8 +139,9 @@ def test_bad_clips_are_listed_and_excluded(bad_raw, tmp_path, capsys):
     assert (issues["dataset"] == "t").all()
     for clip_id, (file, word) in EXPECTED_REASONS.items():
         rows = issues[issues["clip_id"] == clip_id]
-        assert any(f == file and word.lower() in r.lower()
-                   for f, r in zip(rows["file"], rows["reason"])), (clip_id, rows.to_dict("records"))
+        pairs = zip(rows["file"], rows["reason"], strict=True)
+        found = any(f == file and word.lower() in r.lower() for f, r in pairs)
+        assert found, (clip_id, rows.to_dict("records"))
     out = capsys.readouterr().out
     assert "verify t: 2 clips ok, 11 excluded -> " in out
     assert out.strip().endswith("data_issues.csv")
@@ -126,8 +157,11 @@ def test_manifest_rows_match_schema(bad_raw, tmp_path):
         row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
         validator.validate(row)
     r = df.iloc[0]
-    assert (r.video, r.audio, r.meta) == ("videos/good_a.mp4", "binaural_audios/good_a.wav",
-                                          "meta/good_a.json")
+    assert (r.video, r.audio, r.meta) == (
+        "videos/good_a.mp4",
+        "binaural_audios/good_a.wav",
+        "meta/good_a.json",
+    )
     assert (r.sample_rate, r.channels, r.n_frames, r.fps, r.width, r.height) == (RATE, 2, 10, 10.0, 32, 16)
     assert r.duration_s == pytest.approx(1.0)
     bad = dict(df.iloc[0].to_dict(), channels=0)
@@ -138,7 +172,7 @@ def test_manifest_rows_match_schema(bad_raw, tmp_path):
 def test_strict_mode_names_file_and_reason(bad_raw, tmp_path):
     (tmp_path / "raw").symlink_to(bad_raw)
     with pytest.raises(DataIssueError) as err:
-        run(tmp_path, cfg={"min_seconds": 0.63, "strict": True})
+        run(tmp_path, cfg=smoke_config({"verify": {"strict": True}})["verify"])
     assert err.value.clip_id == "corrupt"
     assert err.value.file.endswith("videos/corrupt.mp4")
     assert "corrupt.mp4: " in str(err.value)
@@ -150,12 +184,12 @@ def test_clean_dataset_without_meta_or_listing(tmp_path, capsys):
     for i, cid in enumerate(["000002", "000001"]):
         make_clip(raw, cid, meta=False, seed=i)
     manifest = run(tmp_path, dataset="fairplay")
-    assert list(manifest["clip_id"]) == ["000001", "000002"]     # sorted videos/*.mp4
-    assert list(manifest["group"]) == ["000001", "000002"]       # group defaults to the clip id
+    assert list(manifest["clip_id"]) == ["000001", "000002"]  # sorted videos/*.mp4
+    assert list(manifest["group"]) == ["000001", "000002"]  # group defaults to the clip id
     issues = pd.read_csv(tmp_path / "reports" / "data_issues.csv")
     assert list(issues.columns) == ISSUE_COLUMNS and len(issues) == 0
     df = read_manifest(tmp_path / "manifests" / "fairplay.csv")
-    assert list(df["clip_id"]) == ["000001", "000002"]           # ids stay strings
+    assert list(df["clip_id"]) == ["000001", "000002"]  # ids stay strings
     assert df["meta"].tolist() == [None, None]
     for row in df.to_dict("records"):
         jsonschema.validate({k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}, SCHEMA)
@@ -166,7 +200,7 @@ def test_meta_without_group_and_channel_setting(tmp_path):
     raw = tmp_path / "raw"
     make_clip(raw, "a", group=None, channels=1)
     write_listing(raw, ["a"])
-    manifest = run(tmp_path, cfg={"min_seconds": 0.5, "strict": False, "channels": 1})
+    manifest = run(tmp_path, cfg={**smoke_config({"verify": {"min_seconds": 0.5}})["verify"], "channels": 1})
     assert manifest["group"].tolist() == ["a"] and manifest["channels"].tolist() == [1]
 
 
@@ -187,12 +221,15 @@ def test_issues_of_other_datasets_are_kept(tmp_path):
     write_listing(raw, ["a", "b"])
     issues_csv = tmp_path / "reports" / "data_issues.csv"
     issues_csv.parent.mkdir(parents=True)
-    pd.DataFrame([{"dataset": "other", "clip_id": "x", "file": "videos/x.mp4", "reason": "r"},
-                  {"dataset": "t", "clip_id": "old", "file": "videos/old.mp4", "reason": "r"}]
-                 ).to_csv(issues_csv, index=False)
+    pd.DataFrame(
+        [
+            {"dataset": "other", "clip_id": "x", "file": "videos/x.mp4", "reason": "r"},
+            {"dataset": "t", "clip_id": "old", "file": "videos/old.mp4", "reason": "r"},
+        ]
+    ).to_csv(issues_csv, index=False)
     run(tmp_path)
     issues = pd.read_csv(issues_csv)
-    assert sorted(zip(issues["dataset"], issues["clip_id"])) == [("other", "x"), ("t", "b")]
+    assert sorted(zip(issues["dataset"], issues["clip_id"], strict=True)) == [("other", "x"), ("t", "b")]
 
 
 def test_broken_listing_and_missing_dir(tmp_path):
@@ -205,5 +242,4 @@ def test_broken_listing_and_missing_dir(tmp_path):
     with pytest.raises(DataIssueError, match="neither dataset.json nor videos/"):
         run(tmp_path)
     with pytest.raises(DataIssueError, match="not found"):
-        verify_dataset(tmp_path / "nope", "t", CFG, tmp_path / "m.csv", tmp_path / "i.csv",
-                       progress=False)
+        verify_dataset(tmp_path / "nope", "t", CFG, tmp_path / "m.csv", tmp_path / "i.csv", progress=False)

@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-from helpers.fileserver import FileServer
 
 from avrepro.data.sources import fetch_dataset
 from avrepro.data.sources._youtube import MissingYtDlpError, classify_failure, ytdlp_command
@@ -18,8 +17,10 @@ from avrepro.data.sources.music import read_music_list
 from avrepro.data.sources.yt360 import read_ids, read_segments
 from avrepro.data.verify import verify_dataset
 from avrepro.media import probe_mp4, read_wav, write_mp4
+from helpers.configs import smoke_config
+from helpers.fileserver import FileServer
 
-FAKE_YTDLP = r'''
+FAKE_YTDLP = r"""
 import json, shutil, sys
 args = sys.argv[1:]
 out = args[args.index("-o") + 1]
@@ -27,11 +28,12 @@ vid = args[-1].split("v=", 1)[1]
 plan = json.load(open(sys.argv[0] + ".json"))
 what = plan.get(vid, "unavailable")
 if what == "private":
-    sys.exit(print(f"ERROR: [youtube] {vid}: Private video. Sign in if you've been granted access", file=sys.stderr) or 1)
+    msg = f"ERROR: [youtube] {vid}: Private video. Sign in if you've been granted access"
+    sys.exit(print(msg, file=sys.stderr) or 1)
 if what == "unavailable":
     sys.exit(print(f"ERROR: [youtube] {vid}: Video unavailable", file=sys.stderr) or 1)
 shutil.copyfile(what, out)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,11 @@ def fake_ytdlp(tmp_path, plan: dict) -> str:
     return f"{sys.executable} {script}"
 
 
+def source_cfg(dataset: str, **overrides) -> dict:
+    """The smoke profile's ``datasets.<dataset>`` section with ``overrides``, validated."""
+    return smoke_config({"datasets": {dataset: overrides}})["datasets"][dataset]
+
+
 def report_rows(raw) -> list[dict]:
     with open(raw / "download_report.csv") as fh:
         return list(csv.DictReader(fh))
@@ -64,14 +71,21 @@ def report_rows(raw) -> list[dict]:
 def test_music_list_fetch_with_dead_and_private_videos(tmp_path, videos):
     www = tmp_path / "www"
     www.mkdir()
-    (www / "MUSIC_solo_videos.json").write_text(json.dumps(
-        {"videos": {"violin": ["vidLong0001", "vidDead0001"], "flute": ["vidPriv0001", "vidShort001"]}}))
+    (www / "MUSIC_solo_videos.json").write_text(
+        json.dumps(
+            {"videos": {"violin": ["vidLong0001", "vidDead0001"], "flute": ["vidPriv0001", "vidShort001"]}}
+        )
+    )
     plan = {"vidLong0001": videos["long"], "vidShort001": videos["short"], "vidPriv0001": "private"}
-    cfg = {"lists": [], "classes": [], "clip_seconds": 6.0, "clips_per_video": 3, "sample_rate": 11025,
-           "fps": 8, "frame_width": 224, "frame_height": 224, "max_clips": 0,
-           "ytdlp": fake_ytdlp(tmp_path, plan)}
     with FileServer(www) as server:
-        cfg["lists"] = [server.url + "MUSIC_solo_videos.json"]
+        cfg = source_cfg(
+            "music",
+            lists=[server.url + "MUSIC_solo_videos.json"],
+            clips_per_video=3,
+            frame_width=224,
+            frame_height=224,
+            ytdlp=fake_ytdlp(tmp_path, plan),
+        )
         summary = fetch_dataset("music", cfg, tmp_path / "raw", tmp_path / "dl", progress=False)
     raw = tmp_path / "raw"
     assert summary["dead_videos"] == 2 and summary["videos"] == 4
@@ -86,9 +100,8 @@ def test_music_list_fetch_with_dead_and_private_videos(tmp_path, videos):
     reasons = {r["clip_id"].rsplit("-", 1)[0]: r["reason"] for r in report_rows(raw)}
     assert reasons == {"vidDead0001": "video unavailable", "vidPriv0001": "private video"}
     # the fetched mono clips verify (MUSIC layout: audios/, 1 channel)
-    manifest = verify_dataset(raw, "music", {"min_seconds": 0.63, "strict": False, "channels": 1,
-                                             "audio_dir": "audios"}, tmp_path / "m.csv",
-                              tmp_path / "i.csv", progress=False)
+    verify = {**smoke_config()["verify"], "channels": 1, "audio_dir": "audios"}
+    manifest = verify_dataset(raw, "music", verify, tmp_path / "m.csv", tmp_path / "i.csv", progress=False)
     assert sorted(manifest["clip_id"]) == clips and set(manifest["group"]) == {"vidLong0001"}
     from avrepro.data.cache import FeatureCache, build_cache
 
@@ -102,14 +115,22 @@ def test_music_list_fetch_with_dead_and_private_videos(tmp_path, videos):
 def test_kinetics_csv_and_yt360_channel_check(tmp_path, videos):
     lists = tmp_path / "lists"
     lists.mkdir()
-    (lists / "ks.csv").write_text("label,youtube_id,time_start,time_end,split\n"
-                                  "playing violin,vidLong0001,2,7,train\n"
-                                  "playing flute,vidGone0001,0,10,train\n"
-                                  "playing violin,vidLong0001,3,8,val\n")
+    (lists / "ks.csv").write_text(
+        "label,youtube_id,time_start,time_end,split\n"
+        "playing violin,vidLong0001,2,7,train\n"
+        "playing flute,vidGone0001,0,10,train\n"
+        "playing violin,vidLong0001,3,8,val\n"
+    )
     plan = {"vidLong0001": videos["long"]}
-    cfg = {"lists": [str(lists / "ks.csv")], "labels": [], "split": "train", "sample_rate": 16000,
-           "fps": 10, "frame_width": 224, "frame_height": 224, "max_clips": 0,
-           "ytdlp": fake_ytdlp(tmp_path, plan)}
+    cfg = source_cfg(
+        "kinetics",
+        lists=[str(lists / "ks.csv")],
+        sample_rate=16000,
+        fps=10,
+        frame_width=224,
+        frame_height=224,
+        ytdlp=fake_ytdlp(tmp_path, plan),
+    )
     fetch_dataset("kinetics", cfg, tmp_path / "ks", tmp_path / "dl", progress=False)
     assert json.loads((tmp_path / "ks/dataset.json").read_text())["clips"] == ["vidLong0001-2"]
     assert read_wav(tmp_path / "ks/audios/vidLong0001-2.wav")[0].shape == (1, 5 * 16000)
@@ -117,13 +138,21 @@ def test_kinetics_csv_and_yt360_channel_check(tmp_path, videos):
     # YouTube-360 needs 4-channel (FOA) audio: a stereo upload is reported, not converted
     (lists / "train.txt").write_text("vidLong0001\n# comment\n")
     (lists / "segments.txt").write_text("vidLong0001-0\nvidOther001-10\n")
-    cfg = {"id_lists": [str(lists / "train.txt")], "segments": str(lists / "segments.txt"),
-           "sample_rate": 16000, "fps": 10, "frame_width": 224, "frame_height": 112,
-           "clip_seconds": 10.0, "max_clips": 0, "ytdlp": cfg["ytdlp"]}
+    cfg = source_cfg(
+        "yt360",
+        id_lists=[str(lists / "train.txt")],
+        segments=str(lists / "segments.txt"),
+        sample_rate=16000,
+        fps=10,
+        frame_width=224,
+        frame_height=112,
+        ytdlp=cfg["ytdlp"],
+    )
     fetch_dataset("yt360", cfg, tmp_path / "yt", tmp_path / "dl", progress=False)
     rows = report_rows(tmp_path / "yt")
     assert [(r["clip_id"], r["reason"]) for r in rows] == [
-        ("vidLong0001-0", "2-channel audio where 4 channels are expected")]
+        ("vidLong0001-0", "2-channel audio where 4 channels are expected")
+    ]
 
 
 def test_list_readers(tmp_path):
@@ -133,14 +162,19 @@ def test_list_readers(tmp_path):
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="expected"):
         read_music_list(tmp_path / "bad.json")
-    (tmp_path / "as.csv").write_text("# Segments csv\n# YTID, start_seconds, end_seconds, positive_labels\n"
-                                     '--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/t/dd00088"\n')
+    (tmp_path / "as.csv").write_text(
+        "# Segments csv\n# YTID, start_seconds, end_seconds, positive_labels\n"
+        '--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/t/dd00088"\n'
+    )
     seg = read_segment_csv(tmp_path / "as.csv")[0]
     assert (seg.video_id, seg.start, seg.end, seg.clip_id) == ("--PJHxphWEs", 30.0, 40.0, "--PJHxphWEs-30")
     (tmp_path / "seg.txt").write_text("ab-c_D-12\nxyz 5\nxyz 20 25\n")
     segs = read_segments(tmp_path / "seg.txt")
-    assert [(s.video_id, s.start, s.end) for s in segs] == [("ab-c_D", 12.0, 22.0), ("xyz", 5.0, 15.0),
-                                                             ("xyz", 20.0, 25.0)]
+    assert [(s.video_id, s.start, s.end) for s in segs] == [
+        ("ab-c_D", 12.0, 22.0),
+        ("xyz", 5.0, 15.0),
+        ("xyz", 20.0, 25.0),
+    ]
     (tmp_path / "ids.txt").write_text("a\n\nb # x\na\n")
     assert read_ids(tmp_path / "ids.txt") == ["a", "b"]
 
@@ -150,15 +184,17 @@ def test_missing_ytdlp_says_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(MissingYtDlpError, match="pip install yt-dlp"):
         ytdlp_command({"ytdlp": str(tmp_path / "no-such-yt-dlp")})
     (tmp_path / "l.json").write_text(json.dumps({"videos": {"cello": ["a"]}}))
-    cfg = {"lists": [str(tmp_path / "l.json")], "clip_seconds": 6.0, "clips_per_video": 1,
-           "sample_rate": 11025, "fps": 8, "ytdlp": str(tmp_path / "no-such-yt-dlp")}
+    cfg = source_cfg(
+        "music", lists=[str(tmp_path / "l.json")], clips_per_video=1, ytdlp=str(tmp_path / "no-such-yt-dlp")
+    )
     with pytest.raises(MissingYtDlpError, match="pip install yt-dlp"):
         fetch_dataset("music", cfg, tmp_path / "raw", tmp_path / "dl", progress=False)
     assert not (tmp_path / "raw").exists()
 
 
 def test_failure_classification():
-    assert classify_failure("ERROR: [youtube] x: Video unavailable. This video has been removed") == "video unavailable"
+    removed = "ERROR: [youtube] x: Video unavailable. This video has been removed"
+    assert classify_failure(removed) == "video unavailable"
     assert classify_failure("ERROR: HTTP Error 429: Too Many Requests").startswith("rate-limited")
     assert classify_failure("WARNING: a\nERROR: something odd") == "yt-dlp failed: ERROR: something odd"
 
@@ -175,10 +211,21 @@ def test_cli_download_from_params_without_ytdlp(tmp_path, monkeypatch, capsys, r
     raw["common"]["datasets"]["music"]["ytdlp"] = str(tmp_path / "no-such-yt-dlp")
     (tmp_path / "workflow/schemas").mkdir(parents=True)
     (tmp_path / "workflow/schemas/params.schema.yaml").write_text(
-        (root / "workflow/schemas/params.schema.yaml").read_text())
+        (root / "workflow/schemas/params.schema.yaml").read_text()
+    )
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    rc = main(["download", "--dataset", "music", "--params", str(tmp_path / "params.yaml"),
-               "--out", str(tmp_path / "raw"), "--no-progress"])
+    rc = main(
+        [
+            "download",
+            "--dataset",
+            "music",
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--out",
+            str(tmp_path / "raw"),
+            "--no-progress",
+        ]
+    )
     assert rc == 1
     assert "pip install yt-dlp" in capsys.readouterr().err
 
@@ -196,8 +243,9 @@ def write_foa_video(path, seconds=12.0, fps=30, rate=24000, size=(96, 48)):
         a = c.add_stream("pcm_s16le", rate=rate)
         a.layout = "quad"
         for i in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), (i * 3) % 255, np.uint8),
-                                               format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.full((height, width, 3), (i * 3) % 255, np.uint8), format="rgb24"
+            )
             frame.pts, frame.time_base = i, Fraction(1, fps)
             c.mux(v.encode(frame))
         c.mux(v.encode())
@@ -205,7 +253,7 @@ def write_foa_video(path, seconds=12.0, fps=30, rate=24000, size=(96, 48)):
         levels = np.array([0.3, 0.2, 0.05, 0.1])[:, None]
         pcm = (levels * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
         for s0 in range(0, pcm.shape[1], 1024):
-            chunk = np.ascontiguousarray(pcm[:, s0:s0 + 1024].T).reshape(1, -1)
+            chunk = np.ascontiguousarray(pcm[:, s0 : s0 + 1024].T).reshape(1, -1)
             af = av.AudioFrame.from_ndarray(chunk, format="s16", layout="quad")
             af.sample_rate, af.pts = rate, s0
             c.mux(a.encode(af))
@@ -220,10 +268,12 @@ def test_yt360_foa_through_verify_and_cache(tmp_path):
     lists.mkdir()
     (lists / "test.txt").write_text("vid360A0001\nvid360B0001\n")
     (lists / "segments.txt").write_text("vid360A0001-0\nvid360A0001-10\nvid360B0001-1\nvidNotListed-0\n")
-    cfg = {"id_lists": [str(lists / "test.txt")], "segments": str(lists / "segments.txt"),
-           "sample_rate": 24000, "fps": 16, "frame_width": 960, "frame_height": 480,
-           "clip_seconds": 10.0, "max_clips": 0,
-           "ytdlp": fake_ytdlp(tmp_path, {"vid360A0001": tmp_path / "foa.mp4"})}
+    cfg = source_cfg(
+        "yt360",
+        id_lists=[str(lists / "test.txt")],
+        segments=str(lists / "segments.txt"),
+        ytdlp=fake_ytdlp(tmp_path, {"vid360A0001": tmp_path / "foa.mp4"}),
+    )
     fetch_dataset("yt360", cfg, tmp_path / "raw", tmp_path / "dl", progress=False)
     raw = tmp_path / "raw"
     # 0-10 s fits the 12-s video, 10-20 s does not (skipped), B is gone, the unlisted id is ignored
@@ -233,9 +283,8 @@ def test_yt360_foa_through_verify_and_cache(tmp_path):
     assert rate == 24000 and foa.shape == (4, 240000)
     # ambiX channel order kept: W, Y, Z, X
     assert np.allclose(np.abs(foa).max(axis=1), [0.3, 0.2, 0.05, 0.1], atol=2e-3)
-    manifest = verify_dataset(raw, "yt360", {"min_seconds": 0.63, "strict": False, "channels": 4,
-                                             "audio_dir": "foa"}, tmp_path / "m.csv",
-                              tmp_path / "i.csv", progress=False)
+    verify = {**smoke_config()["verify"], "channels": 4, "audio_dir": "foa"}
+    manifest = verify_dataset(raw, "yt360", verify, tmp_path / "m.csv", tmp_path / "i.csv", progress=False)
     assert list(manifest["clip_id"]) == ["vid360A0001-0"] and manifest["fps"].iloc[0] == 16
     (tmp_path / "all.txt").write_text("vid360A0001-0\n")
     feats = {"sample_rate": 24000, "frame_width": 64, "frame_height": 32}

@@ -33,23 +33,43 @@ RTOL = 0.02
 
 def _cfg(tiny, gpus: int) -> dict:
     cfg = copy.deepcopy(tiny["cfg"]["binaural"])
-    cfg["train"].update(epochs=2, batch_size=8, windows_per_clip=2, checkpoint_every=2,
-                        num_workers=0, threads=2, gpus=gpus)
+    cfg["train"].update(
+        epochs=2, batch_size=8, windows_per_clip=2, checkpoint_every=2, num_workers=0, threads=2, gpus=gpus
+    )
     return cfg
 
 
 def _single(tiny, out, seed=3) -> dict:
     c = tiny["caches"]
-    return train(get_task("binaural"), _cfg(tiny, 1), "film", c["train"], c["val"], out,
-                 seed=seed, device="cpu", progress=False)
+    return train(
+        get_task("binaural"),
+        _cfg(tiny, 1),
+        "film",
+        c["train"],
+        c["val"],
+        out,
+        seed=seed,
+        device="cpu",
+        progress=False,
+    )
 
 
 def test_launcher_and_shards(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert ddp.launch_argv(1, ["train"]) is None
     cmd = ddp.launch_argv(4, ["train", "--task", "binaural"], python="py")
-    assert cmd == ["py", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4",
-                   "-m", "avrepro", "train", "--task", "binaural"]
+    assert cmd == [
+        "py",
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=4",
+        "-m",
+        "avrepro",
+        "train",
+        "--task",
+        "binaural",
+    ]
     monkeypatch.setenv("WORLD_SIZE", "4")  # already under torchrun: train here
     assert ddp.launch_argv(4, ["train"]) is None
     batch = list(range(8))
@@ -65,14 +85,34 @@ def test_two_gloo_processes_match_single_process(tiny_caches, tmp_path, root):
 
     c = tiny_caches["caches"]
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "avrepro", "train", "--task", "binaural", "--variant", "film",
-           "--cfg", json.dumps(_cfg(tiny_caches, 2)), "--train", str(c["train"].cache_dir),
-           "--val", str(c["val"].cache_dir), "--out", str(out), "--seed", "3", "--device", "cpu",
-           "--threads", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "avrepro",
+        "train",
+        "--task",
+        "binaural",
+        "--variant",
+        "film",
+        "--cfg",
+        json.dumps(_cfg(tiny_caches, 2)),
+        "--train",
+        str(c["train"].cache_dir),
+        "--val",
+        str(c["val"].cache_dir),
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--threads",
+        "2",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "torch.distributed.run" in proc.stdout  # relaunched under torchrun
-    final = json.loads(proc.stdout[proc.stdout.index("{"):])  # printed by rank 0 only
+    final = json.loads(proc.stdout[proc.stdout.index("{") :])  # printed by rank 0 only
 
     # rank 0 alone wrote the outputs, once; the run records its two processes
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.yaml", "last.pt", "live"]

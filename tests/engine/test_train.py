@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import torch
+import yaml
 
 from avrepro.engine.checkpoint import load_checkpoint
 from avrepro.engine.evaluate import evaluate
@@ -26,14 +27,32 @@ def _cfg(tiny):
 
 def _run(tiny, out, variant="film", on_step=None):
     c = tiny["caches"]
-    return train(get_task("binaural"), _cfg(tiny), variant, c["train"], c["val"], out, seed=3,
-                 device="cpu", progress=False, on_step=on_step)
+    return train(
+        get_task("binaural"),
+        _cfg(tiny),
+        variant,
+        c["train"],
+        c["val"],
+        out,
+        seed=3,
+        device="cpu",
+        progress=False,
+        on_step=on_step,
+    )
 
 
 def _eval(tiny, out, name):
-    return evaluate("binaural", _cfg(tiny), name, tiny["caches"]["test"],
-                    checkpoint=out / "best.pt", metrics_out=out / "m.json", clips_out=out / "c.csv",
-                    device="cpu", progress=False)
+    return evaluate(
+        "binaural",
+        _cfg(tiny),
+        name,
+        tiny["caches"]["test"],
+        checkpoint=out / "best.pt",
+        metrics_out=out / "m.json",
+        clips_out=out / "c.csv",
+        device="cpu",
+        progress=False,
+    )
 
 
 def test_outputs_and_logs(tiny_caches, tmp_path):
@@ -101,12 +120,19 @@ def test_evaluate_writes_flat_metrics(tiny_caches, tmp_path):
 
 def test_sgd_milestones_clip_and_init(tiny_caches, tmp_path):
     """train.optimizer sgd with lr_milestones decays the lr at the milestone; sgd + grad_clip +
-    train.init trains; init loads another run's weights exactly; a missing one is named."""
-    from avrepro.engine.train import build_optimizer, build_scheduler
+    init trains and is recorded in config.yaml; init loads another run's weights exactly; a
+    missing one is named; init in the configuration is refused."""
+    from avrepro.engine.optim import build_optimizer, build_scheduler
 
     model = torch.nn.Linear(2, 1)
-    tcfg = {"optimizer": "sgd", "momentum": 0.5, "weight_decay": 0.0, "lr_decay": 0.1,
-            "lr_milestones": [2], "lr_decay_every": 1}
+    tcfg = {
+        "optimizer": "sgd",
+        "momentum": 0.5,
+        "weight_decay": 0.0,
+        "lr_decay": 0.1,
+        "lr_milestones": [2],
+        "lr_decay_every": 1,
+    }
     opt = build_optimizer([{"params": model.parameters(), "lr": 1.0}], tcfg)
     assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["momentum"] == 0.5
     sched = build_scheduler(opt, tcfg)
@@ -123,11 +149,22 @@ def test_sgd_milestones_clip_and_init(tiny_caches, tmp_path):
     first = _run(tiny_caches, tmp_path / "first")
     assert first["train/loss"] > 0
     cfg = _cfg(tiny_caches)
-    cfg["train"].update(epochs=1, optimizer="sgd", momentum=0.9, grad_clip=1.0,
-                        init=str(tmp_path / "first/best.pt"))
-    second = train(get_task("binaural"), cfg, "film", c["train"], c["val"], tmp_path / "second",
-                   seed=3, device="cpu", progress=False)
+    cfg["train"].update(epochs=1, optimizer="sgd", momentum=0.9, grad_clip=1.0)
+    second = train(
+        get_task("binaural"),
+        cfg,
+        "film",
+        c["train"],
+        c["val"],
+        tmp_path / "second",
+        seed=3,
+        device="cpu",
+        progress=False,
+        init=tmp_path / "first/best.pt",
+    )
     assert second["train/loss"] > 0
+    summary = yaml.safe_load((tmp_path / "second/config.yaml").read_text())
+    assert summary["init"] == str(tmp_path / "first/best.pt") and "init" not in summary["config"]["train"]
     from avrepro.engine.train import init_model
 
     task = get_task("binaural")
@@ -135,10 +172,32 @@ def test_sgd_milestones_clip_and_init(tiny_caches, tmp_path):
     init_model(task, model, tmp_path / "first/best.pt", torch.device("cpu"))
     reference = load_checkpoint(tmp_path / "first/best.pt")["model"]
     assert all(torch.equal(v, reference[k]) for k, v in model.state_dict().items())
-    cfg["train"]["init"] = str(tmp_path / "missing.pt")
-    with pytest.raises(FileNotFoundError, match="train.init"):
-        train(get_task("binaural"), cfg, "film", c["train"], c["val"], tmp_path / "third", seed=3,
-              device="cpu", progress=False)
+    with pytest.raises(FileNotFoundError, match="missing.pt: checkpoint to initialise from"):
+        train(
+            get_task("binaural"),
+            cfg,
+            "film",
+            c["train"],
+            c["val"],
+            tmp_path / "third",
+            seed=3,
+            device="cpu",
+            progress=False,
+            init=tmp_path / "missing.pt",
+        )
+    cfg["train"]["init"] = str(tmp_path / "first/best.pt")  # a run-time fact, not configuration
+    with pytest.raises(ValueError, match="train.init is not a configuration key"):
+        train(
+            get_task("binaural"),
+            cfg,
+            "film",
+            c["train"],
+            c["val"],
+            tmp_path / "third",
+            seed=3,
+            device="cpu",
+            progress=False,
+        )
 
 
 def test_write_predictions_by_suffix(tmp_path):
@@ -147,8 +206,9 @@ def test_write_predictions_by_suffix(tmp_path):
     from avrepro.engine.evaluate import write_predictions
     from avrepro.media import read_wav
 
-    out = write_predictions({"a": np.zeros((2, 160)), "m.npy": np.arange(3), "s.json": {"x": 1}},
-                            tmp_path / "p", 16000)
+    out = write_predictions(
+        {"a": np.zeros((2, 160)), "m.npy": np.arange(3), "s.json": {"x": 1}}, tmp_path / "p", 16000
+    )
     assert [p.name for p in out] == ["a.wav", "m.npy", "s.json"]
     audio, rate = read_wav(tmp_path / "p/a.wav")
     assert audio.shape == (2, 160) and rate == 16000
@@ -161,7 +221,7 @@ def test_write_predictions_by_suffix(tmp_path):
 def test_cpu_autocast_only_when_asked(monkeypatch):
     """``train.amp`` alone leaves the CPU in fp32; ``train.cpu_amp`` turns on bf16 autocast where the
     CPU has native bf16, and elsewhere warns and stays in fp32."""
-    from avrepro.engine import train as engine
+    from avrepro.engine import runtime as engine
 
     cpu, layer, x = torch.device("cpu"), torch.nn.Linear(4, 4), torch.randn(2, 4)
     for amp, asked in (("bf16", False), ("none", True), ("fp16", True)):
@@ -172,6 +232,5 @@ def test_cpu_autocast_only_when_asked(monkeypatch):
     assert native == (torch.bfloat16 if engine.cpu_has_bf16() else torch.float32)
     monkeypatch.setattr(engine, "cpu_has_bf16", lambda: False)
     engine._warn_no_cpu_bf16.cache_clear()
-    with pytest.warns(RuntimeWarning, match="no native bf16"):
-        with engine.autocast(cpu, "bf16", True):
-            assert layer(x).dtype == torch.float32
+    with pytest.warns(RuntimeWarning, match="no native bf16"), engine.autocast(cpu, "bf16", True):
+        assert layer(x).dtype == torch.float32

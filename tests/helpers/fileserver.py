@@ -66,7 +66,7 @@ class FileServer:
                 self.end_headers()
                 cut = server.cut_once.pop(path, None)
                 if cut is not None:
-                    self.wfile.write(body[:max(0, cut - start)])
+                    self.wfile.write(body[: max(0, cut - start)])
                     self.wfile.flush()
                     self.close_connection = True
                     return
@@ -74,14 +74,15 @@ class FileServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
 
-    def __enter__(self) -> "FileServer":
+    def __enter__(self) -> FileServer:
         self.thread.start()
         return self
 

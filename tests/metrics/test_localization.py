@@ -10,9 +10,9 @@ from avrepro.metrics.localization import box_share, mass_in_box, pointing_hit, s
 
 def test_scores_on_a_known_map():
     heat = np.zeros((10, 20))
-    heat[2:4, 5:9] = 1.0          # 8 px of mass 1
-    heat[8, 0] = 0.5              # elsewhere
-    box = [5, 2, 9, 4]            # exactly the block, half-open
+    heat[2:4, 5:9] = 1.0  # 8 px of mass 1
+    heat[8, 0] = 0.5  # elsewhere
+    box = [5, 2, 9, 4]  # exactly the block, half-open
     assert pointing_hit(heat, box)
     assert mass_in_box(heat, box) == pytest.approx(8 / 8.5)
     assert box_share(box, heat.shape) == pytest.approx(8 / 200)

@@ -21,7 +21,7 @@ def test_mean_std_sem_over_clips():
 def test_one_nan_rule_missing_and_nan_values_are_left_out():
     rows = [{"sdr": 1.0, "box": math.nan}, {"sdr": 3.0}, {"sdr": math.inf, "box": 0.5}]
     s = summarize(rows, ("sdr", "box", "absent"))
-    assert s["n_clips"] == 3                       # rows, whatever their values
+    assert s["n_clips"] == 3  # rows, whatever their values
     assert s["sdr"] == 2.0 and s["box"] == 0.5 and s["box_std"] == 0.0 and s["box_sem"] == 0.0
     assert "absent" not in s and "absent_sem" not in s  # no finite value: no key
 

@@ -10,7 +10,8 @@ from avrepro.dvcyaml import build_dvc_yaml, snakemake_jobs
 def test_dvc_yaml_matches_snakemake_dag(root):
     committed = (root / "dvc.yaml").read_text()
     assert committed == build_dvc_yaml(root), (
-        "dvc.yaml disagrees with the Snakemake DAG: regenerate it with `python -m avrepro.dvcyaml`")
+        "dvc.yaml disagrees with the Snakemake DAG: regenerate it with `python -m avrepro.dvcyaml`"
+    )
 
 
 def test_every_snakemake_output_is_a_dvc_out(root):
@@ -21,7 +22,8 @@ def test_every_snakemake_output_is_a_dvc_out(root):
     assert len(stages) == len(snakemake_jobs(root))
     # every metric file is listed for `dvc metrics show`, every dvclive dir for `dvc plots show`
     doc = yaml.safe_load((root / "dvc.yaml").read_text())
-    assert set(doc["metrics"]) == {o for o in dvc_outs if o.startswith("reports/metrics/") and o.endswith(".json")}
+    metrics = {o for o in dvc_outs if o.startswith("reports/metrics/") and o.endswith(".json")}
+    assert set(doc["metrics"]) == metrics
     assert {p.rsplit("/plots", 1)[0] for p in doc["plots"]} == {o for o in dvc_outs if o.endswith("/live")}
 
 
@@ -41,6 +43,8 @@ def test_stages_track_the_params_their_rules_read(root):
     train = next(s for n, s in stages.items() if n.startswith("train_binaural"))
     assert "common.binaural.train" in train["params"] and "common.seed" in train["params"]
     assert "common.binaural.eval" not in train["params"]
+    # the DAG's keys (dataset, variant names) shape the jobs; no job's --cfg carries them
+    assert not any(k.endswith((".dataset", ".variants")) for k in train["params"])
     evaluate = next(s for n, s in stages.items() if n.startswith("evaluate_binaural"))
     assert "common.binaural.eval" in evaluate["params"]
     assert "common.synthetic" in stages["synthesize"]["params"]

@@ -30,8 +30,20 @@ def test_pins_agree(root):
 
 
 def test_top_level_layout(root):
-    expected = {"Snakefile", "dvc.yaml", "params.yaml", "workflow", "src", "reports", "tests",
-                "environment.yml", "README.md", "Makefile", "pyproject.toml", ".ci"}
+    expected = {
+        "Snakefile",
+        "dvc.yaml",
+        "params.yaml",
+        "workflow",
+        "src",
+        "reports",
+        "tests",
+        "environment.yml",
+        "README.md",
+        "Makefile",
+        "pyproject.toml",
+        ".ci",
+    }
     import subprocess
 
     tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split()

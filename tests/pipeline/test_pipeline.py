@@ -32,13 +32,26 @@ def _env() -> dict:
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
 def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "snakemake", "--cores", "2",
-                "--workflow-profile", "workflow/profiles/default", *args], cwd)
+    return run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "2",
+            "--workflow-profile",
+            "workflow/profiles/default",
+            *args,
+        ],
+        cwd,
+    )
 
 
 def planned_rules(cwd: Path) -> set[str]:
@@ -88,7 +101,8 @@ def test_smoke_dag_completes(workdir):
     smoke = load_params(workdir / "params.yaml")["binaural"]
     for name in smoke["variants"] + smoke["baselines"] + list(smoke["controls"]):
         metrics = yaml.safe_load((workdir / f"reports/metrics/binaural_{name}.json").read_text())
-        assert {"stft_distance", "stft_distance_sem", "env_distance", "env_distance_sem", "n_clips"} <= set(metrics)
+        keys = {"stft_distance", "stft_distance_sem", "env_distance", "env_distance_sem", "n_clips"}
+        assert keys <= set(metrics)
     assert list((workdir / "reports/figures/binaural").glob("*.mp4"))
     assert (workdir / "reports/figures/binaural/loss_curves.png").stat().st_size > 1000
 
@@ -125,8 +139,14 @@ def test_dvc_repro_rebuilds_the_same_metrics(workdir):
     before = metric_values(workdir)
     targets = ["evaluate_binaural_full", "evaluate_binaural_flipped"]
     out = run(["dvc", "repro", "--force", *targets], workdir).stdout
-    for stage in ("synthesize", "verify_synthetic", "split_synthetic",
-                  "cache_features_synthetic_train_binaural", "train_binaural_full", *targets):
+    for stage in (
+        "synthesize",
+        "verify_synthetic",
+        "split_synthetic",
+        "cache_features_synthetic_train_binaural",
+        "train_binaural_full",
+        *targets,
+    ):
         assert f"Running stage '{stage}'" in out, (stage, out[-3000:])
     assert metric_values(workdir) == before
     status = run(["dvc", "status", *targets], workdir).stdout

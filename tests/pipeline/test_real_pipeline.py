@@ -1,6 +1,7 @@
 """The whole DAG on a real-dataset source: a tiny FAIR-Play in its official layout (tarballs, .h5
-splits with another machine's absolute paths) served from loopback, `--config dataset=fairplay`,
-the official split1, smoke-sized binaural settings, through to the report."""
+splits with another machine's absolute paths) served from loopback, chosen on the command line
+(`--config 'binaural={dataset: fairplay}'`), the official split1, smoke-sized binaural settings,
+through to the report."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from helpers.fairplay_fixture import make_fairplay
 from helpers.fileserver import FileServer
 
 pytestmark = pytest.mark.slow
 
 COPY = ["Snakefile", "params.yaml", "workflow", "src"]
+FAIRPLAY = "binaural={dataset: fairplay}"  # Snakemake's --config refuses dotted keys (binaural.dataset)
 
 
 def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -28,10 +31,13 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}"
-                         for p in sorted((cwd / "reports/logs").glob("*.log")))
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-3000:]}\n{logs}")
+        logs = "\n".join(
+            f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "reports/logs").glob("*.log"))
+        )
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
+            f"{proc.stderr[-3000:]}\n{logs}"
+        )
     return proc
 
 
@@ -56,17 +62,32 @@ def test_fairplay_fixture_runs_to_a_report(tmp_path, root):
         raw["common"]["tasks"] = ["binaural"]  # the other tasks read synthetic data
         (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         start = time.monotonic()
-        _run([sys.executable, "-m", "snakemake", "--cores", "2", "--workflow-profile",
-              "workflow/profiles/default", "--config", "dataset=fairplay"], work)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--cores",
+                "2",
+                "--workflow-profile",
+                "workflow/profiles/default",
+                "--config",
+                FAIRPLAY,
+            ],
+            work,
+        )
         seconds = time.monotonic() - start
         print(f"fixture FAIR-Play DAG: {seconds:.0f} s")
-        dry = _run([sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--config",
-                    "dataset=fairplay"], work).stdout
+        dry = _run(
+            [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--config", FAIRPLAY], work
+        ).stdout
     assert "Nothing to be done" in dry, dry
     assert [p for p, _ in server.requests] == ["/videos.tar.gz", "/audios.tar.gz", "/splits.tar.gz"]
     listing = json.loads((work / "data/raw/fairplay/dataset.json").read_text())
     assert len(listing["clips"]) == 9 and listing["splits"] == ["split1"]
-    splits = {s: (work / f"data/splits/fairplay/{s}.txt").read_text().split() for s in ("train", "val", "test")}
+    splits = {
+        s: (work / f"data/splits/fairplay/{s}.txt").read_text().split() for s in ("train", "val", "test")
+    }
     assert splits["test"] == ["000008", "000009"] and splits["val"] == ["000006", "000007"]
     report = (work / "reports/report.md").read_text()
     assert "fairplay" in report and "## Binaural" in report

@@ -28,8 +28,14 @@ def test_slurm_profile_dry_run(tmp_path, root):
         src = root / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--workflow-profile", PROFILE, "-n"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--workflow-profile", PROFILE, "-n"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     cfg = load_params(tmp_path / "params.yaml")

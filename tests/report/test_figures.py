@@ -13,9 +13,8 @@ import pytest
 from avrepro.figures.curves import plot_loss_curves, read_dvclive_tsv
 from avrepro.figures.demo import caption_overlay, plot_metric_distributions, write_demo_mp4
 from avrepro.figures.spectrograms import log_spectrogram, plot_binaural_panel
-from avrepro.figures.tables import (fmt_mean_sem, markdown_table, metrics_table, table_markdown,
-                                    write_table)
-from avrepro.media import probe_mp4, write_wav
+from avrepro.figures.tables import fmt_mean_sem, markdown_table, metrics_table, table_markdown, write_table
+from avrepro.media import probe_mp4
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SR = 16000
@@ -49,18 +48,29 @@ def make_metrics(root: Path, values: dict[str, float], sem: float = 0.01, n: int
     files = {}
     for name, v in values.items():
         path = root / f"binaural_{name}.json"
-        path.write_text(json.dumps({"stft_distance": v, "stft_distance_sem": sem,
-                                    "stft_distance_std": sem * n ** 0.5, "env_distance": v / 10,
-                                    "env_distance_sem": sem / 10, "env_distance_std": 0.0,
-                                    "n_clips": n, "note": "fixture"}))
+        path.write_text(
+            json.dumps(
+                {
+                    "stft_distance": v,
+                    "stft_distance_sem": sem,
+                    "stft_distance_std": sem * n**0.5,
+                    "env_distance": v / 10,
+                    "env_distance_sem": sem / 10,
+                    "env_distance_std": 0.0,
+                    "n_clips": n,
+                    "note": "fixture",
+                }
+            )
+        )
         files[name] = path
     return files
 
 
 def make_clip_csv(path: Path, mean: float, n: int = 12, seed: int = 0) -> Path:
     v = np.abs(np.random.default_rng(seed).normal(mean, 0.1 * mean, n))
-    pd.DataFrame({"clip_id": [f"c{i:03d}" for i in range(n)], "stft_distance": v,
-                  "env_distance": v / 10}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"clip_id": [f"c{i:03d}" for i in range(n)], "stft_distance": v, "env_distance": v / 10}
+    ).to_csv(path, index=False)
     return path
 
 
@@ -73,10 +83,13 @@ def binaural_fixture(seconds: float = 1.0):
 
 # ---------------------------------------------------------------------------------- curves
 
+
 def test_loss_curves_png_with_missing_val_and_single_point(tmp_path):
-    lives = {"backbone": make_live(tmp_path, "backbone"),
-             "film": make_live(tmp_path, "film", val=False),
-             "audio_only": make_live(tmp_path, "audio_only", epochs=1)}
+    lives = {
+        "backbone": make_live(tmp_path, "backbone"),
+        "film": make_live(tmp_path, "film", val=False),
+        "audio_only": make_live(tmp_path, "audio_only", epochs=1),
+    }
     write_tsv(lives["film"] / "plots/metrics/train/loss_s.tsv", range(8), np.linspace(0.7, 0.1, 8))
     out = plot_loss_curves(lives, tmp_path / "fig" / "loss.png", "test curves")
     assert_png(out)
@@ -107,14 +120,19 @@ def test_read_dvclive_tsv_accepts_timestamp_and_keeps_last_duplicate(tmp_path):
 
 # ---------------------------------------------------------------------------------- tables
 
+
 def test_metrics_table_rows_order_and_relative_change(tmp_path):
-    files = make_metrics(tmp_path, {"backbone": 0.8, "film": 0.5, "audio_only": 0.9,
-                                    "mono_mono": 1.0})
-    df = metrics_table(files, ["stft_distance", "env_distance"], reference="mono_mono",
-                       baselines=["mono_mono"], controls=["audio_only"])
+    files = make_metrics(tmp_path, {"backbone": 0.8, "film": 0.5, "audio_only": 0.9, "mono_mono": 1.0})
+    df = metrics_table(
+        files,
+        ["stft_distance", "env_distance"],
+        reference="mono_mono",
+        baselines=["mono_mono"],
+        controls=["audio_only"],
+    )
     assert df["name"].tolist() == ["mono_mono", "audio_only", "backbone", "film"]
     assert df["kind"].tolist() == ["baseline", "control", "model", "model"]
-    rel = dict(zip(df["name"], df["stft_distance_rel_pct"]))
+    rel = dict(zip(df["name"], df["stft_distance_rel_pct"], strict=False))
     assert rel["mono_mono"] == pytest.approx(0.0)
     assert rel["backbone"] == pytest.approx(-20.0)
     assert rel["film"] == pytest.approx(-50.0)
@@ -172,6 +190,7 @@ def test_markdown_helpers():
 
 # ---------------------------------------------------------------------------------- spectrograms
 
+
 def test_binaural_panel_png_and_shape_errors(tmp_path):
     true = binaural_fixture()
     preds = {"backbone": 0.2 * true, "film": true[:, :-100] + 0.01}
@@ -186,6 +205,7 @@ def test_binaural_panel_png_and_shape_errors(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- demo
+
 
 def test_demo_mp4_has_video_and_audio_of_the_clip_duration(tmp_path):
     fps, n_frames = 10, 20  # 2.0 s
@@ -212,11 +232,14 @@ def test_caption_overlay_is_at_the_bottom():
 
 
 def test_metric_distributions_png_and_errors(tmp_path):
-    csvs = {n: make_clip_csv(tmp_path / f"binaural_{n}_clips.csv", m, seed=i)
-            for i, (n, m) in enumerate([("mono_mono", 1.0), ("film", 0.4)])}
+    csvs = {
+        n: make_clip_csv(tmp_path / f"binaural_{n}_clips.csv", m, seed=i)
+        for i, (n, m) in enumerate([("mono_mono", 1.0), ("film", 0.4)])
+    }
     assert_png(plot_metric_distributions(csvs, "stft_distance", tmp_path / "dist.png"))
     with pytest.raises(FileNotFoundError, match="binaural_x_clips.csv"):
-        plot_metric_distributions({"x": tmp_path / "binaural_x_clips.csv"}, "stft_distance",
-                                  tmp_path / "d.png")
+        plot_metric_distributions(
+            {"x": tmp_path / "binaural_x_clips.csv"}, "stft_distance", tmp_path / "d.png"
+        )
     with pytest.raises(ValueError, match="binaural_mono_mono_clips.csv.*'sdr'"):
         plot_metric_distributions(csvs, "sdr", tmp_path / "d.png")

@@ -1,5 +1,6 @@
-# Helpers shared by the rule files: configuration sections as JSON params, datasets and paths,
-# the tasks in the DAG, wildcard constraints.
+# Helpers of the stage files (data, train, evaluate, report .smk): configuration sections as JSON
+# params, datasets and paths, the tasks in the DAG, wildcard constraints. Every function lives here,
+# none beside the rules (`snakemake --lint`: "mixed rules and functions").
 import json
 import os
 
@@ -34,21 +35,16 @@ def alternation(names):
     return "|".join(sorted(names, key=len, reverse=True)) if names else "^$"
 
 
-SEED = CFG["seed"]
 LOGS = "reports/logs"
 SPLIT_NAMES = ("train", "val", "test")
 
-# Tasks in the DAG and the dataset each reads: binaural reads the top-level `dataset` (synthetic,
-# fairplay or local), the others their own `<task>.dataset`.
+# Tasks in the DAG and the dataset each reads (`<task>.dataset`; config.resolve checked that each
+# task has a section and a known dataset, check_task_names the names in it).
 TASKS = list(CFG["tasks"])
-if [t for t in TASKS if t not in CFG]:
-    raise ValueError(f"params.yaml: tasks lists {[t for t in TASKS if t not in CFG][0]!r}, "
-                     "which has no section")
-MAIN_DATASET = CFG["dataset"]
 
 
 def task_dataset(task):
-    return MAIN_DATASET if task == "binaural" else CFG[task]["dataset"]
+    return CFG[task]["dataset"]
 
 
 DATASETS = sorted({task_dataset(t) for t in TASKS})
@@ -57,23 +53,24 @@ DATASETS = sorted({task_dataset(t) for t in TASKS})
 LAYOUTS = CFG["verify"]["layouts"]
 
 
+def raw_source(dataset):
+    """The raw dataset whose folder holds ``dataset`` (itself, or the source of its layout)."""
+    return LAYOUTS.get(dataset, {}).get("source", dataset)
+
+
+# Raw folders the download step fetches: every source but the generator's (`datasets.<name>`).
+DOWNLOADED = sorted({raw_source(d) for d in DATASETS} - {"synthetic"})
+
+
 def raw_input(dataset):
-    """The directory a rule produces (synthesize or download) that holds ``dataset``."""
-    return f"data/raw/{LAYOUTS.get(dataset, {}).get('source', dataset)}"
+    """The directory a job produces (synthesize or download) that holds ``dataset``."""
+    return f"data/raw/{raw_source(dataset)}"
 
 
 def raw_dir(dataset):
     """Where ``dataset``'s clips are: ``raw_input`` or a sub-folder of it."""
     sub = LAYOUTS.get(dataset, {}).get("subdir")
     return f"{raw_input(dataset)}/{sub}" if sub else raw_input(dataset)
-
-
-def manifest(dataset):
-    return f"data/manifests/{dataset}.csv"
-
-
-def split_file(dataset, split):
-    return f"data/splits/{dataset}/{split}.txt"
 
 
 def cache(task, split):
@@ -94,9 +91,60 @@ def checkpoint_of(task, name):
     return (CFG[task].get("controls") or {}).get(name, name)
 
 
+# -- data stage (data.smk) ----------------------------------------------------------------------
+
+
+def verify_cfg(dataset):
+    """What ``verify`` reads: the common checks and ``dataset``'s layout (channels, curation)."""
+    layout = {k: v for k, v in LAYOUTS.get(dataset, {}).items() if k not in ("source", "subdir")}
+    value = {"min_seconds": CFG["verify"]["min_seconds"], "strict": CFG["verify"]["strict"], **layout}
+    paths = ["verify.min_seconds", "verify.strict"] + ([f"verify.layouts.{dataset}"] if layout else [])
+    return json_param(value, paths)
+
+
+if CFG["split"]["scheme"] == "official" and not DOWNLOADED:
+    raise ValueError(
+        "params.yaml: split.scheme 'official' needs a dataset with official splits (fairplay, or "
+        "local with a splits/ folder) as a task's dataset; the synthetic datasets have none"
+    )
+
+
+def split_cfg(dataset):
+    """What ``split`` reads: a downloaded dataset may use its official split; the generator's
+    datasets the hash split, whose params value is only what the hash split reads."""
+    if dataset in DOWNLOADED and CFG["split"]["scheme"] == "official":
+        return section("split", only=("scheme", "official"))
+    return section("split", only=("fractions", "seed"))
+
+
+# -- training and evaluation stages (train.smk, evaluate.smk) ------------------------------------
+
+
+def init_checkpoint(task, variant):
+    """``<task>.init_from``: the checkpoint ``variant`` starts from (a curriculum), if any."""
+    other = (CFG[task].get("init_from") or {}).get(variant)
+    return [f"models/{task}/{other}/best.pt"] if other else []
+
+
+def train_cache_input(task):
+    """The train split's cache, for tasks whose evaluation fits something on it (probes, NMF)."""
+    return [cache(task, "train")] if CFG[task]["eval"].get("needs_train") else []
+
+
+def train_cache_arg(input):
+    return f"--train {input.train[0]}" if input.train else ""
+
+
+# -- report stage (report.smk) -------------------------------------------------------------------
+
+
+def metric_files(task, suffix=".json"):
+    return [f"reports/metrics/{task}_{n}{suffix}" for n in names(task, "baselines", "variants", "controls")]
+
+
 # What each stage of a task reads from the task's section: training gets everything but what
 # only evaluation, reporting or the DAG's shape use; evaluation everything but training's.
-DAG_KEYS = ("variants", "baselines", "controls", "init_from")
+DAG_KEYS = ("dataset", "variants", "baselines", "controls", "init_from")
 TRAIN_EXCLUDE = ("eval",) + DAG_KEYS
 EVAL_EXCLUDE = ("train",) + DAG_KEYS
 

@@ -2,15 +2,6 @@
 # `<task>.controls: {name: variant}`) and baselines on the test split -> reports/metrics/*.json.
 
 
-def train_cache_input(task):
-    """The train split's cache, for tasks whose evaluation fits something on it (probes, NMF)."""
-    return [cache(task, "train")] if CFG[task]["eval"].get("needs_train") else []
-
-
-def train_cache_arg(input):
-    return f"--train {input.train[0]}" if input.train else ""
-
-
 for _task in TASKS:
 
     rule:
@@ -24,17 +15,17 @@ for _task in TASKS:
             metrics=f"reports/metrics/{_task}_{{name}}.json",
             clips=f"reports/metrics/{_task}_{{name}}_clips.csv",
             predictions=directory(f"reports/predictions/{_task}/{{name}}"),
+        log:
+            f"{LOGS}/evaluate_{_task}_{{name}}.log",
+        wildcard_constraints:
+            name=alternation(names(_task, "variants", "controls")),
+        threads: 2
         params:
             task=_task,
             cfg=section(_task, exclude=EVAL_EXCLUDE),
             seed=section("seed"),
             variant=lambda wc, t=_task: checkpoint_of(t, wc.name),
             train=lambda wc, input: train_cache_arg(input),
-        wildcard_constraints:
-            name=alternation(names(_task, "variants", "controls")),
-        threads: 2
-        log:
-            f"{LOGS}/evaluate_{_task}_{{name}}.log",
         shell:
             "python -m avrepro evaluate --task {params.task} --name {wildcards.name} "
             "--variant {params.variant} --cfg {params.cfg:q} --test {input.test} {params.train} "
@@ -50,16 +41,16 @@ for _task in TASKS:
         output:
             metrics=f"reports/metrics/{_task}_{{name}}.json",
             clips=f"reports/metrics/{_task}_{{name}}_clips.csv",
+        log:
+            f"{LOGS}/baseline_{_task}_{{name}}.log",
+        wildcard_constraints:
+            name=alternation(names(_task, "baselines")),
+        threads: 2
         params:
             task=_task,
             cfg=section(_task, exclude=EVAL_EXCLUDE),
             seed=section("seed"),
             train=lambda wc, input: train_cache_arg(input),
-        wildcard_constraints:
-            name=alternation(names(_task, "baselines")),
-        threads: 2
-        log:
-            f"{LOGS}/baseline_{_task}_{{name}}.log",
         shell:
             "python -m avrepro evaluate --task {params.task} --name {wildcards.name} "
             "--cfg {params.cfg:q} --test {input.test} {params.train} --metrics {output.metrics} "

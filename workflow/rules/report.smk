@@ -1,11 +1,6 @@
 # Report stage: per-task figures (rule figures_<task>), then the report with its tables.
 
 
-def metric_files(task, suffix=".json"):
-    return [f"reports/metrics/{task}_{n}{suffix}"
-            for n in names(task, "baselines", "variants", "controls")]
-
-
 for _task in TASKS:
 
     rule:
@@ -15,15 +10,16 @@ for _task in TASKS:
             test=cache(_task, "test"),
             live=expand(f"models/{_task}/{{variant}}/live", variant=names(_task, "variants")),
             metrics=metric_files(_task, "_clips.csv"),
-            predictions=expand(f"reports/predictions/{_task}/{{name}}",
-                               name=names(_task, "variants", "controls")),
+            predictions=expand(
+                f"reports/predictions/{_task}/{{name}}", name=names(_task, "variants", "controls")
+            ),
         output:
             directory(f"reports/figures/{_task}"),
+        log:
+            f"{LOGS}/figures_{_task}.log",
         params:
             task=_task,
             cfg=section(_task, exclude=("train",)),
-        log:
-            f"{LOGS}/figures_{_task}.log",
         shell:
             "python -m avrepro figures --task {params.task} --cfg {params.cfg:q} --test {input.test} "
             "--models models/{params.task} --metrics reports/metrics "
@@ -40,10 +36,10 @@ rule report:
         md="reports/report.md",
         html="reports/report.html",
         tables=directory("reports/tables"),
-    params:
-        cfg=section(),
     log:
         f"{LOGS}/report.log",
+    params:
+        cfg=section(),
     shell:
         "python -m avrepro report --cfg {params.cfg:q} --out {output.md} --tables {output.tables} "
         "> {log} 2>&1"

@@ -3,11 +3,6 @@
 # `<task>.init_from: {variant: other}` starts a variant from another's best.pt (a curriculum).
 
 
-def init_checkpoint(task, variant):
-    other = (CFG[task].get("init_from") or {}).get(variant)
-    return [f"models/{task}/{other}/best.pt"] if other else []
-
-
 for _task in TASKS:
 
     rule:
@@ -22,20 +17,20 @@ for _task in TASKS:
             last=f"models/{_task}/{{variant}}/last.pt",
             config=f"models/{_task}/{{variant}}/config.yaml",
             live=directory(f"models/{_task}/{{variant}}/live"),
-        params:
-            task=_task,
-            cfg=section(_task, exclude=TRAIN_EXCLUDE),
-            seed=section("seed"),
-            out=f"models/{_task}/{{variant}}",
-            init=lambda wc, input: f"--init {input.init[0]}" if input.init else "",
+        log:
+            f"{LOGS}/train_{_task}_{{variant}}.log",
         wildcard_constraints:
             variant=alternation(names(_task, "variants")),
         threads: CFG[_task]["train"]["threads"]
         resources:
             # train.gpus > 1: `avrepro train` runs itself under torchrun, one DDP process per GPU
             gpu=CFG[_task]["train"]["gpus"],
-        log:
-            f"{LOGS}/train_{_task}_{{variant}}.log",
+        params:
+            task=_task,
+            cfg=section(_task, exclude=TRAIN_EXCLUDE),
+            seed=section("seed"),
+            out=f"models/{_task}/{{variant}}",
+            init=lambda wc, input: f"--init {input.init[0]}" if input.init else "",
         shell:
             "python -m avrepro train --task {params.task} --variant {wildcards.variant} "
             "--cfg {params.cfg:q} --train {input.train} --val {input.val} --out {params.out} "

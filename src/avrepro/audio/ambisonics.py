@@ -33,8 +33,7 @@ def sn3d_gains(azimuth_deg, elevation_deg) -> np.ndarray:
     az = np.radians(np.asarray(azimuth_deg, dtype=np.float64))
     el = np.radians(np.asarray(elevation_deg, dtype=np.float64))
     az, el = np.broadcast_arrays(az, el)
-    return np.stack([np.ones_like(az), np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)],
-                    axis=-1)
+    return np.stack([np.ones_like(az), np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)], axis=-1)
 
 
 def encode(signal: np.ndarray, azimuth_deg: float, elevation_deg: float = 0.0) -> np.ndarray:
@@ -52,8 +51,15 @@ def directions(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return (np.degrees(np.arctan2(-x, y)), np.degrees(np.arctan2(z, np.hypot(x, y))), dist)
 
 
-def foa_rir(images: np.ndarray, damping: np.ndarray, listener, fs: int, n_samples: int,
-            reference_distance: float, c: float = SPEED_OF_SOUND) -> np.ndarray:
+def foa_rir(
+    images: np.ndarray,
+    damping: np.ndarray,
+    listener,
+    fs: int,
+    n_samples: int,
+    reference_distance: float,
+    c: float = SPEED_OF_SOUND,
+) -> np.ndarray:
     """FOA room impulse response of one source from its image sources.
 
     The same propagation as the binaural RIRs of :func:`avrepro.data.synthetic.room.binaural_rir`
@@ -72,8 +78,10 @@ def foa_rir(images: np.ndarray, damping: np.ndarray, listener, fs: int, n_sample
     dist = np.maximum(dist, 0.1)
     delay = dist / c * fs
     keep = delay < n_samples - 1
-    gains = sn3d_gains(az[keep], el[keep]) * (np.asarray(damping, float)[keep]
-                                              * (reference_distance / dist[keep]))[:, None]
+    gains = (
+        sn3d_gains(az[keep], el[keep])
+        * (np.asarray(damping, float)[keep] * (reference_distance / dist[keep]))[:, None]
+    )
     i0 = np.floor(delay[keep]).astype(np.int64)
     frac = delay[keep] - i0
     out = np.zeros((4, n_samples), dtype=np.float64)
@@ -118,5 +126,13 @@ def rotate_toward(foa: np.ndarray, azimuth_deg: float, elevation_deg: float = 0.
     return _apply(foa, rotation_matrix(azimuth_deg, elevation_deg).T)
 
 
-__all__ = ["CHANNELS", "directions", "encode", "foa_rir", "rotate", "rotate_toward", "rotation_matrix",
-           "sn3d_gains"]
+__all__ = [
+    "CHANNELS",
+    "directions",
+    "encode",
+    "foa_rir",
+    "rotate",
+    "rotate_toward",
+    "rotation_matrix",
+    "sn3d_gains",
+]

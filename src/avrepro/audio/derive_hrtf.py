@@ -11,8 +11,9 @@ Steps: read ``Data.IR`` (M, 2, N) and ``SourcePosition`` (azimuth deg counter-cl
 the front, so +90 = left; elevation deg), resample 44.1 kHz -> ``rate`` with
 ``scipy.signal.resample_poly``, keep the first ``taps`` samples (every direction and ear must
 keep at least ``min_energy`` of its energy), store float16 (every HRIR keeps an SNR above
-``MIN_SNR_DB`` against the float64 result; ~260 kB instead of ~670 kB as float32). The npz is written with fixed zip
-timestamps, so the same input gives byte-identical output (``np.savez`` stamps the wall clock).
+``MIN_SNR_DB`` against the float64 result; ~260 kB instead of ~670 kB as float32). The npz is
+written with fixed zip timestamps, so the same input gives byte-identical output (``np.savez``
+stamps the wall clock).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ MIN_ENERGY = 0.995
 MIN_SNR_DB = 60.0
 
 
-def derive(sofa_path: str | Path, rate: int = DEFAULT_RATE, taps: int = DEFAULT_TAPS,
-           min_energy: float = MIN_ENERGY) -> dict[str, np.ndarray]:
+def derive(
+    sofa_path: str | Path, rate: int = DEFAULT_RATE, taps: int = DEFAULT_TAPS, min_energy: float = MIN_ENERGY
+) -> dict[str, np.ndarray]:
     """Read, resample and truncate the SOFA HRIRs.
 
     Returns:
@@ -55,10 +57,11 @@ def derive(sofa_path: str | Path, rate: int = DEFAULT_RATE, taps: int = DEFAULT_
         raise ValueError(f"{sofa_path}: Data.IR must be (M, 2, N), got {ir.shape}")
     ratio = Fraction(int(rate), int(round(src_rate)))
     res = resample_poly(ir, ratio.numerator, ratio.denominator, axis=-1)
-    kept = (res[..., :taps] ** 2).sum(-1) / (res ** 2).sum(-1)
+    kept = (res[..., :taps] ** 2).sum(-1) / (res**2).sum(-1)
     if kept.min() < min_energy:
-        raise ValueError(f"{taps} taps keep only {kept.min():.4f} of some HRIR's energy "
-                         f"(need {min_energy}); use more taps")
+        raise ValueError(
+            f"{taps} taps keep only {kept.min():.4f} of some HRIR's energy (need {min_energy}); use more taps"
+        )
     hrir = np.ascontiguousarray(res[..., :taps], dtype=np.float16)
     err = ((hrir.astype(np.float64) - res[..., :taps]) ** 2).sum(-1) / (res[..., :taps] ** 2).sum(-1)
     snr_db = -10 * np.log10(err.max())

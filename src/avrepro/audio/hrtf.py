@@ -52,10 +52,12 @@ def load_table(rate: int | None = None) -> HrirTable:
     """
     blob = resources.files("avrepro.audio").joinpath(TABLE_NAME).read_bytes()
     with np.load(io.BytesIO(blob), allow_pickle=False) as d:
-        table = HrirTable(hrir=d["hrir"].astype(np.float32),
-                          azimuth_deg=d["azimuth_deg"].astype(np.float64),
-                          elevation_deg=d["elevation_deg"].astype(np.float64),
-                          sample_rate=int(d["sample_rate"]))
+        table = HrirTable(
+            hrir=d["hrir"].astype(np.float32),
+            azimuth_deg=d["azimuth_deg"].astype(np.float64),
+            elevation_deg=d["elevation_deg"].astype(np.float64),
+            sample_rate=int(d["sample_rate"]),
+        )
     if rate is None or int(rate) == table.sample_rate:
         return table
     from fractions import Fraction
@@ -64,8 +66,12 @@ def load_table(rate: int | None = None) -> HrirTable:
 
     ratio = Fraction(int(rate), table.sample_rate)
     res = resample_poly(table.hrir.astype(np.float64), ratio.numerator, ratio.denominator, axis=-1)
-    return HrirTable(hrir=res.astype(np.float32), azimuth_deg=table.azimuth_deg,
-                     elevation_deg=table.elevation_deg, sample_rate=int(rate))
+    return HrirTable(
+        hrir=res.astype(np.float32),
+        azimuth_deg=table.azimuth_deg,
+        elevation_deg=table.elevation_deg,
+        sample_rate=int(rate),
+    )
 
 
 def sample_rate() -> int:

@@ -21,17 +21,31 @@ def stft(x: torch.Tensor, n_fft: int, hop: int, win: int) -> torch.Tensor:
     Shape: ``(..., T)`` -> ``(..., n_fft // 2 + 1, 1 + T // hop)`` complex.
     """
     lead = x.shape[:-1]
-    spec = torch.stft(x.reshape(-1, x.shape[-1]).float(), n_fft=n_fft, hop_length=hop,
-                      win_length=win, window=hann(win, x.device), center=True,
-                      pad_mode="reflect", return_complex=True)
+    spec = torch.stft(
+        x.reshape(-1, x.shape[-1]).float(),
+        n_fft=n_fft,
+        hop_length=hop,
+        win_length=win,
+        window=hann(win, x.device),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    )
     return spec.reshape(*lead, *spec.shape[-2:])
 
 
 def istft(spec: torch.Tensor, n_fft: int, hop: int, win: int, length: int) -> torch.Tensor:
     """Inverse of :func:`stft`. Shape: ``(..., F, frames)`` complex -> ``(..., length)``."""
     lead = spec.shape[:-2]
-    x = torch.istft(spec.reshape(-1, *spec.shape[-2:]), n_fft=n_fft, hop_length=hop,
-                    win_length=win, window=hann(win, spec.device), center=True, length=length)
+    x = torch.istft(
+        spec.reshape(-1, *spec.shape[-2:]),
+        n_fft=n_fft,
+        hop_length=hop,
+        win_length=win,
+        window=hann(win, spec.device),
+        center=True,
+        length=length,
+    )
     return x.reshape(*lead, length)
 
 

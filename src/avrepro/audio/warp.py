@@ -60,8 +60,7 @@ def _sample(x: torch.Tensor, rows: int, warp: bool) -> torch.Tensor:
     if x.dim() != 4:
         raise ValueError(f"expected a (B, C, F, T) spectrogram, got shape {tuple(x.shape)}")
     g = grid(rows, x.shape[-1], warp, x.device).expand(x.shape[0], -1, -1, -1)
-    return F.grid_sample(x.float(), g, mode="bilinear", padding_mode="border",
-                         align_corners=ALIGN_CORNERS)
+    return F.grid_sample(x.float(), g, mode="bilinear", padding_mode="border", align_corners=ALIGN_CORNERS)
 
 
 def warp(x: torch.Tensor, bins: int) -> torch.Tensor:

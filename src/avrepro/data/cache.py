@@ -16,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import math
 import sys
+from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
@@ -76,10 +78,182 @@ def load_audio(path: str | Path, rate: int) -> np.ndarray:
     return audio
 
 
-def build_cache(manifest_csv: str | Path, raw_dir: str | Path, split_file: str | Path,
-                out_dir: str | Path, features: Mapping[str, Any], progress: bool = True,
-                shard_clips: int = 256, dataset: str | None = None,
-                split: str | None = None) -> dict:
+def _split_rows(manifest_csv: Path, split_file: Path) -> pd.DataFrame:
+    """The manifest rows of a split's clips (one per clip id, in manifest order)."""
+    manifest = read_manifest(manifest_csv)
+    ids = read_split(split_file)
+    unknown = sorted(set(ids) - set(manifest["clip_id"]))
+    if unknown:
+        raise DataIssueError(
+            split_file,
+            f"{len(unknown)} clip id(s) not in {manifest_csv} "
+            f"(first: {unknown[0]!r}); rerun split after verify",
+        )
+    rows = manifest[manifest["clip_id"].isin(set(ids))].drop_duplicates("clip_id")
+    if rows.empty:
+        raise DataIssueError(split_file, "split is empty: nothing to cache")
+    return rows
+
+
+def _common_format(rows: pd.DataFrame, manifest_csv: Path) -> tuple[int, float]:
+    """The one channel count and frame rate all clips of a split share."""
+    channels = sorted(set(rows["channels"]))
+    if len(channels) != 1:
+        raise DataIssueError(manifest_csv, f"clips of one split must have one channel count, got {channels}")
+    fps_values = sorted(set(np.round(rows["fps"].to_numpy(), 3)))
+    if len(fps_values) != 1:
+        raise DataIssueError(
+            manifest_csv,
+            f"clips of one split must have one frame rate, got {fps_values} fps; re-encode the videos",
+        )
+    return int(channels[0]), float(rows["fps"].iloc[0])
+
+
+def _records(rows: pd.DataFrame, rate: int) -> list[dict]:
+    """The rows as dicts with the lengths the manifest expects (``_max_samples`` at ``rate``,
+    ``_max_frames``), which size each shard before decoding."""
+    records = rows.to_dict("records")
+    for r in records:
+        n_in = int(round(r["duration_s"] * r["sample_rate"]))
+        r["_max_samples"] = resampled_length(n_in, int(r["sample_rate"]), rate)
+        r["_max_frames"] = int(r["n_frames"])
+    return records
+
+
+def _decode_clip(
+    r: dict, raw_dir: Path, feats: dict[str, int], n_chan: int, t_max: int, f_max: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One clip's float audio at the cache's rate and its resized frames, checked against the
+    manifest (channels) and the shard's size (lengths)."""
+    rate = feats["sample_rate"]
+    audio_path, video_path = raw_dir / r["audio"], raw_dir / r["video"]
+    audio = load_audio(audio_path, rate)
+    if audio.shape[0] != n_chan:
+        raise DataIssueError(audio_path, f"{audio.shape[0]} channels, manifest says {n_chan}; rerun verify")
+    if audio.shape[1] > t_max:
+        raise DataIssueError(
+            audio_path,
+            f"{audio.shape[1]} samples at {rate} Hz, more "
+            f"than the manifest's duration allows "
+            f"({t_max}); rerun verify",
+        )
+    frames, _ = read_mp4_frames(video_path, size=(feats["frame_width"], feats["frame_height"]))
+    if frames.shape[0] > f_max:
+        raise DataIssueError(
+            video_path, f"{frames.shape[0]} frames, manifest says {r['n_frames']}; rerun verify"
+        )
+    return audio, frames
+
+
+def _write_shard(
+    tmp: Path,
+    s: int,
+    chunk: list[dict],
+    raw_dir: Path,
+    feats: dict[str, int],
+    n_chan: int,
+    clips: list[dict],
+    bar: tqdm,
+) -> dict:
+    """Decode ``chunk`` into shard ``s`` under ``tmp``; append each clip's index entry to
+    ``clips``; return the shard's entry."""
+    t_max = max(r["_max_samples"] for r in chunk)
+    f_max = max(r["_max_frames"] for r in chunk)
+    names = {"audio": f"audio_{s:05d}.npy", "frames": f"frames_{s:05d}.npy"}
+    a_mm = np.lib.format.open_memmap(
+        tmp / names["audio"], mode="w+", dtype=np.int16, shape=(len(chunk), n_chan, t_max)
+    )
+    f_mm = np.lib.format.open_memmap(
+        tmp / names["frames"],
+        mode="w+",
+        dtype=np.uint8,
+        shape=(len(chunk), f_max, feats["frame_height"], feats["frame_width"], 3),
+    )
+    for row, r in enumerate(chunk):
+        audio, frames = _decode_clip(r, raw_dir, feats, n_chan, t_max, f_max)
+        a_mm[row, :, : audio.shape[1]] = to_int16(audio)
+        f_mm[row, : frames.shape[0]] = frames
+        clips.append(
+            {
+                "clip_id": r["clip_id"],
+                "group": r["group"],
+                "shard": s,
+                "row": row,
+                "n_samples": int(audio.shape[1]),
+                "n_frames": int(frames.shape[0]),
+                "meta": r["meta"] if isinstance(r["meta"], str) and r["meta"] else None,
+            }
+        )
+        bar.update(1)
+    a_mm.flush()
+    f_mm.flush()
+    del a_mm, f_mm
+    return {**names, "n_clips": len(chunk), "max_samples": t_max, "max_frames": f_max}
+
+
+def _cache_key(
+    feats: dict[str, int], dataset: str, split: str, manifest_csv: Path, rows: pd.DataFrame
+) -> dict:
+    """What shapes a cache: the features, the cache version, the names, and the hashes of the
+    manifest and of the split's clip ids (in manifest order)."""
+    return {
+        **feats,
+        "version": CACHE_VERSION,
+        "dataset": dataset,
+        "split": split,
+        "manifest_sha256": _sha256_file(manifest_csv),
+        "clips_sha256": hashlib.sha256("\n".join(rows["clip_id"]).encode()).hexdigest(),
+    }
+
+
+def _write_shards(
+    tmp: Path,
+    records: list[dict],
+    shard_clips: int,
+    raw_dir: Path,
+    feats: dict[str, int],
+    n_chan: int,
+    bar: tqdm,
+) -> tuple[list[dict], list[dict]]:
+    """Decode ``records`` into shards of at most ``shard_clips`` clips under ``tmp``; return the
+    shards' and the clips' index entries."""
+    shards, clips = [], []
+    for s, start in enumerate(range(0, len(records), shard_clips)):
+        chunk = records[start : start + shard_clips]
+        shards.append(_write_shard(tmp, s, chunk, raw_dir, feats, n_chan, clips, bar))
+    return shards, clips
+
+
+def _cache_index(
+    key: dict, fps: float, n_chan: int, raw_dir: Path, shards: list[dict], clips: list[dict]
+) -> dict:
+    """The cache's ``index.json`` (names and features taken from ``key``)."""
+    return {
+        "key": key,
+        "key_hash": config_hash(key),
+        "dataset": key["dataset"],
+        "split": key["split"],
+        "sample_rate": key["sample_rate"],
+        "fps": fps,
+        "frame_size": [key["frame_width"], key["frame_height"]],
+        "channels": n_chan,
+        "raw_dir": str(raw_dir),
+        "shards": shards,
+        "clips": clips,
+    }
+
+
+def build_cache(
+    manifest_csv: str | Path,
+    raw_dir: str | Path,
+    split_file: str | Path,
+    out_dir: str | Path,
+    features: Mapping[str, Any],
+    progress: bool = True,
+    shard_clips: int = 256,
+    dataset: str | None = None,
+    split: str | None = None,
+) -> dict:
     """Decode one split of a dataset into memory-mappable shards (written atomically).
 
     Args:
@@ -104,80 +278,23 @@ def build_cache(manifest_csv: str | Path, raw_dir: str | Path, split_file: str |
     if shard_clips < 1:
         raise ValueError(f"shard_clips must be >= 1, got {shard_clips}")
     manifest_csv, split_file, raw_dir = Path(manifest_csv), Path(split_file), Path(raw_dir)
-    manifest = read_manifest(manifest_csv)
-    ids = read_split(split_file)
-    unknown = sorted(set(ids) - set(manifest["clip_id"]))
-    if unknown:
-        raise DataIssueError(split_file, f"{len(unknown)} clip id(s) not in {manifest_csv} "
-                                         f"(first: {unknown[0]!r}); rerun split after verify")
-    rows = manifest[manifest["clip_id"].isin(set(ids))].drop_duplicates("clip_id")
-    if rows.empty:
-        raise DataIssueError(split_file, "split is empty: nothing to cache")
-    channels = sorted(set(rows["channels"]))
-    if len(channels) != 1:
-        raise DataIssueError(manifest_csv, f"clips of one split must have one channel count, "
-                                           f"got {channels}")
-    fps_values = sorted(set(np.round(rows["fps"].to_numpy(), 3)))
-    if len(fps_values) != 1:
-        raise DataIssueError(manifest_csv, f"clips of one split must have one frame rate, got "
-                                           f"{fps_values} fps; re-encode the videos")
-    n_chan, fps = int(channels[0]), float(rows["fps"].iloc[0])
-    rate, width, height = feats["sample_rate"], feats["frame_width"], feats["frame_height"]
+    rows = _split_rows(manifest_csv, split_file)
+    n_chan, fps = _common_format(rows, manifest_csv)
     dataset = dataset or manifest_csv.stem
     split = split or split_file.stem
-    key = {**feats, "version": CACHE_VERSION, "dataset": dataset, "split": split,
-           "manifest_sha256": _sha256_file(manifest_csv),
-           "clips_sha256": hashlib.sha256("\n".join(rows["clip_id"]).encode()).hexdigest()}
-
-    records = rows.to_dict("records")
-    # expected lengths (from the manifest) size each shard before decoding
-    for r in records:
-        n_in = int(round(r["duration_s"] * r["sample_rate"]))
-        r["_max_samples"] = resampled_length(n_in, int(r["sample_rate"]), rate)
-        r["_max_frames"] = int(r["n_frames"])
-
-    shards, clips = [], []
-    bar = tqdm(total=len(records), desc=f"cache {dataset}/{split}", unit="clip", file=sys.stderr,
-               disable=not progress, leave=False)
+    key = _cache_key(feats, dataset, split, manifest_csv, rows)
+    records = _records(rows, feats["sample_rate"])
+    bar = tqdm(
+        total=len(records),
+        desc=f"cache {dataset}/{split}",
+        unit="clip",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
     with bar, atomic_dir(out_dir) as tmp:
-        for s, start in enumerate(range(0, len(records), shard_clips)):
-            chunk = records[start:start + shard_clips]
-            t_max = max(r["_max_samples"] for r in chunk)
-            f_max = max(r["_max_frames"] for r in chunk)
-            names = {"audio": f"audio_{s:05d}.npy", "frames": f"frames_{s:05d}.npy"}
-            a_mm = np.lib.format.open_memmap(tmp / names["audio"], mode="w+", dtype=np.int16,
-                                             shape=(len(chunk), n_chan, t_max))
-            f_mm = np.lib.format.open_memmap(tmp / names["frames"], mode="w+", dtype=np.uint8,
-                                             shape=(len(chunk), f_max, height, width, 3))
-            for row, r in enumerate(chunk):
-                audio_path, video_path = raw_dir / r["audio"], raw_dir / r["video"]
-                audio = load_audio(audio_path, rate)
-                if audio.shape[0] != n_chan:
-                    raise DataIssueError(audio_path, f"{audio.shape[0]} channels, manifest says "
-                                                     f"{n_chan}; rerun verify")
-                if audio.shape[1] > t_max:
-                    raise DataIssueError(audio_path, f"{audio.shape[1]} samples at {rate} Hz, more "
-                                                     f"than the manifest's duration allows "
-                                                     f"({t_max}); rerun verify")
-                frames, _ = read_mp4_frames(video_path, size=(width, height))
-                if frames.shape[0] > f_max:
-                    raise DataIssueError(video_path, f"{frames.shape[0]} frames, manifest says "
-                                                     f"{r['n_frames']}; rerun verify")
-                a_mm[row, :, :audio.shape[1]] = to_int16(audio)
-                f_mm[row, :frames.shape[0]] = frames
-                clips.append({"clip_id": r["clip_id"], "group": r["group"], "shard": s,
-                              "row": row, "n_samples": int(audio.shape[1]),
-                              "n_frames": int(frames.shape[0]),
-                              "meta": r["meta"] if isinstance(r["meta"], str) and r["meta"] else None})
-                bar.update(1)
-            a_mm.flush()
-            f_mm.flush()
-            del a_mm, f_mm
-            shards.append({**names, "n_clips": len(chunk), "max_samples": t_max,
-                           "max_frames": f_max})
-        index = {"key": key, "key_hash": config_hash(key), "dataset": dataset, "split": split,
-                 "sample_rate": rate, "fps": fps, "frame_size": [width, height],
-                 "channels": n_chan, "raw_dir": str(raw_dir), "shards": shards, "clips": clips}
+        shards, clips = _write_shards(tmp, records, shard_clips, raw_dir, feats, n_chan, bar)
+        index = _cache_index(key, fps, n_chan, raw_dir, shards, clips)
         write_json(tmp / INDEX_NAME, index)
     return index
 
@@ -192,13 +309,18 @@ class FeatureCache:
         raw_dir: where the clips' meta JSON lives (default: the raw_dir stored in the index).
     """
 
-    def __init__(self, cache_dir: str | Path, expect: Mapping[str, Any] | None = None,
-                 raw_dir: str | Path | None = None):
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        expect: Mapping[str, Any] | None = None,
+        raw_dir: str | Path | None = None,
+    ):
         self.cache_dir = Path(cache_dir)
         index_path = self.cache_dir / INDEX_NAME
         if not index_path.is_file():
-            raise CacheError(f"cache {self.cache_dir} has no {INDEX_NAME} (missing or incomplete): "
-                             f"rerun cache_features")
+            raise CacheError(
+                f"cache {self.cache_dir} has no {INDEX_NAME} (missing or incomplete): rerun cache_features"
+            )
         try:
             self.index = read_json(index_path)
         except ValueError as exc:
@@ -206,11 +328,14 @@ class FeatureCache:
         self.key = self.index["key"]
         for k, want in (expect or {}).items():
             if k not in self.key:
-                raise CacheError(f"cache {self.cache_dir} was built without {k}, expected {want}: "
-                                 f"rerun cache_features")
+                raise CacheError(
+                    f"cache {self.cache_dir} was built without {k}, expected {want}: rerun cache_features"
+                )
             if self.key[k] != want:
-                raise CacheError(f"cache {self.cache_dir} was built with {k}={self.key[k]}, "
-                                 f"expected {want}: rerun cache_features")
+                raise CacheError(
+                    f"cache {self.cache_dir} was built with {k}={self.key[k]}, "
+                    f"expected {want}: rerun cache_features"
+                )
         self._clips = self.index["clips"]
         self.clip_ids = [c["clip_id"] for c in self._clips]
         self._pos = {c: i for i, c in enumerate(self.clip_ids)}
@@ -228,15 +353,23 @@ class FeatureCache:
                 try:
                     pair.append(np.load(path, mmap_mode="r"))
                 except (OSError, ValueError) as exc:
-                    raise CacheError(f"cache {self.cache_dir}: cannot open {sh[kind]} ({exc}): "
-                                     f"rerun cache_features") from None
+                    raise CacheError(
+                        f"cache {self.cache_dir}: cannot open {sh[kind]} ({exc}): rerun cache_features"
+                    ) from None
             a, f = pair
             w, h = self.index["frame_size"]
-            if (a.shape != (sh["n_clips"], self.index["channels"], sh["max_samples"])
-                    or f.shape != (sh["n_clips"], sh["max_frames"], h, w, 3)):
-                raise CacheError(f"cache {self.cache_dir}: shard {sh['audio']}/{sh['frames']} has "
-                                 f"shapes {a.shape}/{f.shape}, not what index.json says: "
-                                 f"rerun cache_features")
+            if a.shape != (sh["n_clips"], self.index["channels"], sh["max_samples"]) or f.shape != (
+                sh["n_clips"],
+                sh["max_frames"],
+                h,
+                w,
+                3,
+            ):
+                raise CacheError(
+                    f"cache {self.cache_dir}: shard {sh['audio']}/{sh['frames']} has "
+                    f"shapes {a.shape}/{f.shape}, not what index.json says: "
+                    f"rerun cache_features"
+                )
             arrays.append((a, f))
         self._arrays = arrays
 
@@ -269,7 +402,7 @@ class FeatureCache:
     def audio(self, i: int) -> np.ndarray:
         """``(C, n_samples)`` int16 view of clip ``i``'s audio (divide by 32767 for float)."""
         a, _, c = self._shard(i)
-        return a[c["row"], :, :c["n_samples"]]
+        return a[c["row"], :, : c["n_samples"]]
 
     def audio_float(self, i: int) -> np.ndarray:
         """``(C, n_samples)`` float32 copy of clip ``i``'s audio in [-1, 1]."""
@@ -278,7 +411,7 @@ class FeatureCache:
     def frames(self, i: int) -> np.ndarray:
         """``(n_frames, H, W, 3)`` uint8 view of clip ``i``'s frames."""
         _, f, c = self._shard(i)
-        return f[c["row"], :c["n_frames"]]
+        return f[c["row"], : c["n_frames"]]
 
     def info(self, i: int) -> dict:
         """Clip entry: clip_id, group, shard, row, n_samples, n_frames, meta (path or None)."""
@@ -314,5 +447,7 @@ class FeatureCache:
         return [c["group"] for c in self._clips]
 
     def __repr__(self) -> str:
-        return (f"FeatureCache({str(self.cache_dir)!r}, {len(self)} clips, {self.sample_rate} Hz, "
-                f"{self.fps:g} fps, {self.frame_size[0]}x{self.frame_size[1]})")
+        return (
+            f"FeatureCache({str(self.cache_dir)!r}, {len(self)} clips, {self.sample_rate} Hz, "
+            f"{self.fps:g} fps, {self.frame_size[0]}x{self.frame_size[1]})"
+        )

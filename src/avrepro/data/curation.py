@@ -51,8 +51,9 @@ def foa_energies(audio: np.ndarray, rate: int, lowpass_hz: float | None) -> tupl
     return float(energy[0]), float(energy[1:].sum())
 
 
-def check_foa(audio: np.ndarray, rate: int, tau: float = 0.1,
-              lowpass_hz: float | None = 4000.0) -> tuple[bool, float, str]:
+def check_foa(
+    audio: np.ndarray, rate: int, tau: float = 0.1, lowpass_hz: float | None = 4000.0
+) -> tuple[bool, float, str]:
     """Whether ``audio`` ``(4, T)`` float (ambiX: W, Y, Z, X; SN3D) passes ``|E_xyz/E_w - 1| <= tau``.
 
     Returns:
@@ -61,8 +62,11 @@ def check_foa(audio: np.ndarray, rate: int, tau: float = 0.1,
     """
     audio = np.asarray(audio)
     if audio.ndim != 2 or audio.shape[0] != 4:
-        return False, math.nan, (f"first-order ambisonics needs 4 channels (W, Y, Z, X), got shape "
-                                 f"{tuple(audio.shape)}")
+        return (
+            False,
+            math.nan,
+            (f"first-order ambisonics needs 4 channels (W, Y, Z, X), got shape {tuple(audio.shape)}"),
+        )
     if audio.shape[1] == 0:
         return False, math.nan, "no samples"
     if not np.isfinite(audio).all():
@@ -76,9 +80,15 @@ def check_foa(audio: np.ndarray, rate: int, tau: float = 0.1,
     ratio = e_xyz / e_w
     if abs(ratio - 1.0) <= tau:
         return True, ratio, ""
-    return False, ratio, (f"E_xyz/E_w = {ratio:.3f}{band}, |ratio - 1| > tau {tau:g} (ambiX/SN3D "
-                          f"gives ~1; upmixed mono/stereo, FuMa or N3D scaling or a misplaced W give "
-                          f"<= 0.3 or >= 2)")
+    return (
+        False,
+        ratio,
+        (
+            f"E_xyz/E_w = {ratio:.3f}{band}, |ratio - 1| > tau {tau:g} (ambiX/SN3D "
+            f"gives ~1; upmixed mono/stereo, FuMa or N3D scaling or a misplaced W give "
+            f"<= 0.3 or >= 2)"
+        ),
+    )
 
 
 __all__ = ["check_foa", "foa_energies"]

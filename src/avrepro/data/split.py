@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from avrepro.data.verify import DataIssueError, read_manifest
 from avrepro.io import write_text
@@ -24,8 +25,11 @@ def check_fractions(fractions: Mapping[str, float]) -> dict[str, float]:
     unknown = sorted(set(fractions) - set(SPLITS))
     missing = [s for s in SPLITS if s not in fractions]
     if unknown or missing:
-        raise ValueError(f"split fractions need exactly the keys {', '.join(SPLITS)} "
-                         f"(missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'})")
+        raise ValueError(
+            f"split fractions need exactly the keys {', '.join(SPLITS)} "
+            f"(missing: {', '.join(missing) or 'none'}; "
+            f"unknown: {', '.join(unknown) or 'none'})"
+        )
     out = {}
     for s in SPLITS:
         f = fractions[s]
@@ -34,15 +38,16 @@ def check_fractions(fractions: Mapping[str, float]) -> dict[str, float]:
         out[s] = float(f)
     total = sum(out.values())
     if not math.isclose(total, 1.0, abs_tol=1e-6):
-        raise ValueError(f"split fractions must sum to 1, got "
-                         f"{' + '.join(f'{s}={out[s]:g}' for s in SPLITS)} = {total:g}")
+        raise ValueError(
+            f"split fractions must sum to 1, got {' + '.join(f'{s}={out[s]:g}' for s in SPLITS)} = {total:g}"
+        )
     return out
 
 
 def group_position(group: str, seed: int) -> float:
     """Uniform position in [0, 1) of a group: sha256 of ``f"{seed}:{group}"``."""
     digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0 ** 64
+    return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
 def assign_split(group: str, seed: int, fractions: Mapping[str, float]) -> str:
@@ -56,8 +61,9 @@ def assign_split(group: str, seed: int, fractions: Mapping[str, float]) -> str:
     return "test"
 
 
-def split_manifest(manifest_csv: str | Path, cfg: Mapping[str, Any],
-                   out_dir: str | Path) -> dict[str, list[str]]:
+def split_manifest(
+    manifest_csv: str | Path, cfg: Mapping[str, Any], out_dir: str | Path
+) -> dict[str, list[str]]:
     """Split a manifest's clips by group; write ``<out_dir>/{train,val,test}.txt``.
 
     Args:
@@ -79,16 +85,18 @@ def split_manifest(manifest_csv: str | Path, cfg: Mapping[str, Any],
     groups = sorted(set(manifest["group"]))
     where = {g: assign_split(g, seed, fractions) for g in groups}
     out: dict[str, list[str]] = {s: [] for s in SPLITS}
-    for clip_id, group in zip(manifest["clip_id"], manifest["group"]):
+    for clip_id, group in zip(manifest["clip_id"], manifest["group"], strict=True):
         out[where[group]].append(clip_id)
     for s in SPLITS:
         out[s].sort()
         if not out[s] and fractions[s] > 0:
             counts = ", ".join(f"{k}={sum(v == k for v in where.values())}" for k in SPLITS)
-            raise ValueError(f"{manifest_csv}: split '{s}' would be empty: {len(groups)} group(s) "
-                             f"of {len(manifest)} clip(s) fall as {counts} with seed {seed} and "
-                             f"fractions {fractions}; add more clips (groups) or choose another "
-                             f"split seed")
+            raise ValueError(
+                f"{manifest_csv}: split '{s}' would be empty: {len(groups)} group(s) "
+                f"of {len(manifest)} clip(s) fall as {counts} with seed {seed} and "
+                f"fractions {fractions}; add more clips (groups) or choose another "
+                f"split seed"
+            )
     out_dir = Path(out_dir)
     for s in SPLITS:
         write_text(out_dir / f"{s}.txt", "".join(f"{c}\n" for c in out[s]))
@@ -126,8 +134,9 @@ def read_official_split(path: str | Path) -> list[str]:
     return reroot(read_split(path))
 
 
-def official_split(manifest_csv: str | Path, raw_dir: str | Path, name: str,
-                   out_dir: str | Path) -> dict[str, list[str]]:
+def official_split(
+    manifest_csv: str | Path, raw_dir: str | Path, name: str, out_dir: str | Path
+) -> dict[str, list[str]]:
     """Use a dataset's official split ``name`` (``<raw_dir>/splits/<name>/{train,val,test}.h5|.txt``)
     instead of the hash split; write ``<out_dir>/{train,val,test}.txt`` like :func:`split_manifest`.
 
@@ -141,10 +150,16 @@ def official_split(manifest_csv: str | Path, raw_dir: str | Path, name: str,
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     split_dir = raw_dir / "splits" / name
     if not split_dir.is_dir():
-        have = sorted(p.name for p in (raw_dir / "splits").iterdir() if p.is_dir()) \
-            if (raw_dir / "splits").is_dir() else []
-        raise DataIssueError(split_dir, f"official split {name!r} not found (available: "
-                                        f"{', '.join(have) or 'none: this dataset has no official splits'})")
+        have = (
+            sorted(p.name for p in (raw_dir / "splits").iterdir() if p.is_dir())
+            if (raw_dir / "splits").is_dir()
+            else []
+        )
+        raise DataIssueError(
+            split_dir,
+            f"official split {name!r} not found (available: "
+            f"{', '.join(have) or 'none: this dataset has no official splits'})",
+        )
     manifest = read_manifest(manifest_csv)
     known = set(manifest["clip_id"])
     out: dict[str, list[str]] = {}
@@ -157,14 +172,18 @@ def official_split(manifest_csv: str | Path, raw_dir: str | Path, name: str,
         ids = list(dict.fromkeys(read_official_split(file)))
         both = [c for c in ids if c in seen]
         if both:  # kept as published, but said: an overlap with train is a leak
-            print(f"warning: official split {name}: {len(both)} clip(s) of {s} also in "
-                  f"{', '.join(sorted({seen[c] for c in both}))} (first: {both[0]!r})")
+            print(
+                f"warning: official split {name}: {len(both)} clip(s) of {s} also in "
+                f"{', '.join(sorted({seen[c] for c in both}))} (first: {both[0]!r})"
+            )
         for c in ids:
             seen.setdefault(c, s)
         kept = sorted(c for c in ids if c in known)
         if len(kept) < len(ids):
-            print(f"official split {name}/{s}: {len(ids) - len(kept)} of {len(ids)} listed clips "
-                  f"not in the manifest (excluded by verify or not downloaded)")
+            print(
+                f"official split {name}/{s}: {len(ids) - len(kept)} of {len(ids)} listed clips "
+                f"not in the manifest (excluded by verify or not downloaded)"
+            )
         if not kept:
             raise DataIssueError(file, f"official split {name}/{s} has no usable clip")
         out[s] = kept

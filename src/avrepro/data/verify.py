@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,20 @@ from tqdm import tqdm
 from avrepro.io import atomic_path, read_json
 from avrepro.media import MediaError, probe_mp4, read_mp4_frames, read_wav
 
-MANIFEST_COLUMNS = ["clip_id", "group", "video", "audio", "meta", "duration_s", "sample_rate",
-                    "channels", "n_frames", "fps", "width", "height"]
+MANIFEST_COLUMNS = [
+    "clip_id",
+    "group",
+    "video",
+    "audio",
+    "meta",
+    "duration_s",
+    "sample_rate",
+    "channels",
+    "n_frames",
+    "fps",
+    "width",
+    "height",
+]
 ISSUE_COLUMNS = ["dataset", "clip_id", "file", "reason"]
 STRING_COLUMNS = ["clip_id", "group", "video", "audio", "meta"]
 INT_COLUMNS = ["sample_rate", "channels", "n_frames", "width", "height"]
@@ -36,8 +49,8 @@ FLOAT_COLUMNS = ["duration_s", "fps"]
 
 #: a clip id is a file stem: no path separators, not starting with a dot
 CLIP_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
-SILENCE_PEAK = 1e-4          # peak |x| below this is silent audio
-MAX_AV_MISMATCH_S = 0.5      # audio and video durations must agree within this
+SILENCE_PEAK = 1e-4  # peak |x| below this is silent audio
+MAX_AV_MISMATCH_S = 0.5  # audio and video durations must agree within this
 VERIFY_DECODE_SIZE = (32, 16)  # frames are decoded at this (W, H) only to prove they decode
 VIDEO_DIR = "videos"
 AUDIO_DIR = "binaural_audios"
@@ -71,7 +84,7 @@ def list_clips(raw_dir: str | Path) -> list[str]:
             raise DataIssueError(listing, f"unreadable dataset listing ({exc})") from None
         clips = obj.get("clips") if isinstance(obj, dict) else None
         if not isinstance(clips, list) or not all(isinstance(c, (str, int)) for c in clips):
-            raise DataIssueError(listing, "expected {\"name\": ..., \"clips\": [clip ids]}")
+            raise DataIssueError(listing, 'expected {"name": ..., "clips": [clip ids]}')
         return list(dict.fromkeys(str(c) for c in clips))
     videos = raw_dir / VIDEO_DIR
     if not videos.is_dir():
@@ -83,58 +96,50 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def check_clip(raw_dir: str | Path, clip_id: str, min_seconds: float, channels: int = 2,
-               audio_dir: str = AUDIO_DIR, video_dir: str = VIDEO_DIR,
-               max_av_mismatch_s: float = MAX_AV_MISMATCH_S,
-               curation: Mapping[str, Any] | None = None) -> tuple[dict | None, list[tuple[str, str]]]:
-    """Check one clip.
+Issues = list[tuple[str, str]]  # (file relative to the raw dir, reason)
 
-    ``curation`` (``{"tau", "lowpass_hz"}``, first-order ambisonics only) also applies the AVSA
-    curation test (:func:`avrepro.data.curation.check_foa`): a clip whose FOA fails it is excluded.
+
+def _check_meta(meta: Path, mrel: str, clip_id: str) -> tuple[str, dict | None, Issues]:
+    """The optional meta JSON: a parseable object; gives the split group (default: the clip id)."""
+    group, meta_obj, issues = clip_id, None, []
+    if not meta.exists():
+        return group, meta_obj, issues
+    try:
+        meta_obj = read_json(meta)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        issues.append((mrel, f"unreadable meta JSON ({str(exc).split(': ', 1)[-1]})"))
+        return group, meta_obj, issues
+    if not isinstance(meta_obj, dict):
+        issues.append((mrel, "meta JSON is not an object"))
+        return group, None, issues
+    if "clip_id" in meta_obj and str(meta_obj["clip_id"]) != clip_id:
+        issues.append(
+            (mrel, f"meta clip_id {meta_obj['clip_id']!r} does not match the file name {clip_id!r}")
+        )
+    if meta_obj.get("group") not in (None, ""):
+        group = str(meta_obj["group"])
+    return group, meta_obj, issues
+
+
+def _check_video(video: Path, vrel: str, meta_obj: dict | None) -> tuple[dict, float | None, Issues]:
+    """Decode the video in full (at a tiny size, so a long HD video does not fill the memory).
 
     Returns:
-        ``(row, issues)``: the manifest row (``None`` if the clip is unusable) and a list of
-        ``(file relative to raw_dir, reason)``; a clip is good exactly when ``issues`` is empty.
+        ``{"n_frames", "fps", "width", "height"}`` (0 / NaN where unknown), its duration in
+        seconds (``None`` where unknown) and its issues.
     """
-    root = Path(raw_dir)
-    issues: list[tuple[str, str]] = []
-    if not CLIP_ID_RE.match(clip_id):
-        return None, [("dataset.json", f"invalid clip id {clip_id!r} (must be a plain file stem)")]
-    video = root / video_dir / f"{clip_id}.mp4"
-    audio = root / audio_dir / f"{clip_id}.wav"
-    meta = root / META_DIR / f"{clip_id}.json"
-    vrel, arel, mrel = _rel(video, root), _rel(audio, root), _rel(meta, root)
-
-    # meta (optional): parseable JSON object; gives the split group
-    group, meta_obj = clip_id, None
-    if meta.exists():
-        try:
-            meta_obj = read_json(meta)
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
-            issues.append((mrel, f"unreadable meta JSON ({str(exc).split(': ', 1)[-1]})"))
-        else:
-            if not isinstance(meta_obj, dict):
-                issues.append((mrel, "meta JSON is not an object"))
-                meta_obj = None
-            else:
-                if "clip_id" in meta_obj and str(meta_obj["clip_id"]) != clip_id:
-                    issues.append((mrel, f"meta clip_id {meta_obj['clip_id']!r} does not match "
-                                         f"the file name {clip_id!r}"))
-                if meta_obj.get("group") not in (None, ""):
-                    group = str(meta_obj["group"])
-
-    # video: decoded in full (at a tiny size, so a long HD video does not fill the memory)
-    n_frames = width = height = 0
-    fps = float("nan")
-    video_s = None
+    facts = {"n_frames": 0, "fps": float("nan"), "width": 0, "height": 0}
+    video_s, issues = None, []
     try:
         probe = probe_mp4(video)
         width, height, declared = int(probe["width"]), int(probe["height"]), int(probe["frames"])
+        facts.update(width=width, height=height)
         frames, fps = read_mp4_frames(video, size=VERIFY_DECODE_SIZE)
         n_frames = int(frames.shape[0])
         del frames
         if not (math.isfinite(fps) and fps > 0):
             fps = float((meta_obj or {}).get("fps") or "nan")
+        facts.update(n_frames=n_frames, fps=fps)
         if not (math.isfinite(fps) and fps > 0):
             issues.append((vrel, "unknown frame rate"))
         else:
@@ -145,10 +150,20 @@ def check_clip(raw_dir: str | Path, clip_id: str, min_seconds: float, channels: 
             issues.append((vrel, f"bad frame size {width}x{height}"))
     except MediaError as exc:
         issues.append((vrel, exc.reason))
+    return facts, video_s, issues
 
-    # audio
+
+def _check_audio(
+    audio: Path, arel: str, channels: int, curation: Mapping[str, Any] | None
+) -> tuple[int, int, float | None, Issues]:
+    """Read the audio: channel count, the FOA curation test where asked, silence.
+
+    Returns:
+        channels, sample rate (0 where unreadable), duration in seconds (``None`` where
+        unreadable) and the issues.
+    """
     n_chan = rate = 0
-    audio_s = None
+    audio_s, issues = None, []
     try:
         wav, rate = read_wav(audio)
         n_chan = int(wav.shape[0])
@@ -168,30 +183,99 @@ def check_clip(raw_dir: str | Path, clip_id: str, min_seconds: float, channels: 
         del wav
     except MediaError as exc:
         issues.append((arel, exc.reason))
+    return n_chan, rate, audio_s, issues
 
-    # durations
+
+def _check_durations(
+    audio_s: float | None,
+    video_s: float | None,
+    arel: str,
+    vrel: str,
+    min_seconds: float,
+    max_av_mismatch_s: float,
+) -> Issues:
+    """Both long enough, and of about the same length."""
+    issues = []
     if audio_s is not None and audio_s < min_seconds:
         issues.append((arel, f"clip too short: audio {audio_s:.3f} s < min_seconds {min_seconds} s"))
     if video_s is not None and video_s < min_seconds:
         issues.append((vrel, f"clip too short: video {video_s:.3f} s < min_seconds {min_seconds} s"))
     if audio_s is not None and video_s is not None and abs(audio_s - video_s) > max_av_mismatch_s:
-        issues.append((vrel, f"audio ({audio_s:.3f} s) and video ({video_s:.3f} s) durations "
-                             f"differ by more than {max_av_mismatch_s} s"))
+        issues.append(
+            (
+                vrel,
+                f"audio ({audio_s:.3f} s) and video ({video_s:.3f} s) durations "
+                f"differ by more than {max_av_mismatch_s} s",
+            )
+        )
+    return issues
+
+
+def _relative_reasons(issues: Issues, paths: dict[str, str]) -> Issues:
+    """Reasons quote the decoder's message; keep them free of this machine's absolute paths
+    (``paths``: absolute path -> path relative to the raw dir)."""
+    paths = dict(paths)
+    for absolute, rel in list(paths.items()):
+        paths[str(Path(absolute).resolve())] = rel
+    cleaned = []
+    for file, reason in issues:
+        for absolute in sorted(paths, key=len, reverse=True):
+            reason = reason.replace(absolute, paths[absolute])
+        cleaned.append((file, reason))
+    return cleaned
+
+
+def check_clip(
+    raw_dir: str | Path,
+    clip_id: str,
+    min_seconds: float,
+    channels: int = 2,
+    audio_dir: str = AUDIO_DIR,
+    video_dir: str = VIDEO_DIR,
+    max_av_mismatch_s: float = MAX_AV_MISMATCH_S,
+    curation: Mapping[str, Any] | None = None,
+) -> tuple[dict | None, Issues]:
+    """Check one clip.
+
+    ``curation`` (``{"tau", "lowpass_hz"}``, first-order ambisonics only) also applies the AVSA
+    curation test (:func:`avrepro.data.curation.check_foa`): a clip whose FOA fails it is excluded.
+
+    Returns:
+        ``(row, issues)``: the manifest row (``None`` if the clip is unusable) and a list of
+        ``(file relative to raw_dir, reason)``; a clip is good exactly when ``issues`` is empty.
+    """
+    root = Path(raw_dir)
+    if not CLIP_ID_RE.match(clip_id):
+        return None, [("dataset.json", f"invalid clip id {clip_id!r} (must be a plain file stem)")]
+    video = root / video_dir / f"{clip_id}.mp4"
+    audio = root / audio_dir / f"{clip_id}.wav"
+    meta = root / META_DIR / f"{clip_id}.json"
+    vrel, arel, mrel = _rel(video, root), _rel(audio, root), _rel(meta, root)
+    group, meta_obj, meta_issues = _check_meta(meta, mrel, clip_id)
+    vfacts, video_s, video_issues = _check_video(video, vrel, meta_obj)
+    n_chan, rate, audio_s, audio_issues = _check_audio(audio, arel, channels, curation)
+    issues = (
+        meta_issues
+        + video_issues
+        + audio_issues
+        + _check_durations(audio_s, video_s, arel, vrel, min_seconds, max_av_mismatch_s)
+    )
     if issues:
-        # reasons quote the decoder's message; keep them free of this machine's absolute paths
-        paths = {str(video): vrel, str(audio): arel, str(meta): mrel}
-        for absolute, rel in list(paths.items()):
-            paths[str(Path(absolute).resolve())] = rel
-        cleaned = []
-        for file, reason in issues:
-            for absolute in sorted(paths, key=len, reverse=True):
-                reason = reason.replace(absolute, paths[absolute])
-            cleaned.append((file, reason))
-        return None, cleaned
-    row = {"clip_id": clip_id, "group": group, "video": vrel, "audio": arel,
-           "meta": mrel if meta_obj is not None else None, "duration_s": float(audio_s),
-           "sample_rate": int(rate), "channels": n_chan, "n_frames": n_frames, "fps": float(fps),
-           "width": width, "height": height}
+        return None, _relative_reasons(issues, {str(video): vrel, str(audio): arel, str(meta): mrel})
+    row = {
+        "clip_id": clip_id,
+        "group": group,
+        "video": vrel,
+        "audio": arel,
+        "meta": mrel if meta_obj is not None else None,
+        "duration_s": float(audio_s),
+        "sample_rate": int(rate),
+        "channels": n_chan,
+        "n_frames": vfacts["n_frames"],
+        "fps": float(vfacts["fps"]),
+        "width": vfacts["width"],
+        "height": vfacts["height"],
+    }
     return row, []
 
 
@@ -216,22 +300,70 @@ def _merge_issues(issues_out: Path, dataset: str, new: pd.DataFrame) -> pd.DataF
 
 def download_issues(raw_dir: str | Path, dataset: str) -> list[dict]:
     """Rows of ``<raw_dir>/download_report.csv`` (clips a real-dataset source could not fetch or
-    convert: dead videos, corrupt files) as issue rows, so they reach ``reports/data_issues/<dataset>.csv``."""
+    convert: dead videos, corrupt files) as issue rows, so they reach
+    ``reports/data_issues/<dataset>.csv``."""
     path = Path(raw_dir) / "download_report.csv"
     if not path.is_file():
         return []
     try:
         report = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as exc:
-        return [{"dataset": dataset, "clip_id": "", "file": path.name,
-                 "reason": f"unreadable download report ({exc})"}]
-    return [{"dataset": dataset, "clip_id": r.get("clip_id", ""), "file": r.get("file", ""),
-             "reason": f"download: {r.get('reason', '')}"} for r in report.to_dict("records")]
+        return [
+            {
+                "dataset": dataset,
+                "clip_id": "",
+                "file": path.name,
+                "reason": f"unreadable download report ({exc})",
+            }
+        ]
+    return [
+        {
+            "dataset": dataset,
+            "clip_id": r.get("clip_id", ""),
+            "file": r.get("file", ""),
+            "reason": f"download: {r.get('reason', '')}",
+        }
+        for r in report.to_dict("records")
+    ]
 
 
-def verify_dataset(raw_dir: str | Path, dataset: str, cfg: Mapping[str, Any],
-                   manifest_out: str | Path, issues_out: str | Path,
-                   progress: bool = True) -> pd.DataFrame:
+def _check_clips(
+    raw_dir: Path,
+    dataset: str,
+    clip_ids: list[str],
+    min_seconds: float,
+    layout: Mapping[str, Any],
+    strict: bool,
+    progress: bool,
+) -> tuple[list[dict], list[dict]]:
+    """:func:`check_clip` on every clip (``layout``: its keyword arguments): the manifest rows of
+    the good clips and the issue rows of the bad ones; in ``strict`` mode the first bad clip
+    raises :class:`DataIssueError`."""
+    rows, issues = [], []
+    for clip_id in tqdm(
+        clip_ids, desc=f"verify {dataset}", unit="clip", file=sys.stderr, disable=not progress, leave=False
+    ):
+        row, clip_issues = check_clip(raw_dir, clip_id, min_seconds, **layout)
+        if clip_issues:
+            if strict:
+                file, reason = clip_issues[0]
+                raise DataIssueError(raw_dir / file, reason, clip_id=clip_id)
+            issues += [
+                {"dataset": dataset, "clip_id": clip_id, "file": f, "reason": r} for f, r in clip_issues
+            ]
+        else:
+            rows.append(row)
+    return rows, issues
+
+
+def verify_dataset(
+    raw_dir: str | Path,
+    dataset: str,
+    cfg: Mapping[str, Any],
+    manifest_out: str | Path,
+    issues_out: str | Path,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Check every clip of ``raw_dir``; write the manifest of good clips and the issue list.
 
     Args:
@@ -255,36 +387,28 @@ def verify_dataset(raw_dir: str | Path, dataset: str, cfg: Mapping[str, Any],
     manifest_out, issues_out = Path(manifest_out), Path(issues_out)
     min_seconds = float(cfg["min_seconds"])
     strict = bool(cfg.get("strict", False))
-    channels = int(cfg.get("channels", 2))
-    audio_dir = str(cfg.get("audio_dir", AUDIO_DIR))
-    video_dir = str(cfg.get("video_dir", VIDEO_DIR))
-    curation = cfg.get("curation") or None
+    layout = {
+        "channels": int(cfg.get("channels", 2)),
+        "audio_dir": str(cfg.get("audio_dir", AUDIO_DIR)),
+        "video_dir": str(cfg.get("video_dir", VIDEO_DIR)),
+        "curation": cfg.get("curation") or None,
+    }
     if not raw_dir.is_dir():
         raise DataIssueError(raw_dir, "raw dataset directory not found")
 
     clip_ids = list_clips(raw_dir)
-    rows, issues = [], []
-    for clip_id in tqdm(clip_ids, desc=f"verify {dataset}", unit="clip", file=sys.stderr,
-                        disable=not progress, leave=False):
-        row, clip_issues = check_clip(raw_dir, clip_id, min_seconds, channels=channels,
-                                      audio_dir=audio_dir, video_dir=video_dir, curation=curation)
-        if clip_issues:
-            if strict:
-                file, reason = clip_issues[0]
-                raise DataIssueError(raw_dir / file, reason, clip_id=clip_id)
-            issues += [{"dataset": dataset, "clip_id": clip_id, "file": f, "reason": r}
-                       for f, r in clip_issues]
-        else:
-            rows.append(row)
-
+    rows, issues = _check_clips(raw_dir, dataset, clip_ids, min_seconds, layout, strict, progress)
     issues += download_issues(raw_dir, dataset)
     issues_df = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
     _write_csv(_merge_issues(issues_out, dataset, issues_df), issues_out)
     n_bad = len(clip_ids) - len(rows)
     if not rows:
-        raise DataIssueError(raw_dir, f"no usable clip: {len(clip_ids)} listed, all excluded "
-                                      f"(reasons in {issues_out})" if clip_ids else
-                             "no clips found (empty dataset.json or videos/)")
+        raise DataIssueError(
+            raw_dir,
+            f"no usable clip: {len(clip_ids)} listed, all excluded (reasons in {issues_out})"
+            if clip_ids
+            else "no clips found (empty dataset.json or videos/)",
+        )
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     _write_csv(manifest, manifest_out)
     print(f"verify {dataset}: {len(rows)} clips ok, {n_bad} excluded -> {issues_out}")

@@ -47,8 +47,16 @@ def launch_argv(gpus: int, argv: list[str], python: str | None = None) -> list[s
     this process should train itself (one GPU, or already under the launcher)."""
     if gpus <= 1 or launched():
         return None
-    return [python or sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc_per_node={gpus}", "-m", "avrepro", *argv]
+    return [
+        python or sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={gpus}",
+        "-m",
+        "avrepro",
+        *argv,
+    ]
 
 
 def setup(device: torch.device | None = None) -> World:
@@ -81,11 +89,13 @@ def shard(batch: list[int], world: World) -> list[int]:
     if not world.distributed:
         return batch
     if len(batch) % world.size:
-        raise ValueError(f"a batch of {len(batch)} examples cannot be split evenly across "
-                         f"{world.size} processes: make train.batch_size a multiple of train.gpus "
-                         f"(and have at least that many training windows)")
+        raise ValueError(
+            f"a batch of {len(batch)} examples cannot be split evenly across "
+            f"{world.size} processes: make train.batch_size a multiple of train.gpus "
+            f"(and have at least that many training windows)"
+        )
     per = len(batch) // world.size
-    return batch[world.rank * per:(world.rank + 1) * per]
+    return batch[world.rank * per : (world.rank + 1) * per]
 
 
 def all_sum(values: dict[str, torch.Tensor], world: World) -> dict[str, torch.Tensor]:

@@ -13,8 +13,8 @@ Modules: :mod:`~avrepro.figures.curves` (training curves from dvclive logs),
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from avrepro.io import atomic_path
 
@@ -44,8 +44,12 @@ STYLE = {
 }
 
 # Names -> colours, stable across figures: baselines grey, controls muted, models tab10.
-_NAMED_COLORS = {"mono_mono": "#7f7f7f", "audio_only": "#bcbd22", "mixture": "#7f7f7f",
-                 "flipped_visual": "#8c564b"}
+_NAMED_COLORS = {
+    "mono_mono": "#7f7f7f",
+    "audio_only": "#bcbd22",
+    "mixture": "#7f7f7f",
+    "flipped_visual": "#8c564b",
+}
 _TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#e377c2", "#17becf"]
 
 

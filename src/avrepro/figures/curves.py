@@ -38,8 +38,12 @@ def read_dvclive_tsv(path: str | Path) -> pd.DataFrame:
     else:
         raise ValueError(f"{path}: expected columns 'step' and '{path.stem}', got {list(df.columns)}")
     steps = df["step"] if "step" in df.columns else pd.Series(np.arange(len(df)))
-    out = pd.DataFrame({"step": pd.to_numeric(steps, errors="coerce"),
-                        "value": pd.to_numeric(df[value_col], errors="coerce")}).dropna()
+    out = pd.DataFrame(
+        {
+            "step": pd.to_numeric(steps, errors="coerce"),
+            "value": pd.to_numeric(df[value_col], errors="coerce"),
+        }
+    ).dropna()
     out = out.drop_duplicates("step", keep="last").sort_values("step", kind="stable")
     return out.reset_index(drop=True)
 
@@ -75,8 +79,7 @@ def read_live_dir(live_dir: str | Path) -> dict[str, dict[str, pd.DataFrame]]:
     return dict(sorted(curves.items(), key=lambda kv: (kv[0] != "loss", kv[0])))
 
 
-def plot_loss_curves(live_dirs: dict[str, Path], out_png: str | Path,
-                     title: str = "Training curves") -> Path:
+def plot_loss_curves(live_dirs: dict[str, Path], out_png: str | Path, title: str = "Training curves") -> Path:
     """One panel per model: train (solid) and val (dashed) losses vs epoch, shared legend.
 
     Args:
@@ -95,11 +98,7 @@ def plot_loss_curves(live_dirs: dict[str, Path], out_png: str | Path,
         metric_names += [m for m in curves if m not in metric_names]
     metric_names.sort(key=lambda m: (m != "loss", m))
     colors = {m: _METRIC_COLORS[i % len(_METRIC_COLORS)] for i, m in enumerate(metric_names)}
-    values = np.concatenate([df["value"].to_numpy() for c in data.values()
-                             for per in c.values() for df in per.values()])
-    positive = values[values > 0]
-    log_y = bool(len(positive) == len(values) and positive.max() > 10 * positive.min())
-
+    log_y = _wants_log_scale(data)
     n = len(data)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
@@ -108,31 +107,8 @@ def plot_loss_curves(live_dirs: dict[str, Path], out_png: str | Path,
         fig = new_figure((width, 2.7 * nrows + 0.7))
         axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
         handles: dict[str, object] = {}
-        for ax, (name, curves) in zip(axes, data.items()):
-            for metric, per_split in curves.items():
-                for split, df in per_split.items():
-                    few = len(df) <= 25
-                    (line,) = ax.plot(df["step"], df["value"], _LINESTYLE[split],
-                                      color=colors[metric], lw=1.5 if metric == "loss" else 1.0,
-                                      marker="o" if few else None, ms=3 if len(df) > 1 else 5)
-                    handles.setdefault(f"{split} {metric}", Line2D(
-                        [], [], color=line.get_color(), ls=_LINESTYLE[split], lw=line.get_linewidth()))
-            val = curves["loss"].get("val")
-            if val is not None:
-                best = val.loc[val["value"].idxmin()]
-                (star,) = ax.plot([best["step"]], [best["value"]], "*", color="black", ms=9,
-                                  zorder=5, ls="none")
-                handles.setdefault("best val loss", star)
-            steps = np.concatenate([df["step"].to_numpy() for per in curves.values()
-                                    for df in per.values()])
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if steps.max() - steps.min() < 1:  # a single epoch: one tick, centred
-                ax.set_xlim(steps.min() - 0.5, steps.max() + 0.5)
-                ax.set_xticks(np.unique(steps))
-            ax.set_title(name)
-            ax.set_xlabel("epoch")
-            if log_y:
-                ax.set_yscale("log")
+        for ax, (name, curves) in zip(axes, data.items(), strict=False):
+            _draw_panel(ax, name, curves, colors, handles, log_y)
         for i, ax in enumerate(axes):
             if i % ncols == 0:
                 ax.set_ylabel("loss" + (" (log scale)" if log_y else ""))
@@ -140,7 +116,54 @@ def plot_loss_curves(live_dirs: dict[str, Path], out_png: str | Path,
                 ax.set_visible(False)
         order = [f"{s} {m}" for m in metric_names for s in SPLITS] + ["best val loss"]
         labels = [k for k in order if k in handles]
-        fig.legend([handles[k] for k in labels], labels, loc="outside lower center",
-                   ncols=min(len(labels), max(1, int(width / 1.3))))
+        fig.legend(
+            [handles[k] for k in labels],
+            labels,
+            loc="outside lower center",
+            ncols=min(len(labels), max(1, int(width / 1.3))),
+        )
         fig.suptitle(title, fontweight="bold")
         return save_png(fig, out_png)
+
+
+def _wants_log_scale(data: dict[str, dict]) -> bool:
+    """Log y when every plotted value is positive and they span more than 10x."""
+    values = np.concatenate(
+        [df["value"].to_numpy() for c in data.values() for per in c.values() for df in per.values()]
+    )
+    positive = values[values > 0]
+    return bool(len(positive) == len(values) and positive.max() > 10 * positive.min())
+
+
+def _draw_panel(ax, name: str, curves: dict, colors: dict, handles: dict, log_y: bool) -> None:
+    """One model's curves (train solid, val dashed), its best validation epoch starred."""
+    for metric, per_split in curves.items():
+        for split, df in per_split.items():
+            few = len(df) <= 25
+            (line,) = ax.plot(
+                df["step"],
+                df["value"],
+                _LINESTYLE[split],
+                color=colors[metric],
+                lw=1.5 if metric == "loss" else 1.0,
+                marker="o" if few else None,
+                ms=3 if len(df) > 1 else 5,
+            )
+            handles.setdefault(
+                f"{split} {metric}",
+                Line2D([], [], color=line.get_color(), ls=_LINESTYLE[split], lw=line.get_linewidth()),
+            )
+    val = curves["loss"].get("val")
+    if val is not None:
+        best = val.loc[val["value"].idxmin()]
+        (star,) = ax.plot([best["step"]], [best["value"]], "*", color="black", ms=9, zorder=5, ls="none")
+        handles.setdefault("best val loss", star)
+    steps = np.concatenate([df["step"].to_numpy() for per in curves.values() for df in per.values()])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if steps.max() - steps.min() < 1:  # a single epoch: one tick, centred
+        ax.set_xlim(steps.min() - 0.5, steps.max() + 0.5)
+        ax.set_xticks(np.unique(steps))
+    ax.set_title(name)
+    ax.set_xlabel("epoch")
+    if log_y:
+        ax.set_yscale("log")

@@ -52,8 +52,15 @@ def _fit_audio(audio: np.ndarray, n: int) -> np.ndarray:
     return np.pad(audio, ((0, 0), (0, n - audio.shape[1])))
 
 
-def write_demo_mp4(frames: np.ndarray, fps: float, binaural: np.ndarray, sample_rate: int,
-                   out_mp4: str | Path, caption: str | None = None, min_width: int = 480) -> Path:
+def write_demo_mp4(
+    frames: np.ndarray,
+    fps: float,
+    binaural: np.ndarray,
+    sample_rate: int,
+    out_mp4: str | Path,
+    caption: str | None = None,
+    min_width: int = 480,
+) -> Path:
     """Mux a clip's frames with (predicted) binaural audio into an H.264 + AAC mp4.
 
     Args:
@@ -70,8 +77,9 @@ def write_demo_mp4(frames: np.ndarray, fps: float, binaural: np.ndarray, sample_
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise ValueError(f"{out_mp4}: frames must be (T, H, W, 3) uint8 with T > 0, "
-                         f"got {frames.shape} {frames.dtype}")
+        raise ValueError(
+            f"{out_mp4}: frames must be (T, H, W, 3) uint8 with T > 0, got {frames.shape} {frames.dtype}"
+        )
     audio = np.asarray(binaural, dtype=np.float32)
     if audio.ndim != 2 or audio.shape[0] != 2:
         raise ValueError(f"{out_mp4}: binaural audio must be (2, N) (row 0 = left), got {audio.shape}")
@@ -85,8 +93,9 @@ def write_demo_mp4(frames: np.ndarray, fps: float, binaural: np.ndarray, sample_
     out_w, out_h = w * scale, h * scale
     out_w, out_h = out_w + out_w % 2, out_h + out_h % 2
     if (out_w, out_h) != (w, h):
-        frames = np.stack([np.asarray(Image.fromarray(f).resize((out_w, out_h), Image.Resampling.BICUBIC))
-                           for f in frames])
+        frames = np.stack(
+            [np.asarray(Image.fromarray(f).resize((out_w, out_h), Image.Resampling.BICUBIC)) for f in frames]
+        )
     if caption:
         rgb, alpha = caption_overlay(out_w, out_h, caption)
         frames = np.clip(frames * (1.0 - alpha) + rgb * alpha + 0.5, 0, 255).astype(np.uint8)
@@ -113,8 +122,9 @@ def read_clip_metrics(path: str | Path, key: str) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def plot_metric_distributions(clip_csvs: dict[str, Path], key: str, out_png: str | Path,
-                              title: str | None = None) -> Path:
+def plot_metric_distributions(
+    clip_csvs: dict[str, Path], key: str, out_png: str | Path, title: str | None = None
+) -> Path:
     """Per-clip distribution of ``key`` per model: box plot with the individual clips overlaid.
 
     Args:
@@ -134,8 +144,9 @@ def plot_metric_distributions(clip_csvs: dict[str, Path], key: str, out_png: str
     return plot_value_distributions(data, key, out_png, title)
 
 
-def plot_value_distributions(data: dict[str, np.ndarray], key: str, out_png: str | Path,
-                             title: str | None = None) -> Path:
+def plot_value_distributions(
+    data: dict[str, np.ndarray], key: str, out_png: str | Path, title: str | None = None
+) -> Path:
     """Box plot per name of per-clip values of metric ``key`` (clips overlaid, mean marked).
 
     Args:
@@ -153,18 +164,31 @@ def plot_value_distributions(data: dict[str, np.ndarray], key: str, out_png: str
         fig = new_figure((max(4.0, 1.1 * len(names) + 1.6), 3.6))
         ax = fig.subplots()
         positions = np.arange(1, len(names) + 1)
-        box = ax.boxplot([data[n] for n in names], positions=positions, widths=0.55,
-                         showfliers=False, patch_artist=True, medianprops={"color": "black"})
-        for patch, name in zip(box["boxes"], names):
+        box = ax.boxplot(
+            [data[n] for n in names],
+            positions=positions,
+            widths=0.55,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": "black"},
+        )
+        for patch, name in zip(box["boxes"], names, strict=False):
             patch.set_facecolor(color_for(name, names))
             patch.set_alpha(0.35)
-        for pos, name in zip(positions, names):
+        for pos, name in zip(positions, names, strict=False):
             v = data[name]
             jitter = rng.uniform(-0.18, 0.18, size=len(v))
-            ax.scatter(pos + jitter, v, s=9, color=color_for(name, names), alpha=0.75,
-                       linewidths=0, zorder=3)
-            ax.scatter([pos], [v.mean()], marker="D", s=28, color="white", edgecolors="black",
-                       zorder=4, label="mean" if pos == 1 else None)
+            ax.scatter(pos + jitter, v, s=9, color=color_for(name, names), alpha=0.75, linewidths=0, zorder=3)
+            ax.scatter(
+                [pos],
+                [v.mean()],
+                marker="D",
+                s=28,
+                color="white",
+                edgecolors="black",
+                zorder=4,
+                label="mean" if pos == 1 else None,
+            )
         ax.set_xticks(positions, [f"{n}\n(n={len(data[n])})" for n in names])
         ax.set_xlim(0.4, len(names) + 0.6)
         better = "lower" if lower_is_better(key) else "higher"

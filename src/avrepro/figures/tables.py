@@ -8,15 +8,24 @@ the numeric CSV atomically.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import pandas as pd
 
 from avrepro.io import read_json, write_text
 
-_ACRONYMS = {"stft": "STFT", "env": "ENV", "sdr": "SDR", "sir": "SIR", "sar": "SAR",
-             "avc": "AVC", "avsa": "AVSA", "rir": "RIR", "cam": "CAM"}
+_ACRONYMS = {
+    "stft": "STFT",
+    "env": "ENV",
+    "sdr": "SDR",
+    "sir": "SIR",
+    "sar": "SAR",
+    "avc": "AVC",
+    "avsa": "AVSA",
+    "rir": "RIR",
+    "cam": "CAM",
+}
 
 
 def lower_is_better(key: str) -> bool:
@@ -49,10 +58,15 @@ def _number(value, path, key) -> float:
     return float(value)
 
 
-def metrics_table(metric_files: dict[str, Path], keys: list[str], reference: str | None = None,
-                  order: Sequence[str] | None = None, baselines: Iterable[str] = (),
-                  relative_keys: Sequence[str] | None = None,
-                  controls: Iterable[str] = ()) -> pd.DataFrame:
+def metrics_table(
+    metric_files: dict[str, Path],
+    keys: list[str],
+    reference: str | None = None,
+    order: Sequence[str] | None = None,
+    baselines: Iterable[str] = (),
+    relative_keys: Sequence[str] | None = None,
+    controls: Iterable[str] = (),
+) -> pd.DataFrame:
     """Collect metric files into one table.
 
     Args:
@@ -76,46 +90,59 @@ def metrics_table(metric_files: dict[str, Path], keys: list[str], reference: str
         raise ValueError("metrics_table: no metric keys given")
     baselines, controls = list(baselines), list(controls)
     relative_keys = list(keys[:1] if relative_keys is None else relative_keys)
-    names = list(metric_files)
-    if order is not None:
-        names = [n for n in order if n in metric_files] + [n for n in names if n not in order]
-    else:
-        rank = {n: 0 if n in baselines else 1 if n in controls else 2 for n in names}
-        names = sorted(names, key=lambda n: rank[n])  # stable: input order within a kind
+    names = _row_order(list(metric_files), order, baselines, controls)
     if reference is not None and reference not in metric_files:
-        raise ValueError(f"metrics_table: reference '{reference}' is not among the rows "
-                         f"({', '.join(names)})")
-    rows, seen = [], {k: False for k in keys}
-    for name in names:
-        path = Path(metric_files[name])
-        data = read_metrics(path)
-        kind = "baseline" if name in baselines else "control" if name in controls else "model"
-        row = {"name": name, "kind": kind,
-               "n_clips": _number(data.get("n_clips"), path, "n_clips")}
-        for key in keys:
-            seen[key] |= key in data
-            row[key] = _number(data.get(key), path, key)
-            row[f"{key}_sem"] = _number(data.get(f"{key}_sem"), path, f"{key}_sem")
-        rows.append(row)
-    missing = [k for k, s in seen.items() if not s]
+        raise ValueError(f"metrics_table: reference '{reference}' is not among the rows ({', '.join(names)})")
+    rows = [_table_row(name, Path(metric_files[name]), keys, baselines, controls) for name in names]
+    missing = [k for k in keys if not any(k in r["_present"] for r in rows)]
     if missing:
-        raise ValueError(f"metric '{missing[0]}' is in none of: "
-                         + ", ".join(str(metric_files[n]) for n in names))
-    df = pd.DataFrame(rows)
+        raise ValueError(
+            f"metric '{missing[0]}' is in none of: " + ", ".join(str(metric_files[n]) for n in names)
+        )
+    df = pd.DataFrame([{k: v for k, v in r.items() if k != "_present"} for r in rows])
     for key in relative_keys:
-        col = f"{key}_rel_pct"
-        if reference is None:
-            df[col] = math.nan
-            continue
-        ref = float(df.loc[df["name"] == reference, key].iloc[0])
-        ok = math.isfinite(ref) and ref != 0
-        df[col] = 100.0 * (df[key] - ref) / abs(ref) if ok else math.nan
+        df[f"{key}_rel_pct"] = _relative_pct(df, key, reference)
     columns = ["name", "kind", "n_clips"]
     for key in keys:
         columns += [key, f"{key}_sem"] + ([f"{key}_rel_pct"] if key in relative_keys else [])
     df = df[columns]
     df.attrs.update(keys=list(keys), reference=reference, relative_keys=relative_keys)
     return df
+
+
+def _row_order(
+    names: list[str], order: Sequence[str] | None, baselines: list[str], controls: list[str]
+) -> list[str]:
+    """``order`` first (then the rest as given), or baselines, controls, models (stable)."""
+    if order is not None:
+        return [n for n in order if n in names] + [n for n in names if n not in order]
+    rank = {n: 0 if n in baselines else 1 if n in controls else 2 for n in names}
+    return sorted(names, key=lambda n: rank[n])
+
+
+def _table_row(name: str, path: Path, keys: Sequence[str], baselines: list[str], controls: list[str]) -> dict:
+    """One table row read from a metric file (``_present``: the keys the file has)."""
+    data = read_metrics(path)
+    kind = "baseline" if name in baselines else "control" if name in controls else "model"
+    row = {
+        "name": name,
+        "kind": kind,
+        "n_clips": _number(data.get("n_clips"), path, "n_clips"),
+        "_present": {k for k in keys if k in data},
+    }
+    for key in keys:
+        row[key] = _number(data.get(key), path, key)
+        row[f"{key}_sem"] = _number(data.get(f"{key}_sem"), path, f"{key}_sem")
+    return row
+
+
+def _relative_pct(df: pd.DataFrame, key: str, reference: str | None):
+    """100 (x - ref) / |ref| of column ``key`` against the ``reference`` row (NaN without one)."""
+    if reference is None:
+        return math.nan
+    ref = float(df.loc[df["name"] == reference, key].iloc[0])
+    ok = math.isfinite(ref) and ref != 0
+    return 100.0 * (df[key] - ref) / abs(ref) if ok else math.nan
 
 
 def sem_decimals(sem: float | None) -> int | None:
@@ -154,11 +181,12 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
         found = [d for d in map(sem_decimals, df[f"{key}_sem"]) if d is not None]
         decimals = max(found) if found else None  # one precision per column: aligned digits
         out[f"{metric_label(key)} {arrow} (mean ± SEM)"] = [
-            fmt_mean_sem(m, s, decimals) for m, s in zip(df[key], df[f"{key}_sem"])]
+            fmt_mean_sem(m, s, decimals) for m, s in zip(df[key], df[f"{key}_sem"], strict=False)
+        ]
         if key in rel_keys and reference and f"{key}_rel_pct" in df.columns:
             col = f"Δ {metric_label(key).split(' ')[0]} vs {reference}" if reference else "Δ"
-            out[col] = ["ref." if n == reference else fmt_pct(v)
-                        for n, v in zip(df["name"], df[f"{key}_rel_pct"])]
+            rel = zip(df["name"], df[f"{key}_rel_pct"], strict=False)
+            out[col] = ["ref." if n == reference else fmt_pct(v) for n, v in rel]
     out["clips"] = ["–" if not math.isfinite(v) else str(int(v)) for v in df["n_clips"]]
     return out
 
@@ -167,8 +195,9 @@ def _cell(text) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence],
-                   align: Sequence[str] | None = None) -> str:
+def markdown_table(
+    header: Sequence[str], rows: Iterable[Sequence], align: Sequence[str] | None = None
+) -> str:
     """A GitHub-flavoured markdown table; ``align`` per column is ``l`` or ``r``."""
     header = [_cell(h) for h in header]
     align = list(align or ["l"] * len(header))
@@ -176,8 +205,7 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence],
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
     for row in rows:
         if len(row) != len(header):
-            raise ValueError(f"markdown_table: row {list(row)} has {len(row)} cells, "
-                             f"expected {len(header)}")
+            raise ValueError(f"markdown_table: row {list(row)} has {len(row)} cells, expected {len(header)}")
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
 

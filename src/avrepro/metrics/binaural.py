@@ -15,8 +15,9 @@ def peak_normalize(x: np.ndarray) -> np.ndarray:
     return x / max(1e-20, float(np.max(np.abs(x))))
 
 
-def stft_distance(pred: np.ndarray, true: np.ndarray, n_fft: int = 512, hop: int = 160,
-                  win: int = 400) -> float:
+def stft_distance(
+    pred: np.ndarray, true: np.ndarray, n_fft: int = 512, hop: int = 160, win: int = 400
+) -> float:
     """Sum over the two channels of the MSE between [real; imag] STFTs. Shape: (2, T) each."""
     p = stft(torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32)), n_fft, hop, win)
     t = stft(torch.from_numpy(np.ascontiguousarray(true, dtype=np.float32)), n_fft, hop, win)

@@ -7,7 +7,7 @@ non-negative (take ``abs`` or clip first).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def box_mask(box: Box, shape: Sequence[int]) -> np.ndarray:
     h, w = shape
     x0, y0, x1, y1 = (int(v) for v in box)
     mask = np.zeros((h, w), dtype=bool)
-    mask[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)] = True
+    mask[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)] = True
     return mask
 
 

@@ -24,9 +24,11 @@ def _bss(references: np.ndarray, estimates: np.ndarray) -> tuple[np.ndarray, np.
 
     with warnings.catch_warnings():  # mir_eval 0.8 marks bss_eval_sources deprecated (kept in 0.8)
         warnings.simplefilter("ignore", FutureWarning)
-        sdr, sir, sar, _ = bss_eval_sources(np.asarray(references, dtype=np.float64),
-                                            np.asarray(estimates, dtype=np.float64),
-                                            compute_permutation=False)
+        sdr, sir, sar, _ = bss_eval_sources(
+            np.asarray(references, dtype=np.float64),
+            np.asarray(estimates, dtype=np.float64),
+            compute_permutation=False,
+        )
     return sdr, sir, sar
 
 
@@ -42,14 +44,19 @@ def mixture_scores(references: np.ndarray, estimates: np.ndarray, mixture: np.nd
     """
     references, estimates = np.asarray(references), np.asarray(estimates)
     if references.shape != estimates.shape or references.ndim != 2:
-        raise ValueError(f"references {references.shape} and estimates {estimates.shape} must be "
-                         "(N, L) of one shape")
+        raise ValueError(
+            f"references {references.shape} and estimates {estimates.shape} must be (N, L) of one shape"
+        )
     if any(is_silent(r) for r in references) or any(is_silent(e) for e in estimates):
         return None
     sdr, sir, sar = _bss(references, estimates)
     sdr_mix, _, _ = _bss(references, np.repeat(np.asarray(mixture)[None], len(references), axis=0))
-    return {"sdr": float(sdr.mean()), "sir": float(sir.mean()), "sar": float(sar.mean()),
-            "sdr_mixture": float(sdr_mix.mean())}
+    return {
+        "sdr": float(sdr.mean()),
+        "sir": float(sir.mean()),
+        "sar": float(sar.mean()),
+        "sdr_mixture": float(sdr_mix.mean()),
+    }
 
 
 def _job(args):
@@ -68,14 +75,16 @@ def _init_worker() -> None:
     one_blas_thread()  # for the worker's lifetime: the workers are the parallelism
 
 
-def score_mixtures(jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], workers: int = 1,
-                   min_parallel: int = 16) -> list[dict | None]:
+def score_mixtures(
+    jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], workers: int = 1, min_parallel: int = 16
+) -> list[dict | None]:
     """:func:`mixture_scores` of every ``(references, estimates, mixture)``, in order, on
     ``workers`` spawned processes; in this process when ``workers`` is 1 or there are fewer
     than ``min_parallel`` jobs (starting a process costs about as much as 10 mixtures)."""
     if workers <= 1 or len(jobs) < max(2, min_parallel):
         with one_blas_thread():
             return [_job(j) for j in jobs]
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(jobs)), mp_context=mp.get_context("spawn"), initializer=_init_worker
+    ) as pool:
         return list(pool.map(_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))

@@ -10,7 +10,7 @@ of the summary. A spread below 1e-12 (constant values) is written as exactly 0.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 from scipy.special import stdtrit
@@ -44,12 +44,15 @@ def summarize(rows: list[dict], keys: Iterable[str]) -> dict:
     return out
 
 
-def t_interval(summary: dict, key: str, n: int, level: float = 0.95,
-               bounds: tuple[float, float] = (0.0, 1.0)) -> dict:
+def t_interval(
+    summary: dict, key: str, n: int, level: float = 0.95, bounds: tuple[float, float] = (0.0, 1.0)
+) -> dict:
     """``<key>_ci_low`` / ``<key>_ci_high``: the Student-t ``level`` interval of the mean from its
     SEM over ``n`` clips, clipped to ``bounds``; empty when it cannot be computed."""
     if key not in summary or n < 2:
         return {}
     half = float(stdtrit(n - 1, 0.5 + level / 2)) * summary[f"{key}_sem"]
-    return {f"{key}_ci_low": max(bounds[0], summary[key] - half),
-            f"{key}_ci_high": min(bounds[1], summary[key] + half)}
+    return {
+        f"{key}_ci_low": max(bounds[0], summary[key] - half),
+        f"{key}_ci_high": min(bounds[1], summary[key] + half),
+    }

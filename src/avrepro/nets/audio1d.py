@@ -8,7 +8,7 @@ stride 4). The widths and kernels are arguments here so that small profiles can 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -31,8 +31,9 @@ class ResBlock1d(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1):
         super().__init__()
         pad = kernel // 2
-        self.conv1 = nn.Sequential(nn.Conv1d(cin, cout, kernel, stride, pad, bias=False),
-                                   nn.BatchNorm1d(cout), nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(
+            nn.Conv1d(cin, cout, kernel, stride, pad, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True)
+        )
         self.conv2 = nn.Conv1d(cout, cout, kernel, 1, pad, bias=False)
         if cin == cout and stride == 1:
             self.short: nn.Module = nn.Identity()
@@ -63,17 +64,28 @@ class WaveformTrunk(nn.Module):
         ``L ~ N / (stride1 * pool * stride ** (len(widths) - 1))``.
     """
 
-    def __init__(self, widths: Sequence[int], kernel1: int = 65, stride1: int = 4, pool: int = 4,
-                 kernel: int = 15, stride: int = 4, mu: float = 255.0):
+    def __init__(
+        self,
+        widths: Sequence[int],
+        kernel1: int = 65,
+        stride1: int = 4,
+        pool: int = 4,
+        kernel: int = 15,
+        stride: int = 4,
+        mu: float = 255.0,
+    ):
         super().__init__()
         if len(widths) < 1:
             raise ValueError("WaveformTrunk needs at least one width")
         self.mu = mu
-        self.conv1 = nn.Sequential(nn.Conv1d(1, widths[0], kernel1, stride1, kernel1 // 2, bias=False),
-                                   nn.BatchNorm1d(widths[0]), nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(
+            nn.Conv1d(1, widths[0], kernel1, stride1, kernel1 // 2, bias=False),
+            nn.BatchNorm1d(widths[0]),
+            nn.ReLU(inplace=True),
+        )
         self.pool = nn.MaxPool1d(pool, pool, ceil_mode=True) if pool > 1 else nn.Identity()
-        self.blocks = nn.Sequential(*(ResBlock1d(cin, cout, kernel, stride)
-                                      for cin, cout in zip(widths[:-1], widths[1:])))
+        pairs = zip(widths[:-1], widths[1:], strict=False)
+        self.blocks = nn.Sequential(*(ResBlock1d(cin, cout, kernel, stride) for cin, cout in pairs))
         self.out_channels = widths[-1]
 
     def forward(self, samples: torch.Tensor) -> torch.Tensor:

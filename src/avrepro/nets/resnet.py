@@ -27,8 +27,10 @@ def resnet18_trunk(weights: str = "none") -> tuple[nn.Module, str]:
             net.load_state_dict(state)
             note = "ImageNet (torchvision IMAGENET1K_V1)"
         except Exception as exc:  # offline: URLError, socket errors, ...
-            note = ("ImageNet weights requested but unavailable "
-                    f"({exc.__class__.__name__}); trained from random init")
+            note = (
+                "ImageNet weights requested but unavailable "
+                f"({exc.__class__.__name__}); trained from random init"
+            )
             warnings.warn(note, RuntimeWarning, stacklevel=2)
     elif weights != "none":
         path = Path(weights)

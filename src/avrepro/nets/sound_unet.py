@@ -15,7 +15,7 @@ from torch import nn
 
 def unet_widths(ngf: int, levels: int) -> list[int]:
     """Encoder output widths: ``ngf * min(2 ** i, 8)`` for level i = 0..levels-1."""
-    return [ngf * min(2 ** i, 8) for i in range(levels)]
+    return [ngf * min(2**i, 8) for i in range(levels)]
 
 
 class SoundUNet(nn.Module):
@@ -45,8 +45,11 @@ class SoundUNet(nn.Module):
             cin = widths[i] if i == levels - 1 else 2 * widths[i]
             outer = i == 0
             cout = channels if outer else widths[i - 1]
-            layers = [nn.ReLU(inplace=True), nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
-                      nn.Conv2d(cin, cout, 3, padding=1, bias=outer)]
+            layers = [
+                nn.ReLU(inplace=True),
+                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+                nn.Conv2d(cin, cout, 3, padding=1, bias=outer),
+            ]
             if not outer:
                 layers.append(nn.BatchNorm2d(cout))
             up.append(nn.Sequential(*layers))
@@ -54,10 +57,11 @@ class SoundUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f, t = x.shape[-2:]
-        step = 2 ** self.levels
+        step = 2**self.levels
         if f % step or t % step:
-            raise ValueError(f"spectrogram {f}x{t} is not a multiple of {step} in both axes "
-                             f"({self.levels} U-Net levels)")
+            raise ValueError(
+                f"spectrogram {f}x{t} is not a multiple of {step} in both axes ({self.levels} U-Net levels)"
+            )
         skips = []
         h = self.input_norm(x)
         for layer in self.down:

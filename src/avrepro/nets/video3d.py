@@ -6,7 +6,7 @@ add the shortcut (identity, strided pooling or a 1x1x1 conv), then BN-ReLU.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -26,8 +26,11 @@ def _triple(v: Triple) -> tuple[int, int, int]:
 def conv_bn_relu3d(cin: int, cout: int, kernel: Triple, stride: Triple = 1) -> nn.Sequential:
     """Conv3d ('same' padding, no bias) -> BatchNorm3d -> ReLU."""
     k = _triple(kernel)
-    return nn.Sequential(nn.Conv3d(cin, cout, k, _triple(stride), tuple(x // 2 for x in k), bias=False),
-                         nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv3d(cin, cout, k, _triple(stride), tuple(x // 2 for x in k), bias=False),
+        nn.BatchNorm3d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class ResBlock3d(nn.Module):
@@ -57,8 +60,13 @@ class VideoStem3d(nn.Module):
     Shape: ``(B, 3, T, H, W) -> (B, width, T', H', W')``.
     """
 
-    def __init__(self, width: int, kernel: Triple = (5, 7, 7), stride: Triple = (2, 2, 2),
-                 block_stride: Triple = (2, 2, 2)):
+    def __init__(
+        self,
+        width: int,
+        kernel: Triple = (5, 7, 7),
+        stride: Triple = (2, 2, 2),
+        block_stride: Triple = (2, 2, 2),
+    ):
         super().__init__()
         self.conv1 = conv_bn_relu3d(3, width, kernel, stride)
         self.pool = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))

@@ -16,19 +16,33 @@ from avrepro.report.kit import ReportContext, code, label, md_escape
 from avrepro.tasks import TASKS, get_task
 
 
+def task_datasets(cfg: dict, tasks: list[str] | None = None) -> dict[str, str]:
+    """``{task: dataset}`` of the tasks in the run (each reads ``<task>.dataset``)."""
+    tasks = tasks if tasks is not None else [t for t in cfg.get("tasks", TASKS) if t in cfg]
+    return {t: cfg[t].get("dataset", "?") for t in tasks}
+
+
+def _synthetic_facts(syn: dict) -> str:
+    """One line on the embedded synthetic dataset's size and format."""
+    src = syn.get("sources", {})
+    return (
+        f"- Synthetic data: {syn.get('n_rooms')} procedurally generated rooms x "
+        f"{syn.get('clips_per_room')} clips of {syn.get('clip_seconds')} s "
+        f"({syn.get('sample_rate')} Hz binaural audio, {syn.get('fps')} fps video at "
+        f"{syn.get('frame_width')}x{syn.get('frame_height')}), {src.get('min')}-{src.get('max')} "
+        f"sources per clip from {len(syn.get('classes', []))} instrument classes"
+    )
+
+
 def _run_facts(ctx: ReportContext) -> str:
     cfg, extra = ctx.cfg, dict(ctx.extra)
-    profile, dataset = cfg.get("profile", "?"), cfg.get("dataset", "?")
-    lines = [f"- Profile: {code(profile)}", f"- Dataset: {code(dataset)}"]
-    syn = cfg.get("synthetic") if dataset == "synthetic" else None
-    if isinstance(syn, dict):
-        src = syn.get("sources", {})
-        lines[-1] += (
-            f": {syn.get('n_rooms')} procedurally generated rooms x {syn.get('clips_per_room')} "
-            f"clips of {syn.get('clip_seconds')} s ({syn.get('sample_rate')} Hz binaural audio, "
-            f"{syn.get('fps')} fps video at {syn.get('frame_width')}x{syn.get('frame_height')}), "
-            f"{src.get('min')}-{src.get('max')} sources per clip from "
-            f"{len(syn.get('classes', []))} instrument classes")
+    datasets = task_datasets(cfg)
+    lines = [
+        f"- Profile: {code(cfg.get('profile', '?'))}",
+        "- Datasets: " + ", ".join(f"{t} {code(d)}" for t, d in datasets.items()),
+    ]
+    if any(d.startswith("synthetic") for d in datasets.values()) and isinstance(cfg.get("synthetic"), dict):
+        lines.append(_synthetic_facts(cfg["synthetic"]))
     split = cfg.get("split")
     if isinstance(split, dict) and split.get("scheme") == "official":
         lines.append(f"- Split: the dataset's official split `{split.get('official')}`")
@@ -55,27 +69,41 @@ def _data_facts(ctx: ReportContext) -> str:
         dataset = issues_csv.stem
         issues = pd.read_csv(issues_csv, dtype=str, keep_default_na=False)
         manifest = ctx.manifest_dir / f"{dataset}.csv" if ctx.manifest_dir else None
-        kept = (len(pd.read_csv(manifest, usecols=["clip_id"]))
-                if manifest is not None and manifest.is_file() else None)
+        kept = (
+            len(pd.read_csv(manifest, usecols=["clip_id"]))
+            if manifest is not None and manifest.is_file()
+            else None
+        )
         excluded = issues.loc[issues["clip_id"] != "", "clip_id"].nunique()
-        reasons = (issues["reason"].str.replace(r"\(.*", "", regex=True).str.strip()
-                   .value_counts().head(3))
+        reasons = issues["reason"].str.replace(r"\(.*", "", regex=True).str.strip().value_counts().head(3)
         why = "; ".join(f"{md_escape(r)} ({n})" for r, n in reasons.items()) or "none"
-        rows.append(f"| {code(dataset)} | {kept if kept is not None else '?'} | {excluded} | {why} | "
-                    f"[issues]({ctx.rel(issues_csv)}) |")
+        rows.append(
+            f"| {code(dataset)} | {kept if kept is not None else '?'} | {excluded} | {why} | "
+            f"[issues]({ctx.rel(issues_csv)}) |"
+        )
     if not rows:
         return ""
-    return ("\n### Data\n\n| dataset | clips kept | clips excluded | most frequent reasons | list |\n"
-            "|---|---:|---:|---|---|\n" + "\n".join(rows) + "\n")
+    return (
+        "\n### Data\n\n| dataset | clips kept | clips excluded | most frequent reasons | list |\n"
+        "|---|---:|---:|---|---|\n" + "\n".join(rows) + "\n"
+    )
 
 
-def build_report(cfg: dict, out_md: Path, metric_dir: Path, figure_dir: Path, table_dir: Path,
-                 extra: dict | None = None, tasks: list[str] | None = None,
-                 issues_dir: Path | None = None, manifest_dir: Path | None = None) -> str:
+def build_report(
+    cfg: dict,
+    out_md: Path,
+    metric_dir: Path,
+    figure_dir: Path,
+    table_dir: Path,
+    extra: dict | None = None,
+    tasks: list[str] | None = None,
+    issues_dir: Path | None = None,
+    manifest_dir: Path | None = None,
+) -> str:
     """Write ``out_md`` and its HTML twin (``.html`` next to it); return the markdown.
 
     Args:
-        cfg: the resolved configuration (profile, dataset, per-task sections).
+        cfg: the resolved configuration (profile, per-task sections with their ``dataset``).
         out_md: the markdown report (``reports/report.md``).
         metric_dir: ``reports/metrics`` (``<task>_<name>.json`` and per-clip CSVs).
         figure_dir: ``reports/figures`` (``<task>/*.png|mp4|wav``).
@@ -89,19 +117,30 @@ def build_report(cfg: dict, out_md: Path, metric_dir: Path, figure_dir: Path, ta
         KeyError: a task that is not registered (named).
     """
     out_md = Path(out_md)
-    ctx = ReportContext(cfg=cfg, out_md=out_md, metric_dir=Path(metric_dir),
-                        figure_dir=Path(figure_dir), table_dir=Path(table_dir), extra=dict(extra or {}),
-                        issues_dir=Path(issues_dir) if issues_dir else None,
-                        manifest_dir=Path(manifest_dir) if manifest_dir else None)
+    ctx = ReportContext(
+        cfg=cfg,
+        out_md=out_md,
+        metric_dir=Path(metric_dir),
+        figure_dir=Path(figure_dir),
+        table_dir=Path(table_dir),
+        extra=dict(extra or {}),
+        issues_dir=Path(issues_dir) if issues_dir else None,
+        manifest_dir=Path(manifest_dir) if manifest_dir else None,
+    )
     if tasks is None:
         tasks = [t for t in cfg.get("tasks", TASKS) if t in cfg]
     sections = [get_task(t).report_section(ctx) for t in tasks]
-    profile, dataset = cfg.get("profile", "?"), cfg.get("dataset", "?")
-    parts = ["# avrepro report\n",
-             f"Profile {code(profile)} on the {code(dataset)} dataset. Every number and figure "
-             "below is generated by the pipeline from the files it links; rerunning it with the "
-             "same parameters gives the same report.\n",
-             _run_facts(ctx), *sections]
+    profile = cfg.get("profile", "?")
+    names = sorted(set(task_datasets(cfg, tasks).values()))
+    parts = [
+        "# avrepro report\n",
+        f"Profile {code(profile)} on the {', '.join(code(d) for d in names)} "
+        f"dataset{'s' if len(names) > 1 else ''}. Every number and figure "
+        "below is generated by the pipeline from the files it links; rerunning it with the "
+        "same parameters gives the same report.\n",
+        _run_facts(ctx),
+        *sections,
+    ]
     md = "\n".join(p.rstrip("\n") + "\n" for p in parts)
     write_text(out_md, md)
     write_text(out_md.with_suffix(".html"), markdown_to_html(md, f"avrepro report ({profile})"))

@@ -24,8 +24,8 @@ class ReportContext:
     figure_dir: Path
     table_dir: Path
     extra: dict = field(default_factory=dict)
-    issues_dir: Path | None = None      # reports/data_issues (one CSV per dataset)
-    manifest_dir: Path | None = None    # data/manifests
+    issues_dir: Path | None = None  # reports/data_issues (one CSV per dataset)
+    manifest_dir: Path | None = None  # data/manifests
 
     def rel(self, path: str | Path) -> str:
         """``path`` relative to the report's folder, URL-quoted, with forward slashes."""
@@ -62,16 +62,20 @@ def present_keys(keys, metrics: dict[str, dict]) -> list[str]:
     return [k for k in keys if any(k in m for m in metrics.values())]
 
 
-def task_table(ctx: ReportContext, task: str, files: dict[str, Path], keys: list[str],
-               **table_kw) -> tuple[pd.DataFrame, str]:
+def task_table(
+    ctx: ReportContext, task: str, files: dict[str, Path], keys: list[str], **table_kw
+) -> tuple[pd.DataFrame, str]:
     """The task's metric table (:func:`avrepro.figures.tables.metrics_table` with ``table_kw``)
     written to ``<table_dir>/<task>_metrics.{md,csv}``: the numbers and the markdown block that
     shows the table with links to both files."""
     df = metrics_table(files, keys, **table_kw)
     md_table, csv_table = ctx.table_dir / f"{task}_metrics.md", ctx.table_dir / f"{task}_metrics.csv"
     write_table(df, md_table, csv_table)
-    block = (table_markdown(df) + "\n" if not table_markdown(df).endswith("\n") else table_markdown(df))
-    return df, block + f"Table files: [markdown]({ctx.rel(md_table)}), [CSV]({ctx.rel(csv_table)}).\n"
+    return df, (
+        table_markdown(df)
+        + "\n"
+        + f"Table files: [markdown]({ctx.rel(md_table)}), [CSV]({ctx.rel(csv_table)}).\n"
+    )
 
 
 def clip_counts(metrics: dict[str, dict]) -> list[int]:

@@ -38,9 +38,40 @@ def task_names() -> list[str]:
 
 def check_task_names(cfg: dict, source: str = "params.yaml") -> None:
     """Raise ``ValueError`` naming the key when a task in ``cfg["tasks"]`` is not registered or
-    its section lists a variant, baseline or control the task does not declare."""
+    its section lists a variant, baseline or control the task does not declare. A built-in task's
+    names are read from its light ``names.py`` (no torch import at every Snakemake start)."""
     for name in cfg.get("tasks", []):
         if name not in _REGISTRY:
-            raise ValueError(f"{source}: tasks: unknown task '{name}' "
-                             f"(registered: {', '.join(sorted(_REGISTRY))})")
-        get_task(name).check_names(cfg.get(name) or {}, f"{source}: {name}")
+            raise ValueError(
+                f"{source}: tasks: unknown task '{name}' (registered: {', '.join(sorted(_REGISTRY))})"
+            )
+        variants, baselines, controls = _declared_names(name)
+        check_section_names(cfg.get(name) or {}, variants, baselines, controls, f"{source}: {name}")
+
+
+def _declared_names(name: str) -> tuple[tuple, tuple, tuple]:
+    entry = _REGISTRY[name]
+    if isinstance(entry, str):
+        names = import_module(entry.split(":")[0].rsplit(".", 1)[0] + ".names")
+        return names.VARIANTS, names.BASELINES, names.CONTROLS
+    return entry.variants, entry.baselines, entry.controls
+
+
+def check_section_names(section: dict, variants, baselines, controls, where: str) -> None:
+    """Raise ``ValueError`` naming ``where.<key>`` when a task's params section lists a variant,
+    baseline or control (or an ``init_from`` pair) that is not among the declared names."""
+    given_controls = section.get("controls") or {}
+    init_from = section.get("init_from") or {}
+    checks = (
+        ("variants", section.get("variants") or [], variants),
+        ("baselines", section.get("baselines") or [], baselines),
+        ("controls", list(given_controls), controls),
+        ("controls", list(given_controls.values()), variants),
+        ("init_from", list(init_from) + list(init_from.values()), variants),
+    )
+    for key, given, known in checks:
+        unknown = [n for n in given if n not in known]
+        if unknown:
+            raise ValueError(
+                f"{where}.{key}: unknown name '{unknown[0]}' (known: {', '.join(known) or 'none'})"
+            )

@@ -65,8 +65,9 @@ class Task(ABC):
     # -- data and training -----------------------------------------------------------------
 
     @abstractmethod
-    def datasets(self, cfg: dict, train: FeatureCache, val: FeatureCache, variant: str,
-                 seed: int) -> tuple[Dataset, Dataset]:
+    def datasets(
+        self, cfg: dict, train: FeatureCache, val: FeatureCache, variant: str, seed: int
+    ) -> tuple[Dataset, Dataset]:
         """The training dataset (with ``set_epoch(epoch)``) and a fixed validation dataset."""
 
     @abstractmethod
@@ -78,20 +79,42 @@ class Task(ABC):
     # -- evaluation ------------------------------------------------------------------------
 
     @abstractmethod
-    def evaluate(self, model: nn.Module, cfg: dict, test: FeatureCache, name: str, *,
-                 train: FeatureCache | None = None, progress: bool = True) -> Evaluation:
+    def evaluate(
+        self,
+        model: nn.Module,
+        cfg: dict,
+        test: FeatureCache,
+        name: str,
+        *,
+        train: FeatureCache | None = None,
+        progress: bool = True,
+    ) -> Evaluation:
         """A trained model on the test split; ``name`` is its variant or one of its controls."""
 
     @abstractmethod
-    def baseline(self, name: str, cfg: dict, test: FeatureCache, *,
-                 train: FeatureCache | None = None, progress: bool = True) -> Evaluation:
+    def baseline(
+        self,
+        name: str,
+        cfg: dict,
+        test: FeatureCache,
+        *,
+        train: FeatureCache | None = None,
+        progress: bool = True,
+    ) -> Evaluation:
         """The baseline ``name`` (one of :attr:`baselines`) on the test split."""
 
     # -- outputs ---------------------------------------------------------------------------
 
     @abstractmethod
-    def make_figures(self, cfg: dict, test: FeatureCache, models_dir: Path, metrics_dir: Path,
-                     predictions_dir: Path, out_dir: Path) -> list[Path]:
+    def make_figures(
+        self,
+        cfg: dict,
+        test: FeatureCache,
+        models_dir: Path,
+        metrics_dir: Path,
+        predictions_dir: Path,
+        out_dir: Path,
+    ) -> list[Path]:
         """Draw the task's figures into ``out_dir``; return the files written."""
 
     @abstractmethod
@@ -102,20 +125,15 @@ class Task(ABC):
 
     def evaluated_names(self, cfg: dict) -> list[str]:
         """Everything a run of ``cfg`` evaluates: baselines, variants, then controls."""
-        return (list(cfg.get("baselines") or []) + list(cfg.get("variants") or [])
-                + list(cfg.get("controls") or {}))
+        return (
+            list(cfg.get("baselines") or [])
+            + list(cfg.get("variants") or [])
+            + list(cfg.get("controls") or {})
+        )
 
     def check_names(self, cfg: dict, where: str) -> None:
         """Raise ``ValueError`` naming ``where`` (e.g. ``params.yaml: sync``) when the task's
         section lists a variant, baseline or control this task does not have."""
-        checks = (("variants", cfg.get("variants") or [], self.variants),
-                  ("baselines", cfg.get("baselines") or [], self.baselines),
-                  ("controls", list(cfg.get("controls") or {}), self.controls),
-                  ("controls", list((cfg.get("controls") or {}).values()), self.variants),
-                  ("init_from", list(cfg.get("init_from") or {}), self.variants),
-                  ("init_from", list((cfg.get("init_from") or {}).values()), self.variants))
-        for key, given, known in checks:
-            unknown = [n for n in given if n not in known]
-            if unknown:
-                raise ValueError(f"{where}.{key}: unknown name '{unknown[0]}' "
-                                 f"(known: {', '.join(known) or 'none'})")
+        from avrepro.tasks import check_section_names
+
+        check_section_names(cfg, self.variants, self.baselines, self.controls, where)

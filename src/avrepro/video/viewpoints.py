@@ -39,9 +39,16 @@ def angular_distance(a: Viewpoint, b: Viewpoint) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, c))))
 
 
-def sample_viewpoints(rng: np.random.Generator, k: int, yaw_deg=(-180.0, 180.0), pitch_deg=(-30.0, 30.0),
-                      hfov_deg=(25.0, 90.0), aspect=(0.75, 4 / 3), min_separation_deg: float = 0.0,
-                      max_tries: int = 100) -> list[Viewpoint]:
+def sample_viewpoints(
+    rng: np.random.Generator,
+    k: int,
+    yaw_deg=(-180.0, 180.0),
+    pitch_deg=(-30.0, 30.0),
+    hfov_deg=(25.0, 90.0),
+    aspect=(0.75, 4 / 3),
+    min_separation_deg: float = 0.0,
+    max_tries: int = 100,
+) -> list[Viewpoint]:
     """``k`` random viewpoints: yaw and pitch uniform, hfov uniform, aspect (vfov / hfov)
     log-uniform; each centre at least ``min_separation_deg`` from the earlier ones (redrawn up
     to ``max_tries`` times, then kept anyway, so the result is always ``k`` viewpoints)."""
@@ -50,8 +57,12 @@ def sample_viewpoints(rng: np.random.Generator, k: int, yaw_deg=(-180.0, 180.0),
     for _ in range(k):
         for _try in range(max_tries):
             hfov = float(rng.uniform(*hfov_deg))
-            vp = Viewpoint(float(rng.uniform(*yaw_deg)), float(rng.uniform(*pitch_deg)), hfov,
-                           min(170.0, hfov * math.exp(float(rng.uniform(*log_a)))))
+            vp = Viewpoint(
+                float(rng.uniform(*yaw_deg)),
+                float(rng.uniform(*pitch_deg)),
+                hfov,
+                min(170.0, hfov * math.exp(float(rng.uniform(*log_a)))),
+            )
             if all(angular_distance(vp, o) >= min_separation_deg for o in out):
                 break
         out.append(vp)
@@ -66,14 +77,14 @@ def crop_directions(vp: Viewpoint, out_hw: tuple[int, int]) -> tuple[np.ndarray,
     up = (1 - 2 * (np.arange(h) + 0.5) / h) * ty
     right, up = np.meshgrid(right, up)
     rays = np.stack([np.ones_like(right), -right, up])  # (front, left, up) in camera coordinates
-    f, l, u = np.tensordot(rotation_matrix(vp.yaw_deg, vp.pitch_deg), rays, axes=(1, 0))
-    return np.degrees(np.arctan2(l, f)), np.degrees(np.arctan2(u, np.hypot(f, l)))
+    front, left, up = np.tensordot(rotation_matrix(vp.yaw_deg, vp.pitch_deg), rays, axes=(1, 0))
+    return np.degrees(np.arctan2(left, front)), np.degrees(np.arctan2(up, np.hypot(front, left)))
 
 
 def _grid(vp: Viewpoint, out_hw: tuple[int, int], width: int, height: int) -> torch.Tensor:
     """grid_sample coordinates (h, w, 2) into the frame padded by one wrapped column per side."""
     az, el = crop_directions(vp, out_hw)
-    u = np.mod(0.5 - az / 360.0, 1.0) * width          # continuous pixel coordinates
+    u = np.mod(0.5 - az / 360.0, 1.0) * width  # continuous pixel coordinates
     v = (0.5 - el / 180.0) * height
     gx = (u + 1.0) / (width + 2) * 2 - 1
     gy = v / height * 2 - 1

@@ -10,16 +10,16 @@ import torch
 from torchvision.models import ResNet18_Weights, resnet18
 
 from avrepro.nets.resnet import resnet18_trunk
-from avrepro.tasks.binaural.model import VARIANTS, build_model
+from avrepro.tasks.binaural.model import build_model
+from avrepro.tasks.binaural.names import VARIANTS
+from helpers.configs import task_config
 
-CFG = {"ngf": 8, "visual_channels": 8, "weights": "none"}
-
-
+MODEL = task_config("binaural")["model"]  # the smoke nets: ngf 8, 8 visual channels, no weights
 RIR_SHAPE = (2, 3, 4)
 
 
 def model_of(variant, **kw):
-    return build_model(variant, CFG, (32, 64), rir_shape=RIR_SHAPE, **kw)
+    return build_model(variant, (32, 64), **MODEL, rir_shape=RIR_SHAPE, **kw)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -103,9 +103,9 @@ def test_param_groups_cover_every_parameter_once():
 
 def test_unknown_variant_and_missing_rir_shape():
     with pytest.raises(ValueError, match="unknown binaural variant 'apnet'"):
-        build_model("apnet", CFG, (32, 64))
+        build_model("apnet", (32, 64), **MODEL)
     with pytest.raises(ValueError, match="rir_shape"):
-        build_model("full", CFG, (32, 64))
+        build_model("full", (32, 64), **MODEL)
 
 
 def test_imagenet_offline_falls_back_with_a_note(monkeypatch):

@@ -10,11 +10,17 @@ from avrepro.nets.sound_unet import SoundUNet
 from avrepro.tasks.separation import spectral
 from avrepro.tasks.separation.model import PixelPlayer, build_model
 from avrepro.tasks.separation.task import SeparationTask
+from helpers.configs import task_config
 
-MODEL = {"channels": 8, "ngf": 4, "unet_levels": 7, "output_stride": 16, "weights": "none",
-         "visual_activation": "sigmoid", "visual_pool": "max"}
-ACFG = {"window": 16383, "n_fft": 510, "hop": 128, "warp_bins": 128, "log_freq": True}
-LOSS = {"weighted": True, "weight_min": 1e-3, "weight_max": 10.0, "ratio_clip": 5.0}
+# the smoke profile's net at output stride 16; a longer window: 128 warped rows x 128 frames
+CFG = task_config(
+    "separation",
+    {
+        "model": {"output_stride": 16},
+        "audio": {"window": 16383, "n_fft": 510, "hop": 128, "warp_bins": 128, "log_freq": True},
+    },
+)
+MODEL, ACFG = CFG["model"], CFG["audio"]
 
 
 @pytest.mark.parametrize("stride", [8, 16, 32])
@@ -43,7 +49,7 @@ def test_frame_net_and_sound_net_shapes():
 
 
 def test_pixelplayer_masks_and_sound_maps():
-    model = build_model("binary", MODEL).eval()
+    model = build_model("binary", **MODEL).eval()
     assert model.mask_kind == "binary"
     log_mag = torch.randn(2, 1, 128, 128)
     frames = torch.randn(2, 3, 1, 3, 64, 128)  # B=2 mixtures of N=3 videos, one frame each
@@ -68,13 +74,13 @@ def test_pixelplayer_masks_and_sound_maps():
     others = torch.cat([pixel[0, 0].flatten()[:21], pixel[0, 0].flatten()[22:]])
     assert torch.allclose(others, torch.full_like(others, 0.5), atol=1e-6)
     with pytest.raises(ValueError, match="unknown separation variant"):
-        build_model("soft", MODEL)
+        build_model("soft", **MODEL)
 
 
 def test_autocast_keeps_the_frame_head_and_synthesizer_in_fp32():
     """Under bf16 autocast the trunks run in bf16 but the frame head, the max pool and the
     synthesizer stay fp32, so near-1 sigmoids do not tie at the pool's maximum."""
-    model = build_model("binary", MODEL).eval()
+    model = build_model("binary", **MODEL).eval()
     log_mag, frames = torch.randn(2, 1, 128, 128), torch.randn(2, 2, 1, 3, 64, 128)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         assert model.visual.features(frames[:, 0, 0]).dtype == torch.bfloat16
@@ -89,7 +95,9 @@ def test_autocast_keeps_the_frame_head_and_synthesizer_in_fp32():
 def test_param_groups_cover_every_parameter_once():
     model = PixelPlayer(8, 4, 7)
     groups = SeparationTask().param_groups(
-        model, {"train": {"lr_frame": 1e-4, "lr_sound": 1e-3, "lr_synthesizer": 2e-3}})
+        model,
+        task_config("separation", {"train": {"lr_frame": 1e-4, "lr_sound": 1e-3, "lr_synthesizer": 2e-3}}),
+    )
     ids = [id(p) for g in groups for p in g["params"]]
     assert len(ids) == len(set(ids)) == len(list(model.parameters()))
     lrs = {g["name"]: g["lr"] for g in groups}
@@ -110,10 +118,10 @@ def test_a_few_training_steps_lower_the_loss(variant):
     blue = torch.zeros(3, 32, 32)
     blue[2] = 2.0
     frames = torch.stack([torch.stack([red, blue]), torch.stack([blue, red])])[:, :, None]
-    cfg = {"audio": ACFG, "loss": LOSS}
-    model = build_model(variant, {**MODEL, "channels": 4, "ngf": 2})
-    model.train()
+    cfg = task_config("separation", {"model": {**MODEL, "channels": 4, "ngf": 2}, "audio": ACFG})
     task = SeparationTask()
+    model = task.build_model(cfg, variant)
+    model.train()
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     batch = {"audio": audio, "frames": frames}
     losses = []

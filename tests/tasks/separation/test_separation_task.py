@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from avrepro.tasks.separation.data import SeparationMixes, clip_classes, evaluation_mixtures
+from helpers.configs import task_config
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,17 @@ def trained(sep, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("sep_models")
     cfg = {k: v for k, v in sep["cfg"].items() if k not in ("eval", "variants", "baselines")}
-    train(get_task("separation"), cfg, "binary", sep["caches"]["train"], sep["caches"]["val"],
-          out / "binary", seed=0, device="cpu", progress=False)
+    train(
+        get_task("separation"),
+        cfg,
+        "binary",
+        sep["caches"]["train"],
+        sep["caches"]["val"],
+        out / "binary",
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
     return out
 
 
@@ -57,18 +67,24 @@ def test_evaluation_of_model_and_baselines_then_figures_and_report(sep, trained,
     from avrepro.engine.evaluate import evaluate
     from avrepro.report.build import build_report
 
-    cfg = {k: v for k, v in sep["cfg"].items() if k != "train"}
-    cfg["eval"] = {**cfg["eval"], "workers": 2}
+    cfg = {k: v for k, v in task_config("separation", {"eval": {"workers": 2}}).items() if k != "train"}
     test, train = sep["caches"]["test"], sep["caches"]["train"]
     metrics, preds = tmp_path / "metrics", tmp_path / "predictions" / "separation"
     results = {}
     for name in ["binary", "mixture", "ibm", "irm", "nmf", "nmf_supervised"]:
         ckpt = trained / name / "best.pt" if name == "binary" else None
-        results[name] = evaluate("separation", copy.deepcopy(cfg), name, test, ckpt,
-                                 metrics / f"separation_{name}.json",
-                                 metrics / f"separation_{name}_clips.csv",
-                                 predictions_dir=preds / name if name == "binary" else None,
-                                 progress=False, train_cache=train if name == "nmf_supervised" else None)
+        results[name] = evaluate(
+            "separation",
+            copy.deepcopy(cfg),
+            name,
+            test,
+            ckpt,
+            metrics / f"separation_{name}.json",
+            metrics / f"separation_{name}_clips.csv",
+            predictions_dir=preds / name if name == "binary" else None,
+            progress=False,
+            train_cache=train if name == "nmf_supervised" else None,
+        )
     for name, s in results.items():
         assert {"sdr", "sir", "sar", "sdr_mixture", "sdr_sem", "n_clips"} <= set(s), name
         assert 0 < s["n_clips"] <= cfg["eval"]["mixtures"]
@@ -81,8 +97,14 @@ def test_evaluation_of_model_and_baselines_then_figures_and_report(sep, trained,
         assert 0 <= model[key] <= 1
     assert model["pointing_accuracy_chance"] == model["box_share"] > 0
     files = sorted(p.name for p in (preds / "binary").iterdir())
-    assert {"mix000.json", "mix000_masks.npy", "mix000_maps.npy", "mix000_mixture.wav",
-            "mix000_true0.wav", "mix000_est1.wav"} <= set(files)
+    assert {
+        "mix000.json",
+        "mix000_masks.npy",
+        "mix000_maps.npy",
+        "mix000_mixture.wav",
+        "mix000_true0.wav",
+        "mix000_est1.wav",
+    } <= set(files)
     desc = json.loads((preds / "binary" / "mix000.json").read_text())
     assert len(desc["boxes"]) == len(desc["clips"]) == cfg["mix"]["n"]
     masks = np.load(preds / "binary" / "mix000_masks.npy")
@@ -93,13 +115,24 @@ def test_evaluation_of_model_and_baselines_then_figures_and_report(sep, trained,
     figs = tmp_path / "figures" / "separation"
     written = make_figures(sep["cfg"], test, trained, metrics, preds, figs)
     names = {p.name for p in written}
-    assert {"loss_curves.png", "metrics.png", "sdr_clips.png", "spectrograms_binary_mix000.png",
-            "localization_binary_mix000.png", "audio_binary_mix000_est0.wav"} <= names
+    assert {
+        "loss_curves.png",
+        "metrics.png",
+        "sdr_clips.png",
+        "spectrograms_binary_mix000.png",
+        "localization_binary_mix000.png",
+        "audio_binary_mix000_est0.wav",
+    } <= names
     assert all(p.is_file() and p.stat().st_size > 0 for p in written)
 
-    md = build_report({"profile": "smoke", "dataset": "synthetic", "separation": sep["cfg"]},
-                      tmp_path / "report.md", metrics, tmp_path / "figures", tmp_path / "tables",
-                      tasks=["separation"])
+    md = build_report(
+        {"profile": "smoke", "separation": sep["cfg"]},
+        tmp_path / "report.md",
+        metrics,
+        tmp_path / "figures",
+        tmp_path / "tables",
+        tasks=["separation"],
+    )
     assert "## Sound separation and localization" in md
     assert "localization_binary_mix000.png" in md and "separation_metrics.md" in md
     assert (tmp_path / "tables" / "separation_metrics.csv").is_file()
@@ -110,14 +143,30 @@ def test_unknown_baseline_and_nmf_without_train_split_fail_clearly(sep):
 
     cfg = {k: v for k, v in sep["cfg"].items() if k != "train"}
     with pytest.raises(ValueError, match="unknown separation baseline"):
-        SeparationTask().evaluate(None, cfg, sep["caches"]["test"], "oracle", progress=False)
+        SeparationTask().baseline("oracle", cfg, sep["caches"]["test"], progress=False)
     with pytest.raises(ValueError, match="needs_train"):
-        SeparationTask().evaluate(None, cfg, sep["caches"]["test"], "nmf_supervised", progress=False)
+        SeparationTask().baseline("nmf_supervised", cfg, sep["caches"]["test"], progress=False)
 
 
-@pytest.mark.parametrize("pointing, verdict", [(0.37, "Localization is learnt, weakly"),
-                                               (0.55, "Localization is learnt, clearly"),
-                                               (0.25, "Localization is **not** learnt")])
+def test_names_are_declared_once_and_every_baseline_has_a_masker():
+    from avrepro.tasks.separation import names
+    from avrepro.tasks.separation.baselines import MASKERS
+    from avrepro.tasks.separation.task import SeparationTask
+
+    assert tuple(MASKERS) == names.BASELINES == SeparationTask.baselines
+    assert SeparationTask.variants == names.VARIANTS and SeparationTask.figures is names.FIGURES
+    assert set(names.UPPER_BOUNDS) <= set(names.BASELINES)
+    assert SeparationTask.metric_keys == names.SEPARATION_KEYS + names.LOCALIZATION_KEYS
+
+
+@pytest.mark.parametrize(
+    "pointing, verdict",
+    [
+        (0.37, "Localization is learnt, weakly"),
+        (0.55, "Localization is learnt, clearly"),
+        (0.25, "Localization is **not** learnt"),
+    ],
+)
 def test_report_localization_verdict_follows_the_standard_error(tmp_path, pointing, verdict):
     """Pointing 2+ SE above the box share is learnt (clearly from twice chance); inside 2 SE it is not."""
     from avrepro.report.build import build_report
@@ -126,11 +175,25 @@ def test_report_localization_verdict_follows_the_standard_error(tmp_path, pointi
     metrics.mkdir()
     base = {"sdr": 6.0, "sdr_sem": 0.4, "sir": 9.0, "sar": 14.0, "sdr_mixture": 0.8, "n_clips": 128}
     (metrics / "separation_mixture.json").write_text(json.dumps({**base, "sdr": 0.8}))
-    (metrics / "separation_binary.json").write_text(json.dumps(
-        {**base, "pointing_accuracy": pointing, "pointing_accuracy_sem": 0.03,
-         "map_mass_in_box": 0.3, "box_share": 0.235}))
-    cfg = {"variants": ["binary"], "baselines": ["mixture"], "mix": {"n": 2}, "model": {"weights": "none"}}
-    md = build_report({"profile": "default", "dataset": "synthetic", "separation": cfg},
-                      tmp_path / "report.md", metrics, tmp_path / "figures", tmp_path / "tables",
-                      tasks=["separation"])
+    (metrics / "separation_binary.json").write_text(
+        json.dumps(
+            {
+                **base,
+                "pointing_accuracy": pointing,
+                "pointing_accuracy_sem": 0.03,
+                "map_mass_in_box": 0.3,
+                "box_share": 0.235,
+            }
+        )
+    )
+    cfg = task_config("separation", {"variants": ["binary"], "baselines": ["mixture"]})
+    assert cfg["mix"]["n"] == 2 and cfg["model"]["weights"] == "none"
+    md = build_report(
+        {"profile": "default", "separation": cfg},
+        tmp_path / "report.md",
+        metrics,
+        tmp_path / "figures",
+        tmp_path / "tables",
+        tasks=["separation"],
+    )
     assert verdict in md

@@ -1,83 +1,26 @@
-"""Sync task data: aligned vs shifted examples, the shortcut guard, determinism.
-
-``ToyCache`` (a clip whose sprite flashes on every note onset, with boxes in its meta) is also
-used by the other sync tests.
-"""
+"""Sync task data: aligned vs shifted examples, the shortcut guard, determinism (on the toy
+clips of :mod:`sync_toy`, whose sprite flashes on every note onset)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from sync_toy import FPS, SAMPLE, TOY_CFG, ToyCache
 
-from avrepro.tasks.sync.data import (SyncExamples, allowed_shifts, draw_pair, eval_pairs, geometry,
-                                     make_example)
-
-SAMPLE = {"seconds": 1.0, "shift_seconds": [0.3, 1.0], "max_overlap": 0.6, "rms": 0.1, "flip": True}
-FPS, RATE = 10.0, 4000
-
-
-class ToyCache:
-    """Duck-typed FeatureCache: clips of ``seconds`` with one flashing square per clip.
-
-    Every note onset is a decaying noise burst in the audio and, on its frame, a white square
-    (grey otherwise); onsets fall on random frames (each with probability 0.4), so two different
-    windows of a clip practically never share one onset pattern.
-    """
-
-    def __init__(self, n_clips: int = 3, seconds: float = 3.0, size: tuple[int, int] = (32, 16),
-                 seed: int = 0):
-        rng = np.random.default_rng(seed)
-        self.clip_ids = [f"toy{i:03d}" for i in range(n_clips)]
-        self.frame_size = size
-        self.sample_rate, self.fps = RATE, FPS
-        w, h = size
-        n_frames, n = int(seconds * FPS), int(seconds * RATE)
-        spf = int(RATE / FPS)
-        self._audio, self._frames, self._meta, self.onsets = [], [], [], []
-        for _ in range(n_clips):
-            onsets = np.flatnonzero(rng.random(n_frames) < 0.4)
-            audio = rng.standard_normal(n) * 0.002
-            frames = np.full((n_frames, h, w, 3), 30, dtype=np.uint8)
-            box = [w // 4, h // 4, w // 4 + w // 4, h // 4 + h // 2]
-            frames[:, box[1]:box[3], box[0]:box[2]] = 90
-            for f in onsets:
-                burst = rng.standard_normal(spf) * np.exp(-np.arange(spf) / (spf / 6))
-                audio[f * spf:(f + 1) * spf] += 0.5 * burst
-                frames[f, box[1]:box[3], box[0]:box[2]] = 255
-            self._audio.append(np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16)[None])
-            self._frames.append(frames)
-            scale = 4  # meta boxes are given on a frame 4x the cached size
-            self._meta.append({"frame_size": [w * scale, h * scale], "sources": [
-                {"class": "toy", "boxes": [[v * scale for v in box]] * n_frames}]})
-            self.onsets.append(onsets)
-
-    def __len__(self) -> int:
-        return len(self.clip_ids)
-
-    def audio(self, i):
-        return self._audio[i]
-
-    def audio_float(self, i):
-        return self._audio[i].astype(np.float32) / 32767.0
-
-    def frames(self, i):
-        return self._frames[i]
-
-    def info(self, i):
-        return {"clip_id": self.clip_ids[i], "n_samples": self._audio[i].shape[1],
-                "n_frames": len(self._frames[i])}
-
-    def meta(self, i):
-        return self._meta[i]
-
-    def position(self, clip_id):
-        return self.clip_ids.index(clip_id)
+from avrepro.tasks.sync.data import (
+    SyncExamples,
+    allowed_shifts,
+    draw_pair,
+    eval_pairs,
+    geometry,
+    make_example,
+)
 
 
 def onset_track(audio: np.ndarray, n_frames: int) -> np.ndarray:
     """Per-frame energy of an audio window (which frames hold a burst)."""
-    return np.square(audio[:n_frames * (len(audio) // n_frames)]).reshape(n_frames, -1).mean(axis=1)
+    return np.square(audio[: n_frames * (len(audio) // n_frames)]).reshape(n_frames, -1).mean(axis=1)
 
 
 def flash_track(frames: torch.Tensor) -> np.ndarray:
@@ -93,7 +36,7 @@ def in_sync(frames: torch.Tensor, audio: np.ndarray) -> bool:
 
 def test_shifted_audio_flips_the_label():
     cache = ToyCache(n_clips=4)
-    ds = SyncExamples(cache, {"sample": SAMPLE}, seed=3, per_clip=6, train=False)
+    ds = SyncExamples(cache, TOY_CFG, seed=3, per_clip=6, train=False)
     for idx in range(len(ds)):
         ex = ds[idx]
         assert ex["label"].tolist() == [0.0, 1.0]
@@ -104,8 +47,9 @@ def test_shifted_audio_flips_the_label():
         shift_frames = round(float(ex["shift"][1]) * FPS)
         assert abs(shift_frames) >= 4  # max_overlap 0.6 of 10 frames -> at least 4 frames apart
         # the same pair with the shift undone is in sync again: the label follows the shift
-        undone = make_example(cache, idx % len(cache), SAMPLE, ds.geo[idx % len(cache)],
-                              (int(ex["start"]), int(ex["start"])))
+        undone = make_example(
+            cache, idx % len(cache), SAMPLE, ds.geo[idx % len(cache)], (int(ex["start"]), int(ex["start"]))
+        )
         assert in_sync(undone["frames"], undone["audio"][1].numpy())
 
 
@@ -138,13 +82,13 @@ def test_aligned_and_shifted_audio_starts_share_one_distribution():
 
 def test_examples_are_a_function_of_seed_epoch_index():
     cache = ToyCache(n_clips=2)
-    a = SyncExamples(cache, {"sample": SAMPLE}, seed=5, per_clip=3)
-    b = SyncExamples(cache, {"sample": SAMPLE}, seed=5, per_clip=3)
+    a = SyncExamples(cache, TOY_CFG, seed=5, per_clip=3)
+    b = SyncExamples(cache, TOY_CFG, seed=5, per_clip=3)
     for k in ("frames", "audio", "shift"):
         assert torch.equal(a[4][k], b[4][k])
     a.set_epoch(1)
     assert not torch.equal(a[4]["audio"], b[4]["audio"]) or not torch.equal(a[4]["frames"], b[4]["frames"])
-    fixed = SyncExamples(cache, {"sample": SAMPLE}, seed=5, per_clip=3, fixed=True)
+    fixed = SyncExamples(cache, TOY_CFG, seed=5, per_clip=3, fixed=True)
     first = fixed[2]["audio"].clone()
     fixed.set_epoch(7)
     assert torch.equal(fixed[2]["audio"], first)
@@ -159,4 +103,4 @@ def test_examples_are_a_function_of_seed_epoch_index():
 def test_clip_too_short_for_a_shift_is_named():
     cache = ToyCache(n_clips=1, seconds=1.2)
     with pytest.raises(ValueError, match="toy000"):
-        SyncExamples(cache, {"sample": SAMPLE}, seed=0, per_clip=1)
+        SyncExamples(cache, TOY_CFG, seed=0, per_clip=1)

@@ -1,21 +1,25 @@
-"""Sync net: shapes, the CAM's relation to the logit, blanked inputs of the controls, CAM scores."""
+"""Sync net: shapes, the CAM's relation to the logit, blanked inputs of the shortcut variants, the
+losses, CAM scores."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from sync_toy import TINY, TOY_CFG
 
 from avrepro.nets.audio1d import WaveformTrunk, mu_law
+from avrepro.tasks import get_task
 from avrepro.tasks.sync.cam import display_map, heatmap, localization, upsample, window_boxes
-from avrepro.tasks.sync.model import build_model
+from avrepro.tasks.sync.losses import sync_losses
+from avrepro.tasks.sync.model import INPUTS, build_model
+from avrepro.tasks.sync.names import VARIANTS
 from helpers import ROOT
 
-TINY = {"audio_widths": [4, 8, 8], "audio_kernels": [9, 5], "audio_strides": [4, 2, 2],
-        "video_widths": [4, 8, 8, 8], "conv1_kernel": [3, 3, 3], "time_strides": [2, 1, 1, 1, 1],
-        "space_strides": [2, 1, 1, 1, 1], "fusion_audio": 4, "fusion_hidden": 8, "blocks": [1, 1, 1]}
+
+def toy_net(variant: str):
+    """The toy-sized net of ``variant``, built as the engine builds it."""
+    return get_task("sync").build_model(TOY_CFG, variant)
 
 
 def inputs(b=2, k=2, t=10, h=16, w=32, n=4000, seed=0):
@@ -26,7 +30,7 @@ def inputs(b=2, k=2, t=10, h=16, w=32, n=4000, seed=0):
 @torch.no_grad()
 def test_shapes_and_cam_is_the_logit_layer_on_the_last_map():
     torch.manual_seed(0)
-    net = build_model("fused", TINY).eval()
+    net = toy_net("fused").eval()
     frames, audio = inputs()
     logits, cam = net(frames, audio, cam=True)
     assert logits.shape == (2, 2)
@@ -43,13 +47,13 @@ def test_shapes_and_cam_is_the_logit_layer_on_the_last_map():
 
 
 @torch.no_grad()
-def test_controls_ignore_the_blanked_input():
+def test_shortcut_variants_ignore_the_blanked_input():
     torch.manual_seed(0)
     frames, audio = inputs()
     other_frames, other_audio = inputs(seed=1)
-    audio_only = build_model("audio_only", TINY).eval()
-    video_only = build_model("video_only", TINY).eval()
-    fused = build_model("fused", TINY).eval()
+    audio_only = toy_net("audio_only").eval()
+    video_only = toy_net("video_only").eval()
+    fused = toy_net("fused").eval()
     assert torch.equal(audio_only(frames, audio), audio_only(other_frames, audio))
     assert torch.equal(video_only(frames, audio), video_only(frames, other_audio))
     out = video_only(frames, audio)
@@ -57,7 +61,17 @@ def test_controls_ignore_the_blanked_input():
     assert not torch.allclose(fused(frames, audio), fused(other_frames, audio))
     assert not torch.allclose(fused(frames, audio), fused(frames, other_audio))
     with pytest.raises(ValueError, match="unknown sync variant"):
-        build_model("stereo", TINY)
+        build_model("stereo", **TINY)
+    assert set(INPUTS) == set(VARIANTS)  # every variant says which inputs it sees
+
+
+def test_losses_are_bce_and_logged_accuracy():
+    logits = torch.tensor([[-2.0, 1.0], [0.5, 3.0]], requires_grad=True)
+    labels = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+    out = sync_losses(logits, labels)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    assert set(out) == {"loss", "accuracy"} and torch.equal(out["loss"], expected)
+    assert out["accuracy"].item() == 0.75 and not out["accuracy"].requires_grad  # 0.5 > 0: wrong
 
 
 def test_audio_trunk_and_mu_law():
@@ -72,8 +86,10 @@ def test_audio_trunk_and_mu_law():
 
 
 def test_localization_scores_against_scaled_boxes():
-    meta = {"frame_size": [128, 64], "sources": [
-        {"boxes": [[32, 16, 48, 40], [30, 16, 50, 44], [0, 0, 0, 0]]}]}
+    meta = {
+        "frame_size": [128, 64],
+        "sources": [{"boxes": [[32, 16, 48, 40], [30, 16, 50, 44], [0, 0, 0, 0]]}],
+    }
     boxes = window_boxes(meta, 0, 3, (32, 16))  # union over the window, scaled by 1/4
     assert boxes == [[7, 4, 13, 11]]
     heat = np.zeros((16, 32))
@@ -94,17 +110,19 @@ def test_localization_scores_against_scaled_boxes():
     assert np.isnan(localization(heat, [])["map_mass_in_box"])
 
 
-@pytest.mark.parametrize("profile, frames_shape, cam_shape", [
-    ("default", (15, 32, 64), (8, 8, 16)),    # CAM at 1/4 of the frame: 8 x 16 cells
-    ("paper", (16, 64, 64), (2, 4, 4)),       # the official CAM net: time / 8, space / 16
-])
+@pytest.mark.parametrize(
+    "profile, frames_shape, cam_shape",
+    [
+        ("default", (15, 32, 64), (8, 8, 16)),  # CAM at 1/4 of the frame: 8 x 16 cells
+        ("paper", (16, 64, 64), (2, 4, 4)),  # the official CAM net: time / 8, space / 16
+    ],
+)
 @torch.no_grad()
 def test_profiles_build_the_documented_nets(profile, frames_shape, cam_shape):
     from avrepro.config import load_params
 
-    cfg = load_params(ROOT / "params.yaml",
-                      overrides={"profile": profile})["sync"]
-    net = build_model("fused", cfg["model"]).eval()
+    cfg = load_params(ROOT / "params.yaml", overrides={"profile": profile})["sync"]
+    net = get_task("sync").build_model(cfg, "fused").eval()
     t = frames_shape[0]
     n = int(round(t / 10 * cfg["features"]["sample_rate"]))
     logits, cam = net(torch.zeros(1, 3, *frames_shape), torch.zeros(1, 2, n), cam=True)

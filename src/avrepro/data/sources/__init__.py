@@ -9,8 +9,9 @@ Every source module has ``fetch(cfg, out_dir, downloads_dir, workers=1, progress
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 #: dataset name -> module under avrepro.data.sources
 SOURCES = {
@@ -22,13 +23,20 @@ SOURCES = {
 }
 
 
-def fetch_dataset(name: str, cfg: Mapping[str, Any], out_dir: str | Path,
-                  downloads_dir: str | Path | None = None, workers: int = 1,
-                  progress: bool = True) -> dict:
+def fetch_dataset(
+    name: str,
+    cfg: Mapping[str, Any],
+    out_dir: str | Path,
+    downloads_dir: str | Path | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict:
     """Fetch and convert dataset ``name`` (params ``datasets.<name>``) into ``out_dir``."""
     if name not in SOURCES:
-        raise ValueError(f"unknown dataset {name!r} (real datasets: {', '.join(SOURCES)}; "
-                         f"the synthetic one is made by `avrepro synthesize`)")
+        raise ValueError(
+            f"unknown dataset {name!r} (real datasets: {', '.join(SOURCES)}; "
+            f"the synthetic one is made by `avrepro synthesize`)"
+        )
     module = importlib.import_module(f"avrepro.data.sources.{SOURCES[name]}")
     out_dir = Path(out_dir)
     downloads_dir = Path(downloads_dir) if downloads_dir else out_dir.parent.parent / "downloads" / name

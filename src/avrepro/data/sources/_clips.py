@@ -14,10 +14,11 @@ import math
 import multiprocessing as mp
 import shutil
 import sys
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -53,9 +54,16 @@ def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return resample_poly(audio, frac.numerator, frac.denominator, axis=-1).astype(np.float32)
 
 
-def convert_clip(clip_id: str, video_in: str | Path, audio_in: str | Path, out_dir: str | Path,
-                 cfg: Mapping[str, Any], audio_dir: str = "binaural_audios",
-                 channels: int | None = None, meta: Mapping[str, Any] | None = None) -> dict:
+def convert_clip(
+    clip_id: str,
+    video_in: str | Path,
+    audio_in: str | Path,
+    out_dir: str | Path,
+    cfg: Mapping[str, Any],
+    audio_dir: str = "binaural_audios",
+    channels: int | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> dict:
     """Convert one clip; returns its meta. Raises :class:`MediaError` naming the bad file.
 
     ``cfg``: ``sample_rate``, ``fps``, optional ``frame_width``/``frame_height``.
@@ -84,11 +92,20 @@ def convert_clip(clip_id: str, video_in: str | Path, audio_in: str | Path, out_d
         write_mp4(video_out, frames, fps=int(round(fps)))
         del frames
     write_wav(out_dir / audio_dir / f"{clip_id}.wav", audio, rate)
-    info = {"clip_id": clip_id, "group": clip_id, "fps": fps, "sample_rate": rate,
-            "duration_s": round(audio.shape[1] / rate, 6), "channels": int(audio.shape[0]),
-            "n_frames": n_frames, "frame_size": [width, height],
-            "source_video": Path(video_in).name, "source_audio": Path(audio_in).name,
-            "source_fps": fps_in, "source_sample_rate": rate_in}
+    info = {
+        "clip_id": clip_id,
+        "group": clip_id,
+        "fps": fps,
+        "sample_rate": rate,
+        "duration_s": round(audio.shape[1] / rate, 6),
+        "channels": int(audio.shape[0]),
+        "n_frames": n_frames,
+        "frame_size": [width, height],
+        "source_video": Path(video_in).name,
+        "source_audio": Path(audio_in).name,
+        "source_fps": fps_in,
+        "source_sample_rate": rate_in,
+    }
     info.update(dict(meta or {}))
     write_json(out_dir / "meta" / f"{clip_id}.json", info)
     return info
@@ -97,24 +114,27 @@ def convert_clip(clip_id: str, video_in: str | Path, audio_in: str | Path, out_d
 def _convert_job(args) -> tuple[str, dict | None, list[tuple[str, str]]]:
     clip_id, video_in, audio_in, out_dir, cfg, audio_dir, channels, meta = args
     try:
-        return clip_id, convert_clip(clip_id, video_in, audio_in, out_dir, cfg, audio_dir,
-                                     channels, meta), []
+        return clip_id, convert_clip(clip_id, video_in, audio_in, out_dir, cfg, audio_dir, channels, meta), []
     except MediaError as exc:
         return clip_id, None, [(Path(exc.path).name, exc.reason)]
     except (OSError, ValueError) as exc:
         return clip_id, None, [("", f"{exc.__class__.__name__}: {exc}")]
 
 
-def convert_clips(jobs: Iterable[tuple[str, Path, Path, Mapping | None]], out_dir: str | Path,
-                  cfg: Mapping[str, Any], audio_dir: str = "binaural_audios",
-                  channels: int | None = None, workers: int = 1, progress: bool = True,
-                  desc: str = "convert") -> tuple[list[str], list[dict]]:
+def convert_clips(
+    jobs: Iterable[tuple[str, Path, Path, Mapping | None]],
+    out_dir: str | Path,
+    cfg: Mapping[str, Any],
+    audio_dir: str = "binaural_audios",
+    channels: int | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    desc: str = "convert",
+) -> tuple[list[str], list[dict]]:
     """Convert ``(clip_id, video, audio, extra meta)`` jobs; returns (converted ids, issue rows)."""
-    args = [(c, str(v), str(a), str(out_dir), dict(cfg), audio_dir, channels, m)
-            for c, v, a, m in jobs]
+    args = [(c, str(v), str(a), str(out_dir), dict(cfg), audio_dir, channels, m) for c, v, a, m in jobs]
     done, issues = [], []
-    bar = tqdm(total=len(args), desc=desc, unit="clip", file=sys.stderr, disable=not progress,
-               leave=False)
+    bar = tqdm(total=len(args), desc=desc, unit="clip", file=sys.stderr, disable=not progress, leave=False)
     with bar:
         if workers > 1 and len(args) > 1:
             with ProcessPoolExecutor(min(workers, len(args)), mp_context=mp.get_context("spawn")) as pool:
@@ -150,10 +170,14 @@ def pair_clips(video_dir: Path, audio_dir: Path) -> tuple[list[tuple[str, Path, 
     videos = {p.stem: p for p in video_dir.glob("*.mp4")} if video_dir.is_dir() else {}
     audios = {p.stem: p for p in audio_dir.glob("*.wav")} if audio_dir.is_dir() else {}
     pairs = [(c, videos[c], audios[c]) for c in sorted(set(videos) & set(audios))]
-    issues = [{"clip_id": c, "file": f"{audio_dir.name}/{c}.wav", "reason": "no audio for this video"}
-              for c in sorted(set(videos) - set(audios))]
-    issues += [{"clip_id": c, "file": f"{video_dir.name}/{c}.mp4", "reason": "no video for this audio"}
-               for c in sorted(set(audios) - set(videos))]
+    issues = [
+        {"clip_id": c, "file": f"{audio_dir.name}/{c}.wav", "reason": "no audio for this video"}
+        for c in sorted(set(videos) - set(audios))
+    ]
+    issues += [
+        {"clip_id": c, "file": f"{video_dir.name}/{c}.mp4", "reason": "no video for this audio"}
+        for c in sorted(set(audios) - set(videos))
+    ]
     return pairs, issues
 
 

@@ -13,16 +13,25 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from avrepro.data.sources._clips import resample, target_size, write_report
 from avrepro.io import atomic_dir, write_json
-from avrepro.media import MediaError, open_media, read_media_audio, write_mp4, write_wav
+from avrepro.media import (
+    MediaError,
+    average_fps,
+    open_media,
+    read_media_audio,
+    video_stream,
+    write_mp4,
+    write_wav,
+)
 
 WATCH_URL = "https://www.youtube.com/watch?v={id}"
 DEFAULT_FORMAT = "18/best[ext=mp4][acodec!=none][vcodec!=none]/best"
@@ -76,7 +85,8 @@ def ytdlp_command(cfg: Mapping[str, Any]) -> list[str]:
     raise MissingYtDlpError(
         f"yt-dlp is not installed (needed to fetch YouTube-listed datasets; it is an optional "
         f"dependency): pip install yt-dlp  (looked for the command {parts[0] if parts else 'yt-dlp'!r} "
-        f"and the yt_dlp module)")
+        f"and the yt_dlp module)"
+    )
 
 
 def classify_failure(stderr: str) -> str:
@@ -89,16 +99,28 @@ def classify_failure(stderr: str) -> str:
     return ("yt-dlp failed: " + errors[-1][:300]) if errors else "yt-dlp failed"
 
 
-def fetch_video(cmd: list[str], video_id: str, dest: Path, fmt: str = DEFAULT_FORMAT,
-                timeout: float = 900.0) -> str | None:
+def fetch_video(
+    cmd: list[str], video_id: str, dest: Path, fmt: str = DEFAULT_FORMAT, timeout: float = 900.0
+) -> str | None:
     """Download one video to ``dest`` (atomically); ``None`` on success, else the reason."""
     if dest.is_file():
         return None
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.stem}.part{dest.suffix}")
-    args = cmd + ["--no-playlist", "--quiet", "--no-warnings", "--no-progress", "-f", fmt,
-                  "--merge-output-format", dest.suffix.lstrip(".") or "mp4",
-                  "-o", str(tmp), "--", WATCH_URL.format(id=video_id)]
+    args = cmd + [
+        "--no-playlist",
+        "--quiet",
+        "--no-warnings",
+        "--no-progress",
+        "-f",
+        fmt,
+        "--merge-output-format",
+        dest.suffix.lstrip(".") or "mp4",
+        "-o",
+        str(tmp),
+        "--",
+        WATCH_URL.format(id=video_id),
+    ]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -117,11 +139,9 @@ def decode_frames(path: str | Path, cfg: Mapping[str, Any], t_end: float | None 
     fps = float(cfg["fps"])
     frames, next_t, t0 = [], 0.0, None
     with open_media(path, "corrupt or truncated video") as container:
-        if not container.streams.video:
-            raise MediaError(path, "no video stream")
-        stream = container.streams.video[0]
+        stream = video_stream(container, path)
         width, height = target_size(stream.codec_context.width, stream.codec_context.height, cfg)
-        rate = float(stream.average_rate) if stream.average_rate else fps
+        rate = average_fps(stream, default=fps)
         for frame in container.decode(stream):
             t = float(frame.pts * stream.time_base) if frame.pts is not None else len(frames) / rate
             t0 = t if t0 is None else t0
@@ -131,8 +151,9 @@ def decode_frames(path: str | Path, cfg: Mapping[str, Any], t_end: float | None 
             img = None
             while next_t < t + 1.0 / rate - 1e-6:
                 if img is None:
-                    img = frame.reformat(width=width, height=height, format="rgb24",
-                                         interpolation="AREA").to_ndarray(format="rgb24")
+                    img = frame.reformat(
+                        width=width, height=height, format="rgb24", interpolation="AREA"
+                    ).to_ndarray(format="rgb24")
                 frames.append(img)
                 next_t = len(frames) / fps
     if not frames:
@@ -140,8 +161,15 @@ def decode_frames(path: str | Path, cfg: Mapping[str, Any], t_end: float | None 
     return np.stack(frames)
 
 
-def convert_segment(seg: Segment, audio: np.ndarray, rate_in: int, frames: np.ndarray,
-                    out_dir: Path, cfg: Mapping[str, Any], audio_dir: str) -> dict:
+def convert_segment(
+    seg: Segment,
+    audio: np.ndarray,
+    rate_in: int,
+    frames: np.ndarray,
+    out_dir: Path,
+    cfg: Mapping[str, Any],
+    audio_dir: str,
+) -> dict:
     """Cut ``seg`` out of a decoded video (frames already at ``cfg["fps"]``); write video, audio
     and meta; returns the meta. :class:`SegmentOutside` when it starts after the video ends."""
     rate, fps = int(cfg["sample_rate"]), float(cfg["fps"])
@@ -150,51 +178,114 @@ def convert_segment(seg: Segment, audio: np.ndarray, rate_in: int, frames: np.nd
     end = min(total_s, seg.end if seg.end is not None else total_s)
     wanted = (seg.end - start) if seg.end is not None else 0.5
     if end - start < max(0.5, wanted - 0.5):
-        raise SegmentOutside(seg.video_id, f"segment {start:.1f}-{end:.1f} s is outside the video "
-                                           f"({total_s:.1f} s long)")
-    a = resample(audio[:, int(round(start * rate_in)):int(round(end * rate_in))], rate_in, rate)
-    sel = frames[int(round(start * fps)):int(round(end * fps))]
+        raise SegmentOutside(
+            seg.video_id, f"segment {start:.1f}-{end:.1f} s is outside the video ({total_s:.1f} s long)"
+        )
+    a = resample(audio[:, int(round(start * rate_in)) : int(round(end * rate_in))], rate_in, rate)
+    sel = frames[int(round(start * fps)) : int(round(end * fps))]
     clip_id = seg.clip_id
     write_mp4(out_dir / "videos" / f"{clip_id}.mp4", sel, fps=int(round(fps)))
     write_wav(out_dir / audio_dir / f"{clip_id}.wav", a, rate)
-    meta = {"clip_id": clip_id, "group": seg.video_id, "fps": fps, "sample_rate": rate,
-            "duration_s": round(a.shape[1] / rate, 6), "channels": int(a.shape[0]),
-            "n_frames": int(len(sel)), "youtube_id": seg.video_id, "start_s": start, "end_s": end,
-            **({"label": seg.label} if seg.label else {}), **seg.extra}
+    meta = {
+        "clip_id": clip_id,
+        "group": seg.video_id,
+        "fps": fps,
+        "sample_rate": rate,
+        "duration_s": round(a.shape[1] / rate, 6),
+        "channels": int(a.shape[0]),
+        "n_frames": int(len(sel)),
+        "youtube_id": seg.video_id,
+        "start_s": start,
+        "end_s": end,
+        **({"label": seg.label} if seg.label else {}),
+        **seg.extra,
+    }
     write_json(out_dir / "meta" / f"{clip_id}.json", meta)
     return meta
 
 
-def fetch_segments(name: str, segments: Iterable[Segment], cfg: Mapping[str, Any], out_dir: Path,
-                   downloads_dir: Path, audio_dir: str, channels: int | None,
-                   progress: bool = True, ext: str = "mp4") -> dict:
-    """Fetch every listed video once, convert its segments; dead videos go to the report."""
+def _segments_by_video(segments: Iterable[Segment], cfg: Mapping[str, Any]) -> dict[str, list[Segment]]:
+    """The listed segments (the first ``cfg["max_clips"]`` if set) grouped by video, in list order."""
     segments = list(segments)
     if cfg.get("max_clips"):
-        segments = segments[:int(cfg["max_clips"])]
+        segments = segments[: int(cfg["max_clips"])]
     by_video: dict[str, list[Segment]] = {}
     for seg in segments:
         by_video.setdefault(seg.video_id, []).append(seg)
-    cmd = ytdlp_command(cfg) if segments else []
+    return by_video
+
+
+def _decode_video(
+    file: Path, segs: list[Segment], cfg: Mapping[str, Any], channels: int | None
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """A fetched video's audio (mixed to mono if ``channels`` is 1), its rate, and its frames up to
+    the last segment's end; :class:`MediaError` if undecodable or with another channel count."""
+    audio, rate_in = read_media_audio(file)
+    if channels == 1 and audio.shape[0] > 1:
+        audio = audio.mean(axis=0, keepdims=True)
+    elif channels and audio.shape[0] != channels:
+        raise MediaError(file, f"{audio.shape[0]}-channel audio where {channels} channels are expected")
+    t_end = None if any(s.end is None for s in segs) else max(s.end for s in segs)
+    frames = decode_frames(file, cfg, t_end)
+    return audio, rate_in, frames
+
+
+def _convert_segments(
+    segs: list[Segment],
+    audio: np.ndarray,
+    rate_in: int,
+    frames: np.ndarray,
+    out_dir: Path,
+    cfg: Mapping[str, Any],
+    audio_dir: str,
+    url: str,
+    done: list[str],
+    issues: list[dict],
+) -> None:
+    """Convert one video's segments: append converted clip ids to ``done`` and failures to
+    ``issues``; segments outside the video are skipped."""
+    for seg in segs:
+        try:
+            convert_segment(seg, audio, rate_in, frames, out_dir, cfg, audio_dir)
+            done.append(seg.clip_id)
+        except SegmentOutside:
+            continue
+        except MediaError as exc:
+            issues.append({"clip_id": seg.clip_id, "file": url, "reason": exc.reason})
+
+
+def fetch_segments(
+    name: str,
+    segments: Iterable[Segment],
+    cfg: Mapping[str, Any],
+    out_dir: Path,
+    downloads_dir: Path,
+    audio_dir: str,
+    channels: int | None,
+    progress: bool = True,
+    ext: str = "mp4",
+) -> dict:
+    """Fetch every listed video once, convert its segments; dead videos go to the report."""
+    by_video = _segments_by_video(segments, cfg)
+    cmd = ytdlp_command(cfg) if by_video else []
     fmt = str(cfg.get("format") or DEFAULT_FORMAT)
     video_dir = Path(downloads_dir) / "videos"
     issues, done, n_dead = [], [], 0
     with atomic_dir(out_dir) as tmp:
-        for vid, segs in tqdm(by_video.items(), desc=f"fetch {name}", unit="video",
-                              file=sys.stderr, disable=not progress, leave=False):
+        for vid, segs in tqdm(
+            by_video.items(),
+            desc=f"fetch {name}",
+            unit="video",
+            file=sys.stderr,
+            disable=not progress,
+            leave=False,
+        ):
             url = WATCH_URL.format(id=vid)
             file = video_dir / f"{vid}.{ext}"
             reason = fetch_video(cmd, vid, file, fmt)
             if reason is None:
                 try:
-                    audio, rate_in = read_media_audio(file)
-                    if channels == 1 and audio.shape[0] > 1:
-                        audio = audio.mean(axis=0, keepdims=True)
-                    elif channels and audio.shape[0] != channels:
-                        raise MediaError(file, f"{audio.shape[0]}-channel audio where {channels} "
-                                               f"channels are expected")
-                    t_end = None if any(s.end is None for s in segs) else max(s.end for s in segs)
-                    frames = decode_frames(file, cfg, t_end)
+                    audio, rate_in, frames = _decode_video(file, segs, cfg, channels)
                 except MediaError as exc:
                     reason = exc.reason
             else:
@@ -202,22 +293,22 @@ def fetch_segments(name: str, segments: Iterable[Segment], cfg: Mapping[str, Any
             if reason is not None:
                 issues += [{"clip_id": s.clip_id, "file": url, "reason": reason} for s in segs]
                 continue
-            for seg in segs:
-                try:
-                    convert_segment(seg, audio, rate_in, frames, tmp, cfg, audio_dir)
-                    done.append(seg.clip_id)
-                except SegmentOutside:
-                    continue
-                except MediaError as exc:
-                    issues.append({"clip_id": seg.clip_id, "file": url, "reason": exc.reason})
+            _convert_segments(segs, audio, rate_in, frames, tmp, cfg, audio_dir, url, done, issues)
             del audio, frames
         write_report(tmp, issues)
         write_json(tmp / "dataset.json", {"name": name, "clips": done})
-    print(f"{name}: {len(done)} clips from {len(by_video) - n_dead} videos; {n_dead} of "
-          f"{len(by_video)} videos unavailable, {len(issues)} clips not converted "
-          f"(see {out_dir / 'download_report.csv'})")
-    return {"dataset": name, "clips": len(done), "videos": len(by_video), "dead_videos": n_dead,
-            "not_converted": len(issues)}
+    print(
+        f"{name}: {len(done)} clips from {len(by_video) - n_dead} videos; {n_dead} of "
+        f"{len(by_video)} videos unavailable, {len(issues)} clips not converted "
+        f"(see {out_dir / 'download_report.csv'})"
+    )
+    return {
+        "dataset": name,
+        "clips": len(done),
+        "videos": len(by_video),
+        "dead_videos": n_dead,
+        "not_converted": len(issues),
+    }
 
 
 def read_list(source: str, downloads_dir: Path, progress: bool = True) -> Path:

@@ -17,8 +17,9 @@ every clip into the raw layout (audio resampled to ``sample_rate``, video at ``f
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urljoin
 
 from avrepro.data.download import download, file_digest, safe_extract
@@ -74,30 +75,41 @@ def find_dir(root: Path, names: tuple[str, ...], max_depth: int = 3) -> Path | N
     return None
 
 
-def convert_folder(src: Path, out_dir: Path, cfg: Mapping[str, Any], name: str, workers: int = 1,
-                   progress: bool = True, extra: Mapping[str, Any] | None = None) -> dict:
+def convert_folder(
+    src: Path,
+    out_dir: Path,
+    cfg: Mapping[str, Any],
+    name: str,
+    workers: int = 1,
+    progress: bool = True,
+    extra: Mapping[str, Any] | None = None,
+) -> dict:
     """Convert a folder in the FAIR-Play layout (``videos/``, ``binaural_audios/``, optional
     ``splits/``) into the raw layout at ``out_dir`` (written atomically)."""
     videos = find_dir(src, ("videos",))
     audios = find_dir(src, AUDIO_DIRS)
     if videos is None or audios is None:
-        raise FileNotFoundError(f"{src}: not in the FAIR-Play layout: need videos/ and "
-                                f"binaural_audios/ (found: {', '.join(sorted(p.name for p in src.iterdir())) or 'nothing'})")
+        found = ", ".join(sorted(p.name for p in src.iterdir())) or "nothing"
+        raise FileNotFoundError(
+            f"{src}: not in the FAIR-Play layout: need videos/ and binaural_audios/ (found: {found})"
+        )
     pairs, issues = pair_clips(videos, audios)
     if cfg.get("max_clips"):
-        pairs = pairs[:int(cfg["max_clips"])]
+        pairs = pairs[: int(cfg["max_clips"])]
     with atomic_dir(out_dir) as tmp:
         jobs = [(c, v, a, {"group": c, "source": name}) for c, v, a in pairs]
-        done, conv_issues = convert_clips(jobs, tmp, cfg, workers=workers, progress=progress,
-                                          desc=f"convert {name}")
+        done, conv_issues = convert_clips(
+            jobs, tmp, cfg, workers=workers, progress=progress, desc=f"convert {name}"
+        )
         issues += conv_issues
         splits = copy_splits(find_dir(src, ("splits",)), tmp / "splits")
         write_report(tmp, issues)
-        write_json(tmp / "dataset.json", {"name": name, "clips": done, "splits": splits,
-                                          **dict(extra or {})})
+        write_json(tmp / "dataset.json", {"name": name, "clips": done, "splits": splits, **dict(extra or {})})
     summary = {"dataset": name, "clips": len(done), "not_converted": len(issues), "splits": splits}
-    print(f"{name}: {len(done)} clips converted, {len(issues)} not (see {out_dir / 'download_report.csv'}); "
-          f"official splits: {', '.join(splits) or 'none'}")
+    print(
+        f"{name}: {len(done)} clips converted, {len(issues)} not (see {out_dir / 'download_report.csv'}); "
+        f"official splits: {', '.join(splits) or 'none'}"
+    )
     return summary
 
 
@@ -114,8 +126,9 @@ def _archive_sha256(path: Path, known: str | None = None) -> str:
     return digest
 
 
-def fetch(cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: int = 1,
-          progress: bool = True) -> dict:
+def fetch(
+    cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: int = 1, progress: bool = True
+) -> dict:
     """Download, extract and convert FAIR-Play (params ``datasets.fairplay``)."""
     base = str(cfg["base_url"])
     base = base if base.endswith("/") else base + "/"
@@ -124,16 +137,28 @@ def fetch(cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: i
     digests = {}
     for archive in cfg["archives"]:
         expected = (cfg.get("sha256") or {}).get(archive)
-        path = download(urljoin(base, archive), downloads_dir / archive, sha256=expected,
-                        md5=(cfg.get("md5") or {}).get(archive), progress=progress)
+        path = download(
+            urljoin(base, archive),
+            downloads_dir / archive,
+            sha256=expected,
+            md5=(cfg.get("md5") or {}).get(archive),
+            progress=progress,
+        )
         digests[archive] = _archive_sha256(path, expected)
         stamp = extracted / f".{archive}.extracted"
         if not (stamp.is_file() and stamp.read_text() == digests[archive]):
             safe_extract(path, extracted, progress=progress)
             stamp.write_text(digests[archive])
     # dataset.json records what was converted: pin these digests in datasets.fairplay.sha256
-    summary = convert_folder(extracted, Path(out_dir), cfg, NAME, workers=workers,
-                             progress=progress, extra={"source": base, "archives_sha256": digests})
+    summary = convert_folder(
+        extracted,
+        Path(out_dir),
+        cfg,
+        NAME,
+        workers=workers,
+        progress=progress,
+        extra={"source": base, "archives_sha256": digests},
+    )
     if not cfg.get("keep_archives", True):
         shutil.rmtree(downloads_dir, ignore_errors=True)
     return summary

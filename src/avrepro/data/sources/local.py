@@ -9,8 +9,9 @@ Nothing is downloaded: the clips are converted into the raw layout like FAIR-Pla
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from avrepro.data.sources.fairplay import convert_folder
 from avrepro.io import read_json, write_json
@@ -18,17 +19,25 @@ from avrepro.io import read_json, write_json
 NAME = "local"
 
 
-def fetch(cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path | None = None,
-          workers: int = 1, progress: bool = True) -> dict:
+def fetch(
+    cfg: Mapping[str, Any],
+    out_dir: Path,
+    downloads_dir: Path | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict:
     """Convert the folder at params ``datasets.local.path`` into ``out_dir``."""
     if not cfg.get("path"):
-        raise ValueError("datasets.local.path is not set: point it at a folder with videos/ and "
-                         "binaural_audios/ (see README, Real datasets)")
+        raise ValueError(
+            "datasets.local.path is not set: point it at a folder with videos/ and "
+            "binaural_audios/ (see README, Real datasets)"
+        )
     src = Path(cfg["path"]).expanduser()
     if not src.is_dir():
         raise FileNotFoundError(f"{src}: datasets.local.path is not a folder")
-    summary = convert_folder(src, Path(out_dir), cfg, NAME, workers=workers, progress=progress,
-                             extra={"source": str(src)})
+    summary = convert_folder(
+        src, Path(out_dir), cfg, NAME, workers=workers, progress=progress, extra={"source": str(src)}
+    )
     groups_csv = src / "groups.csv"
     if groups_csv.is_file():
         with open(groups_csv, newline="") as fh:

@@ -11,8 +11,9 @@ Each video is fetched once with yt-dlp and cut into ``clips_per_video`` clips of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from avrepro.data.sources._youtube import Segment, fetch_segments, read_list
 from avrepro.io import read_json
@@ -25,7 +26,7 @@ def read_music_list(path: str | Path, classes: list[str] | None = None) -> list[
     obj = read_json(path)
     videos = obj.get("videos") if isinstance(obj, dict) else None
     if not isinstance(videos, dict):
-        raise ValueError(f"{path}: expected {{\"videos\": {{instrument: [youtube ids]}}}}")
+        raise ValueError(f'{path}: expected {{"videos": {{instrument: [youtube ids]}}}}')
     out, seen = [], set()
     for label, ids in videos.items():
         if classes and label not in classes:
@@ -43,13 +44,23 @@ def segments(cfg: Mapping[str, Any], downloads_dir: Path, progress: bool = True)
     clip_s, per_video = float(cfg["clip_seconds"]), int(cfg["clips_per_video"])
     out = []
     for source in cfg["lists"]:
-        for label, vid in read_music_list(read_list(source, downloads_dir, progress),
-                                          cfg.get("classes") or None):
+        for label, vid in read_music_list(
+            read_list(source, downloads_dir, progress), cfg.get("classes") or None
+        ):
             out += [Segment(vid, k * clip_s, (k + 1) * clip_s, label) for k in range(per_video)]
     return out
 
 
-def fetch(cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: int = 1,
-          progress: bool = True) -> dict:
-    return fetch_segments(NAME, segments(cfg, downloads_dir, progress), cfg, Path(out_dir),
-                          Path(downloads_dir), audio_dir="audios", channels=1, progress=progress)
+def fetch(
+    cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: int = 1, progress: bool = True
+) -> dict:
+    return fetch_segments(
+        NAME,
+        segments(cfg, downloads_dir, progress),
+        cfg,
+        Path(out_dir),
+        Path(downloads_dir),
+        audio_dir="audios",
+        channels=1,
+        progress=progress,
+    )

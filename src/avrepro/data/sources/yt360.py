@@ -11,8 +11,9 @@ W, Y, Z, X; SN3D), the synthetic dataset's order: ``videos/<id>-<start>.mp4`` (e
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from avrepro.data.sources._youtube import Segment, fetch_segments, read_list
 
@@ -47,19 +48,26 @@ def read_segments(path: str | Path, seconds: float = 10.0) -> list[Segment]:
                 vid, start = parts[0], float(parts[1])
                 end = float(parts[2]) if len(parts) > 2 else start + seconds
         except ValueError:
-            raise ValueError(f"{path}: cannot read the segment {line!r} (expected <id>-<start> "
-                             f"or <id> <start> [<end>])") from None
+            raise ValueError(
+                f"{path}: cannot read the segment {line!r} (expected <id>-<start> or <id> <start> [<end>])"
+            ) from None
         out.append(Segment(vid, start, end, extra={"foa_order": FOA_ORDER}))
     return out
 
 
-def fetch(cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: int = 1,
-          progress: bool = True) -> dict:
+def fetch(
+    cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: int = 1, progress: bool = True
+) -> dict:
     ids = set()
     for source in cfg["id_lists"]:
         ids |= set(read_ids(read_list(source, downloads_dir, progress)))
-    segs = [s for s in read_segments(read_list(cfg["segments"], downloads_dir, progress),
-                                     float(cfg.get("clip_seconds") or 10.0))
-            if not ids or s.video_id in ids]
-    return fetch_segments(NAME, segs, cfg, Path(out_dir), Path(downloads_dir), audio_dir="foa",
-                          channels=4, progress=progress)
+    segs = [
+        s
+        for s in read_segments(
+            read_list(cfg["segments"], downloads_dir, progress), float(cfg.get("clip_seconds") or 10.0)
+        )
+        if not ids or s.video_id in ids
+    ]
+    return fetch_segments(
+        NAME, segs, cfg, Path(out_dir), Path(downloads_dir), audio_dir="foa", channels=4, progress=progress
+    )

@@ -34,18 +34,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from avrepro.data.synthetic import instruments, room as room_mod
+from avrepro.data.synthetic import instruments
+from avrepro.data.synthetic import room as room_mod
 from avrepro.data.synthetic.render_360 import View360, render_view360, write_view360
 from avrepro.data.synthetic.render_video import SUPERSAMPLE, render_background, render_frames
-from avrepro.data.synthetic.scene import Scene, direction, draw_room, draw_scene
+from avrepro.data.synthetic.scene import Camera, Room, Scene, direction, draw_room, draw_scene
+from avrepro.data.synthetic.stems import dry_stem
 from avrepro.io import atomic_dir, write_json
 
 GENERATOR_VERSION = 2
-PEAK = 0.9            # peak of each clip's binaural mix (unless a stem would clip, see generate_clip)
-STEM_RMS = 0.1        # dry stem RMS before the random level and the clip gain
-LEVEL_DB = (-3.0, 3.0)
-SOLO_DIR = "solo"            # solo clips (MUSIC layout) live in <dataset>/solo
-SOLO_ROOM_BASE = 1_000_000   # solo clips' rooms: seeds apart from the scenes' room indices
+PEAK = 0.9  # peak of each clip's binaural mix (unless a stem would clip, see _mix)
+SOLO_DIR = "solo"  # solo clips (MUSIC layout) live in <dataset>/solo
+SOLO_ROOM_BASE = 1_000_000  # solo clips' rooms: seeds apart from the scenes' room indices
 SOLO_ROOM_STRIDE = 100_000
 
 
@@ -56,10 +56,10 @@ class Clip:
     clip_id: str
     scene: Scene
     meta: dict
-    binaural: np.ndarray    # (2, n) float32
-    stems: np.ndarray       # (k, n) float32, already scaled by meta["gain"]
-    rirs: np.ndarray        # (k, 2, m) float32
-    frames: np.ndarray      # (T, H, W, 3) uint8
+    binaural: np.ndarray  # (2, n) float32
+    stems: np.ndarray  # (k, n) float32, already scaled by meta["gain"]
+    rirs: np.ndarray  # (k, 2, m) float32
+    frames: np.ndarray  # (T, H, W, 3) uint8
     background: np.ndarray  # (H, W, 3) uint8, the empty room
     view360: View360 | None = None  # FOA + equirect video (synthetic.view360.enabled)
 
@@ -84,8 +84,145 @@ def rounded(obj, digits: int = 6):
     return obj
 
 
-def generate_clip(cfg: dict, seed: int, room_index: int, clip_index: int,
-                  solo_class: int | None = None, cid: str | None = None) -> Clip:
+@dataclass
+class _Mix:
+    """A clip's spatialised audio: binaural mix and stems (both scaled by ``gain``), RIRs."""
+
+    binaural: np.ndarray  # (2, n) float32
+    stems: np.ndarray  # (k, n) float32
+    rirs: np.ndarray  # (k, 2, m) float64
+    gain: float
+    rt60_sabine: float
+    order: int  # image-source order
+
+
+def _dry_stems(
+    cfg: dict, seed: int, room_index: int, clip_index: int, scene: Scene, cid: str
+) -> tuple[np.ndarray, list, list[float]]:
+    """Each source's dry stem (k, n) float64 (random streams ``[seed, room, clip, 1, k]``),
+    phrase notes and level in dB."""
+    stems, notes, levels = [], [], []
+    for k, src in enumerate(scene.sources):
+        rng = np.random.default_rng([seed, room_index, clip_index, 1, k])
+        stem, phrase, level_db = dry_stem(rng, src.name, cfg["clip_seconds"], int(cfg["sample_rate"]), cid)
+        stems.append(stem)
+        notes.append(phrase)
+        levels.append(level_db)
+    return np.stack(stems).astype(np.float64), notes, levels
+
+
+def _mix(cfg: dict, room: Room, scene: Scene, stems: np.ndarray) -> _Mix:
+    """Binaural RIRs of every source and the mix, brought to :data:`PEAK` by one clip gain."""
+    fs = int(cfg["sample_rate"])
+    rt60_sabine = room_mod.sabine_rt60(room.dims, room.absorption)
+    order = room_mod.image_order(room.dims, rt60_sabine, int(cfg["max_image_order"]))
+    m = int(round(cfg["rir_seconds"] * fs))
+    rirs = room_mod.binaural_rirs(
+        room.dims, room.absorption, scene.listener, [s.position for s in scene.sources], fs, order, m
+    )
+    binaural = room_mod.render_binaural(stems, rirs)
+    # fixed peak for the mix; a far source can make its dry stem louder than the mix, and the
+    # stems share the gain, so the gain is capped to keep every file within PEAK
+    gain = PEAK / max(np.abs(binaural).max(), np.abs(stems).max())
+    return _Mix(
+        (binaural * gain).astype(np.float32),
+        (stems * gain).astype(np.float32),
+        rirs,
+        gain,
+        rt60_sabine,
+        order,
+    )
+
+
+def _sources_meta(scene: Scene, cid: str, levels: list[float], notes: list, boxes) -> list[dict]:
+    """Meta of each source: class, position and direction, level, onsets, stem file, boxes."""
+    sources_meta = []
+    for k, src in enumerate(scene.sources):
+        az, el, dist = direction(scene.listener, src.position)
+        sources_meta.append(
+            {
+                "class": src.name,
+                "class_index": src.class_index,
+                "program": src.program,
+                "position": list(src.position),
+                "azimuth_deg": az,
+                "elevation_deg": el,
+                "distance_m": dist,
+                "size_m": list(src.size_m),
+                "level_db": levels[k],
+                "onsets_s": sorted({nt.start for nt in notes[k]}),
+                "stem": f"stems/{cid}_s{k}.wav",
+                "boxes": boxes[k],
+            }
+        )
+    return sources_meta
+
+
+def _camera_meta(cam: Camera) -> dict:
+    return {
+        "position": list(cam.position),
+        "forward": [0.0, 1.0, 0.0],
+        "up": [0.0, 0.0, 1.0],
+        "hfov_deg": cam.hfov_deg,
+        "vfov_deg": cam.vfov_deg,
+        "focal_px": cam.focal,
+        "principal_point": [cam.width / 2, cam.height / 2],
+    }
+
+
+def _clip_meta(
+    cfg: dict,
+    cid: str,
+    seed: int,
+    room_index: int,
+    clip_index: int,
+    scene: Scene,
+    mix: _Mix,
+    sources: list[dict],
+) -> dict:
+    """The clip's meta JSON (before :func:`rounded`); paths relative to the dataset root."""
+    fs, fps = int(cfg["sample_rate"]), int(cfg["fps"])
+    n = int(round(cfg["clip_seconds"] * fs))
+    room, cam = scene.room, scene.camera
+    return {
+        "clip_id": cid,
+        "group": f"room_{room_index:04d}",
+        "seed": seed,
+        "room_index": room_index,
+        "clip_index": clip_index,
+        "sample_rate": fs,
+        "fps": fps,
+        "duration_s": n / fs,
+        "n_samples": n,
+        "n_frames": int(round(cfg["clip_seconds"] * fps)),
+        "frame_size": [cam.width, cam.height],
+        "room": {
+            "dims": list(room.dims),
+            "absorption": room.absorption,
+            "rt60_sabine": mix.rt60_sabine,
+            "rt60_measured": room_mod.rt60(mix.rirs, fs),
+            "max_order": mix.order,
+        },
+        "listener": {"position": list(scene.listener)},
+        "camera": _camera_meta(cam),
+        "gain": mix.gain,
+        "video": f"videos/{cid}.mp4",
+        "binaural": f"binaural_audios/{cid}.wav",
+        "rir": f"rirs/{cid}.wav",
+        "rir_layout": "channels [L, R] per source in source order",
+        "rir_reference_distance_m": room_mod.REFERENCE_DISTANCE_M,
+        "sources": sources,
+    }
+
+
+def generate_clip(
+    cfg: dict,
+    seed: int,
+    room_index: int,
+    clip_index: int,
+    solo_class: int | None = None,
+    cid: str | None = None,
+) -> Clip:
     """Draw, render and spatialise one clip of room ``room_index``.
 
     Args:
@@ -96,75 +233,28 @@ def generate_clip(cfg: dict, seed: int, room_index: int, clip_index: int,
         the clip's arrays and its meta dict (paths relative to the dataset root).
     """
     fs, fps = int(cfg["sample_rate"]), int(cfg["fps"])
-    n = int(round(cfg["clip_seconds"] * fs))
     n_frames = int(round(cfg["clip_seconds"] * fps))
     cid = cid or clip_id(room_index * int(cfg["clips_per_room"]) + clip_index)
     room = draw_room(np.random.default_rng([seed, room_index]), cfg)
-    scene = draw_scene(np.random.default_rng([seed, room_index, clip_index, 0]), room, cfg,
-                       solo_class=solo_class)
-
-    stems, notes, levels = [], [], []
-    for k, src in enumerate(scene.sources):
-        rng = np.random.default_rng([seed, room_index, clip_index, 1, k])
-        level_db = float(rng.uniform(*LEVEL_DB))
-        audio, phrase = instruments.render_phrase(rng, src.name, cfg["clip_seconds"], fs)
-        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-        if rms < 1e-6:
-            raise RuntimeError(f"clip {cid}: rendered {src.name} phrase is silent")
-        stems.append(audio * (STEM_RMS * 10 ** (level_db / 20) / rms))
-        notes.append(phrase)
-        levels.append(level_db)
-    stems = np.stack(stems).astype(np.float64)
-
-    rt60_sabine = room_mod.sabine_rt60(room.dims, room.absorption)
-    order = room_mod.image_order(room.dims, rt60_sabine, int(cfg["max_image_order"]))
-    m = int(round(cfg["rir_seconds"] * fs))
-    rirs = room_mod.binaural_rirs(room.dims, room.absorption, scene.listener,
-                                  [s.position for s in scene.sources], fs, order, m)
-    binaural = room_mod.render_binaural(stems, rirs)
-    # fixed peak for the mix; a far source can make its dry stem louder than the mix, and the
-    # stems share the gain, so the gain is capped to keep every file within PEAK
-    gain = PEAK / max(np.abs(binaural).max(), np.abs(stems).max())
-    binaural = (binaural * gain).astype(np.float32)
-    stems = (stems * gain).astype(np.float32)
-
+    scene = draw_scene(
+        np.random.default_rng([seed, room_index, clip_index, 0]), room, cfg, solo_class=solo_class
+    )
+    stems, notes, levels = _dry_stems(cfg, seed, room_index, clip_index, scene, cid)
+    mix = _mix(cfg, room, scene, stems)
     bg = render_background(scene, SUPERSAMPLE)
-    frames, boxes = render_frames(scene, stems, fs, fps, n_frames, background=bg)
+    frames, boxes = render_frames(scene, mix.stems, fs, fps, n_frames, background=bg)
     background = np.asarray(Image.fromarray(bg).reduce(SUPERSAMPLE))
-
-    cam = scene.camera
-    sources_meta = []
-    for k, src in enumerate(scene.sources):
-        az, el, dist = direction(scene.listener, src.position)
-        sources_meta.append({
-            "class": src.name, "class_index": src.class_index, "program": src.program,
-            "position": list(src.position), "azimuth_deg": az, "elevation_deg": el,
-            "distance_m": dist, "size_m": list(src.size_m), "level_db": levels[k],
-            "onsets_s": sorted({nt.start for nt in notes[k]}),
-            "stem": f"stems/{cid}_s{k}.wav", "boxes": boxes[k],
-        })
-    meta = rounded({
-        "clip_id": cid, "group": f"room_{room_index:04d}", "seed": seed,
-        "room_index": room_index, "clip_index": clip_index,
-        "sample_rate": fs, "fps": fps, "duration_s": n / fs, "n_samples": n, "n_frames": n_frames,
-        "frame_size": [cam.width, cam.height],
-        "room": {"dims": list(room.dims), "absorption": room.absorption, "rt60_sabine": rt60_sabine,
-                 "rt60_measured": room_mod.rt60(rirs, fs), "max_order": order},
-        "listener": {"position": list(scene.listener)},
-        "camera": {"position": list(cam.position), "forward": [0.0, 1.0, 0.0], "up": [0.0, 0.0, 1.0],
-                   "hfov_deg": cam.hfov_deg, "vfov_deg": cam.vfov_deg, "focal_px": cam.focal,
-                   "principal_point": [cam.width / 2, cam.height / 2]},
-        "gain": gain,
-        "video": f"videos/{cid}.mp4", "binaural": f"binaural_audios/{cid}.wav", "rir": f"rirs/{cid}.wav",
-        "rir_layout": "channels [L, R] per source in source order",
-        "rir_reference_distance_m": room_mod.REFERENCE_DISTANCE_M,
-        "sources": sources_meta,
-    })
+    sources = _sources_meta(scene, cid, levels, notes, boxes)
+    meta = rounded(_clip_meta(cfg, cid, seed, room_index, clip_index, scene, mix, sources))
     view360 = None
     if solo_class is None and (cfg.get("view360") or {}).get("enabled", False):
-        view360 = render_view360(cfg, seed, room_index, clip_index, scene, stems, gain, order, cid)
+        view360 = render_view360(
+            cfg, seed, room_index, clip_index, scene, mix.stems, mix.gain, mix.order, cid
+        )
         meta["view360"] = rounded(view360.meta)
-    return Clip(cid, scene, meta, binaural, stems, rirs.astype(np.float32), frames, background, view360)
+    return Clip(
+        cid, scene, meta, mix.binaural, mix.stems, mix.rirs.astype(np.float32), frames, background, view360
+    )
 
 
 def write_clip(clip: Clip, root: str | Path) -> None:
@@ -175,7 +265,7 @@ def write_clip(clip: Clip, root: str | Path) -> None:
     fs, fps = clip.meta["sample_rate"], clip.meta["fps"]
     write_mp4(root / clip.meta["video"], clip.frames, fps)
     write_wav(root / clip.meta["binaural"], clip.binaural, fs)
-    for stem, src in zip(clip.stems, clip.meta["sources"]):
+    for stem, src in zip(clip.stems, clip.meta["sources"], strict=True):
         write_wav(root / src["stem"], stem, fs)
     write_wav(root / clip.meta["rir"], clip.rirs.reshape(-1, clip.rirs.shape[-1]), fs, subtype="FLOAT")
     if clip.view360 is not None:
@@ -193,8 +283,12 @@ def generate_solo_clip(cfg: dict, seed: int, class_index: int, k: int) -> Clip:
     renderer; ``cfg["solo"]["seconds"]`` long. Its mono audio is the mean of the two ears."""
     name = cfg["classes"][class_index]
     solo = cfg["solo"]
-    solo_cfg = {**cfg, "clip_seconds": float(solo["seconds"]), "distance_m": solo.get("distance_m"),
-                "hfov_deg": float(solo.get("hfov_deg", cfg["hfov_deg"]))}
+    solo_cfg = {
+        **cfg,
+        "clip_seconds": float(solo["seconds"]),
+        "distance_m": solo.get("distance_m"),
+        "hfov_deg": float(solo.get("hfov_deg", cfg["hfov_deg"])),
+    }
     room_index = SOLO_ROOM_BASE + class_index * SOLO_ROOM_STRIDE + k
     return generate_clip(solo_cfg, seed, room_index, 0, solo_class=class_index, cid=solo_id(name, k))
 
@@ -208,8 +302,15 @@ def write_solo_clip(clip: Clip, root: str | Path) -> None:
     root = Path(root)
     cid, meta = clip.clip_id, dict(clip.meta)
     label = meta["sources"][0]["class"]
-    meta.update({"label": label, "group": cid, "video": f"videos/{cid}.mp4",
-                 "audio": f"audios/{cid}.wav", "layout": "music_solo"})
+    meta.update(
+        {
+            "label": label,
+            "group": cid,
+            "video": f"videos/{cid}.mp4",
+            "audio": f"audios/{cid}.wav",
+            "layout": "music_solo",
+        }
+    )
     for key in ("binaural", "rir", "rir_layout", "rir_reference_distance_m"):
         meta.pop(key, None)
     meta["sources"] = [{k: v for k, v in src.items() if k != "stem"} for src in meta["sources"]]
@@ -267,13 +368,28 @@ def generate(cfg: dict, out_dir: str | Path, seed: int, progress: bool = True, w
                 ids.append(_run(task))
                 bar.update()
         bar.close()
-        scene_ids, solo_ids = ids[:len(jobs)], ids[len(jobs):]
-        write_json(tmp / "dataset.json", {"name": "synthetic", "generator_version": GENERATOR_VERSION,
-                                          "config": cfg, "seed": int(seed), "clips": scene_ids})
+        scene_ids, solo_ids = ids[: len(jobs)], ids[len(jobs) :]
+        write_json(
+            tmp / "dataset.json",
+            {
+                "name": "synthetic",
+                "generator_version": GENERATOR_VERSION,
+                "config": cfg,
+                "seed": int(seed),
+                "clips": scene_ids,
+            },
+        )
         if solo_ids:
-            write_json(tmp / SOLO_DIR / "dataset.json",
-                       {"name": "synthetic_solo", "generator_version": GENERATOR_VERSION,
-                        "config": cfg, "seed": int(seed), "clips": solo_ids})
+            write_json(
+                tmp / SOLO_DIR / "dataset.json",
+                {
+                    "name": "synthetic_solo",
+                    "generator_version": GENERATOR_VERSION,
+                    "config": cfg,
+                    "seed": int(seed),
+                    "clips": solo_ids,
+                },
+            )
 
 
 def _run(task) -> str:

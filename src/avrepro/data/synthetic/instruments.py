@@ -164,8 +164,9 @@ def render_midi(midi: bytes, rate: int, n_samples: int) -> np.ndarray:
     return out
 
 
-def render_phrase(rng: np.random.Generator, name: str, seconds: float, rate: int
-                  ) -> tuple[np.ndarray, list[Note]]:
+def render_phrase(
+    rng: np.random.Generator, name: str, seconds: float, rate: int
+) -> tuple[np.ndarray, list[Note]]:
     """Draw and render one phrase of class ``name``.
 
     Returns:

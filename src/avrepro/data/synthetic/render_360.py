@@ -30,15 +30,16 @@ from PIL import Image, ImageDraw
 from scipy.signal import fftconvolve
 
 from avrepro.audio.ambisonics import foa_rir
-from avrepro.data.synthetic import instruments, room as room_mod
-from avrepro.data.synthetic.render_video import (_COLOURS, _LIGHT, _grid, _texture, draw_sprite,
-                                                 envelopes, hardness)
-from avrepro.data.synthetic.scene import MAX_PULSE, Scene, direction, draw_surround_sources
+from avrepro.data.synthetic import room as room_mod
+from avrepro.data.synthetic.scene import Scene, Source, direction, draw_surround_sources
+from avrepro.data.synthetic.sprites import SHADOW_LEVEL, animate, envelopes, with_shadows
+from avrepro.data.synthetic.stems import dry_stem
+from avrepro.data.synthetic.surfaces import near_bound, nearest_hit, shade_surfaces
 
 FOA_PEAK = 0.9
 FOA_DIR = "foa"
 VIDEO360_DIR = "video360"
-#: surface -> colour/light row of render_video's tables: left, right, back, front wall, floor, ceiling
+#: surface -> style (row of surfaces.COLOURS / LIGHT): left, right, back, front wall, floor, ceiling
 _SURFACE_STYLE = np.array([0, 1, 2, 2, 3, 4])
 
 
@@ -46,9 +47,9 @@ _SURFACE_STYLE = np.array([0, 1, 2, 2, 3, 4])
 class View360:
     """The 360 modalities of one clip, in memory."""
 
-    foa: np.ndarray          # (4, n) float32 ambiX, peak FOA_PEAK
-    frames: np.ndarray       # (T, H, W, 3) uint8 equirectangular
-    meta: dict               # the clip meta's "view360" entry
+    foa: np.ndarray  # (4, n) float32 ambiX, peak FOA_PEAK
+    frames: np.ndarray  # (T, H, W, 3) uint8 equirectangular
+    meta: dict  # the clip meta's "view360" entry
 
 
 def pixel_of(azimuth_deg, elevation_deg, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,46 +75,30 @@ def render_background_360(scene: Scene, width: int, height: int, supersample: in
     s = supersample
     rx, ry, rz = ray_directions(width * s, height * s)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.stack([
-            np.where(rx < 0, (0 - cx) / rx, np.inf),
-            np.where(rx > 0, (w - cx) / rx, np.inf),
-            np.where(ry > 0, (d - cy) / ry, np.inf),
-            np.where(ry < 0, (0 - cy) / ry, np.inf),
-            np.where(rz < 0, (0 - cz) / rz, np.inf),
-            np.where(rz > 0, (h - cz) / rz, np.inf),
-        ])
-    surf = np.argmin(t, axis=0)
-    dist = np.take_along_axis(t, surf[None], 0)[0]
+        t = np.stack(
+            [
+                np.where(rx < 0, (0 - cx) / rx, np.inf),
+                np.where(rx > 0, (w - cx) / rx, np.inf),
+                np.where(ry > 0, (d - cy) / ry, np.inf),
+                np.where(ry < 0, (0 - cy) / ry, np.inf),
+                np.where(rz < 0, (0 - cz) / rz, np.inf),
+                np.where(rz > 0, (h - cz) / rz, np.inf),
+            ]
+        )
+    surf, dist = nearest_hit(t)
     px, py, pz = cx + dist * rx, cy + dist * ry, cz + dist * rz
     a = np.choose(surf, [py, py, px, px, px, px])
     b = np.choose(surf, [pz, pz, pz, pz, py, py])
-    style = _SURFACE_STYLE[surf]
     pix = dist * math.pi / height  # metres per output pixel at the hit point
-    hd = hardness(scene.room.absorption)
-    fine = _texture(a, b, 0.012)
-    coarse = _texture(a + 7.3, b + 3.1, 0.3)
-    hard_mod = 1 + 0.03 * (fine - 0.5)
-    floor_hard = (1 - 0.35 * _grid(a, b, 0.5, 0.5, 0.6 * pix)) * (0.94 + 0.12 * coarse)
     sheen = np.clip(1 - np.abs(rz), 0, 1) ** 6
-    hard_mod = np.where(style == 3, floor_hard + 0.45 * sheen, hard_mod)
-    soft_mod = 1 + 0.35 * (fine - 0.5)
-    seams = _grid(a, b, 0.6, 1.2, 0.7 * pix)
-    soft_mod = np.where(style <= 2, soft_mod * (1 - 0.4 * seams), soft_mod)
-    soft_mod = np.where(style == 3, 1 + 0.6 * (fine - 0.5), soft_mod)
-    soft_mod = np.where(style == 4, (1 + 0.15 * (fine - 0.5)) * (1 - 0.3 * _grid(a, b, 0.6, 0.6, 0.6 * pix)),
-                        soft_mod)
-    colour = (hd * _COLOURS[style, 0] * hard_mod[..., None]
-              + (1 - hd) * _COLOURS[style, 1] * soft_mod[..., None])
-    light = _LIGHT[style] * (0.55 + 0.45 * np.exp(-dist / 10.0))
     eps = 1.2 * pix
-    near = (((px < eps) | (px > w - eps)).astype(int) + ((py < eps) | (py > d - eps)).astype(int)
-            + ((pz < eps) | (pz > h - eps)).astype(int))
-    light = light * np.where(near >= 2, 0.55, 1.0)
-    return np.clip(colour * light[..., None], 0, 255).round().astype(np.uint8)
+    near = near_bound(px, w, eps) + near_bound(py, d, eps) + near_bound(pz, h, eps)
+    return shade_surfaces(_SURFACE_STYLE[surf], a, b, pix, dist, sheen, near, scene.room.absorption)
 
 
-def sprite_box_360(listener, position, size_m, width: int, height: int,
-                   scale: float = 1.0) -> tuple[float, float, float, float]:
+def sprite_box_360(
+    listener, position, size_m, width: int, height: int, scale: float = 1.0
+) -> tuple[float, float, float, float]:
     """Continuous equirect box (u0, v0, u1, v1) of a sprite facing the listener; u0 in [0, W),
     u1 may exceed W across the seam. Angular half-sizes atan(size / 2 / distance); the width is
     stretched by 1 / cos(elevation) as equirect rows are."""
@@ -134,9 +119,37 @@ def _pixel_box_360(box, width: int, height: int) -> list[int]:
     return [x0, int(np.clip(math.floor(v0), 0, height)), x1, int(np.clip(math.ceil(v1), 0, height))]
 
 
-def render_frames_360(scene: Scene, stems: np.ndarray, rate: int, fps: int, n_frames: int,
-                      width: int, height: int, supersample: int = 2,
-                      background: np.ndarray | None = None) -> tuple[np.ndarray, list[list[list[int]]]]:
+def _floor_shadows_360(scene: Scene, size: tuple[int, int], width: int, height: int, s: int) -> Image.Image:
+    """The static shadow mask (mode "L", ``size``) below each source, drawn at ``s`` x and
+    repeated across the seam."""
+    listener = scene.listener
+    shade = Image.new("L", size, 0)
+    sd = ImageDraw.Draw(shade)
+    for src in scene.sources:
+        foot = (src.position[0], src.position[1], 0.0)
+        az, el, _ = direction(listener, foot)
+        r = math.hypot(src.position[0] - listener[0], src.position[1] - listener[1])
+        rho = 0.5 * src.size_m[0]
+        u, v = pixel_of(az, el, width, height)
+        rw = s * math.atan(rho / max(r, 0.1)) * width / (2 * math.pi)
+        rh = s * rho * listener[2] / (r * r + listener[2] ** 2) * height / math.pi
+        for shift in (-width, 0, width):
+            cu = s * (float(u) + shift)
+            sd.ellipse([cu - rw, s * float(v) - rh, cu + rw, s * float(v) + rh], fill=SHADOW_LEVEL)
+    return shade
+
+
+def render_frames_360(
+    scene: Scene,
+    stems: np.ndarray,
+    rate: int,
+    fps: int,
+    n_frames: int,
+    width: int,
+    height: int,
+    supersample: int = 2,
+    background: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[list[list[int]]]]:
     """Equirect frames of ``scene`` with sprites animated by ``stems`` (k, n), one row per source.
 
     Sprites are drawn at ``supersample`` x and box-filtered down; the room (``background``,
@@ -155,43 +168,108 @@ def render_frames_360(scene: Scene, stems: np.ndarray, rate: int, fps: int, n_fr
     listener = scene.listener
     dists = [direction(listener, src.position)[2] for src in scene.sources]
     order = np.argsort(-np.asarray(dists), kind="stable")  # far to near
-    # static floor shadows below each source
-    shade = Image.new("L", bg.size, 0)
-    sd = ImageDraw.Draw(shade)
-    for src in scene.sources:
-        foot = (src.position[0], src.position[1], 0.0)
-        az, el, _ = direction(listener, foot)
-        r = math.hypot(src.position[0] - listener[0], src.position[1] - listener[1])
-        rho = 0.5 * src.size_m[0]
-        u, v = pixel_of(az, el, width, height)
-        rw = s * math.atan(rho / max(r, 0.1)) * width / (2 * math.pi)
-        rh = s * rho * listener[2] / (r * r + listener[2] ** 2) * height / math.pi
-        for shift in (-width, 0, width):
-            cu = s * (float(u) + shift)
-            sd.ellipse([cu - rw, s * float(v) - rh, cu + rw, s * float(v) + rh], fill=110)
-    bg = Image.composite(Image.new("RGB", bg.size, (0, 0, 0)), bg, shade)
-    frames = np.empty((n_frames, height, width, 3), dtype=np.uint8)
-    boxes: list[list[list[int]]] = [[] for _ in scene.sources]
-    for i in range(n_frames):
-        img = bg.copy()
-        draw = ImageDraw.Draw(img)
-        for k in order:
-            src = scene.sources[k]
-            pulse = float(np.clip(0.6 * onset[k, i] + 0.4 * level[k, i], 0, 1))
-            box = sprite_box_360(listener, src.position, src.size_m, width, height,
-                                 1 + (MAX_PULSE - 1) * pulse)
-            for shift in (0, -width):  # the part beyond the right edge reappears on the left
-                if shift and box[2] <= width:
-                    continue
-                draw_sprite(draw, src.name, [s * (box[0] + shift), s * box[1], s * (box[2] + shift), s * box[3]],
-                            0.4 + 0.6 * level[k, i], onset[k, i])
-            boxes[k].append(_pixel_box_360(box, width, height))
-        frames[i] = np.asarray(img.reduce(s))
-    return frames, boxes
+    bg = with_shadows(bg, _floor_shadows_360(scene, bg.size, width, height, s))
+
+    def place(src: Source, scale: float) -> tuple[list, list[int]]:
+        box = sprite_box_360(listener, src.position, src.size_m, width, height, scale)
+        # the part beyond the right edge reappears on the left
+        copies = [
+            [s * (box[0] + shift), s * box[1], s * (box[2] + shift), s * box[3]]
+            for shift in (0, -width)
+            if not (shift and box[2] <= width)
+        ]
+        return copies, _pixel_box_360(box, width, height)
+
+    return animate(bg, scene.sources, order, level, onset, (width, height), s, place)
 
 
-def render_view360(cfg: dict, seed: int, room_index: int, clip_index: int, scene: Scene,
-                   stems: np.ndarray, gain: float, order: int, cid: str) -> View360:
+def _extra_sources(
+    cfg: dict, seed: int, room_index: int, clip_index: int, scene: Scene, gain: float, cid: str
+) -> tuple[tuple[Source, ...], list[np.ndarray], list[float]]:
+    """The 360 view's extra sources (placed with the random stream ``[seed, room, clip, 2]``),
+    their stems at the clip's ``gain`` and their levels (streams ``[seed, room, clip, 3, k]``)."""
+    vcfg, fs = cfg["view360"], int(cfg["sample_rate"])
+    rng = np.random.default_rng([seed, room_index, clip_index, 2])
+    lo, hi = int(vcfg["extra_sources"]["min"]), int(vcfg["extra_sources"]["max"])
+    extra = draw_surround_sources(rng, scene, cfg, int(rng.integers(lo, hi + 1)))
+    stems, levels = [], []
+    for k, src in enumerate(extra):
+        rng_k = np.random.default_rng([seed, room_index, clip_index, 3, k])
+        stem, _, level_db = dry_stem(
+            rng_k, src.name, cfg["clip_seconds"], fs, cid, scale=gain, view=" (360 view)"
+        )
+        stems.append(stem)
+        levels.append(level_db)
+    return extra, stems, levels
+
+
+def _foa_mix(cfg: dict, scene360: Scene, stems: np.ndarray, order: int) -> np.ndarray:
+    """Unnormalised FOA (4, n) of every source of ``scene360`` (its ``stems``, float64)."""
+    fs = int(cfg["sample_rate"])
+    n = stems.shape[-1]
+    m = int(round(cfg["rir_seconds"] * fs))
+    room, listener = scene360.room, scene360.listener
+    images = room_mod.image_sources(
+        room.dims, room.absorption, listener, [s.position for s in scene360.sources], fs, order
+    )
+    foa = np.zeros((4, n))
+    for stem, (pos, damping, _) in zip(stems, images, strict=True):
+        rir = foa_rir(pos, damping, listener, fs, m, room_mod.REFERENCE_DISTANCE_M)
+        foa += fftconvolve(stem[None], rir.astype(np.float64), axes=-1)[:, :n]
+    return foa
+
+
+def _sources_meta_360(scene360: Scene, n_pin: int, levels: list[float], boxes) -> list[dict]:
+    """Meta of every 360 source: the pinhole scene's ``n_pin`` first (by ``source_index``), then
+    the extra ones (by ``level_db``)."""
+    sources = []
+    for k, src in enumerate(scene360.sources):
+        az, el, dist = direction(scene360.listener, src.position)
+        sources.append(
+            {
+                "class": src.name,
+                "class_index": src.class_index,
+                "azimuth_deg": az,
+                "elevation_deg": el,
+                "distance_m": dist,
+                "position": list(src.position),
+                "size_m": list(src.size_m),
+                "in_pinhole_view": k < n_pin,
+                **({"level_db": levels[k - n_pin]} if k >= n_pin else {"source_index": k}),
+                "boxes": boxes[k],
+            }
+        )
+    return sources
+
+
+def _view_meta(cid: str, width: int, height: int, foa_gain: float, n_extra: int, sources: list[dict]) -> dict:
+    """The clip meta's ``view360`` entry."""
+    return {
+        "foa": f"{FOA_DIR}/{cid}.wav",
+        "video": f"{VIDEO360_DIR}/{cid}.mp4",
+        "format": "ambiX (ACN W,Y,Z,X; SN3D)",
+        "frame_size": [width, height],
+        "projection": "equirectangular; column 0 = azimuth +180 deg, centre = azimuth 0 (front), "
+        "azimuth decreasing to the right; row 0 = elevation +90 deg",
+        "foa_gain": foa_gain,
+        "foa_gain_note": "foa = foa_gain * sum_k stem_k * foa_rir_k; binaural "
+        "sources' stems are the stored stems",
+        "n_extra_sources": n_extra,
+        "sources": sources,
+    }
+
+
+def render_view360(
+    cfg: dict,
+    seed: int,
+    room_index: int,
+    clip_index: int,
+    scene: Scene,
+    stems: np.ndarray,
+    gain: float,
+    order: int,
+    cid: str,
+) -> View360:
     """FOA and equirect video of one clip (called by ``generate_clip``).
 
     Args:
@@ -203,56 +281,23 @@ def render_view360(cfg: dict, seed: int, room_index: int, clip_index: int, scene
         (placement) and ``[seed, room, clip, 3, k]`` (phrase, level), apart from the binaural
         streams, so the binaural files do not depend on this.
     """
-    from avrepro.data.synthetic.generate import LEVEL_DB, STEM_RMS
-
     vcfg = cfg["view360"]
     fs, fps = int(cfg["sample_rate"]), int(cfg["fps"])
     n, n_frames = stems.shape[-1], int(round(cfg["clip_seconds"] * fps))
     width, height = int(vcfg["frame_width"]), int(vcfg["frame_height"])
-    rng = np.random.default_rng([seed, room_index, clip_index, 2])
-    lo, hi = int(vcfg["extra_sources"]["min"]), int(vcfg["extra_sources"]["max"])
-    extra = draw_surround_sources(rng, scene, cfg, int(rng.integers(lo, hi + 1)))
-    extra_stems, levels = [], []
-    for k, src in enumerate(extra):
-        rng_k = np.random.default_rng([seed, room_index, clip_index, 3, k])
-        level_db = float(rng_k.uniform(*LEVEL_DB))
-        audio, _ = instruments.render_phrase(rng_k, src.name, cfg["clip_seconds"], fs)
-        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-        if rms < 1e-6:
-            raise RuntimeError(f"clip {cid}: rendered {src.name} phrase (360 view) is silent")
-        extra_stems.append(audio * (gain * STEM_RMS * 10 ** (level_db / 20) / rms))
-        levels.append(level_db)
-    all_stems = np.concatenate([np.asarray(stems, np.float64)]
-                               + [np.asarray(extra_stems, np.float64).reshape(len(extra), n)])
+    extra, extra_stems, levels = _extra_sources(cfg, seed, room_index, clip_index, scene, gain, cid)
+    all_stems = np.concatenate(
+        [np.asarray(stems, np.float64)] + [np.asarray(extra_stems, np.float64).reshape(len(extra), n)]
+    )
     scene360 = Scene(room=scene.room, camera=scene.camera, sources=scene.sources + extra)
-    m = int(round(cfg["rir_seconds"] * fs))
-    images = room_mod.image_sources(scene.room.dims, scene.room.absorption, scene.listener,
-                                    [s.position for s in scene360.sources], fs, order)
-    foa = np.zeros((4, n))
-    for stem, (pos, damping, _) in zip(all_stems, images):
-        rir = foa_rir(pos, damping, scene.listener, fs, m, room_mod.REFERENCE_DISTANCE_M)
-        foa += fftconvolve(stem[None], rir.astype(np.float64), axes=-1)[:, :n]
+    foa = _foa_mix(cfg, scene360, all_stems, order)
     peak = float(np.abs(foa).max())
     if peak < 1e-9:
         raise RuntimeError(f"clip {cid}: silent ambisonics")
     foa_gain = FOA_PEAK / peak
     frames, boxes = render_frames_360(scene360, all_stems, fs, fps, n_frames, width, height)
-    n_pin = len(scene.sources)
-    sources = []
-    for k, src in enumerate(scene360.sources):
-        az, el, dist = direction(scene.listener, src.position)
-        sources.append({"class": src.name, "class_index": src.class_index, "azimuth_deg": az,
-                        "elevation_deg": el, "distance_m": dist, "position": list(src.position),
-                        "size_m": list(src.size_m), "in_pinhole_view": k < n_pin,
-                        **({"level_db": levels[k - n_pin]} if k >= n_pin else {"source_index": k}),
-                        "boxes": boxes[k]})
-    meta = {"foa": f"{FOA_DIR}/{cid}.wav", "video": f"{VIDEO360_DIR}/{cid}.mp4",
-            "format": "ambiX (ACN W,Y,Z,X; SN3D)", "frame_size": [width, height],
-            "projection": "equirectangular; column 0 = azimuth +180 deg, centre = azimuth 0 (front), "
-                          "azimuth decreasing to the right; row 0 = elevation +90 deg",
-            "foa_gain": foa_gain, "foa_gain_note": "foa = foa_gain * sum_k stem_k * foa_rir_k; binaural "
-                                                   "sources' stems are the stored stems",
-            "n_extra_sources": len(extra), "sources": sources}
+    sources = _sources_meta_360(scene360, len(scene.sources), levels, boxes)
+    meta = _view_meta(cid, width, height, foa_gain, len(extra), sources)
     return View360((foa * foa_gain).astype(np.float32), frames, meta)
 
 

@@ -35,12 +35,14 @@ def image_order(dims, rt60: float, cap: int, c: float = SPEED_OF_SOUND) -> int:
 
     Same rule as ``pyroomacoustics.inverse_sabine``.
     """
-    radii = [a * b / math.hypot(a, b) for a, b in ((dims[0], dims[1]), (dims[0], dims[2]), (dims[1], dims[2]))]
+    pairs = ((dims[0], dims[1]), (dims[0], dims[2]), (dims[1], dims[2]))
+    radii = [a * b / math.hypot(a, b) for a, b in pairs]
     return int(max(0, min(cap, math.ceil(c * rt60 / min(radii) - 1))))
 
 
-def image_sources(dims, absorption: float, listener, sources, fs: int, max_order: int
-                  ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def image_sources(
+    dims, absorption: float, listener, sources, fs: int, max_order: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Image sources of each source from pyroomacoustics.
 
     Returns:
@@ -48,9 +50,15 @@ def image_sources(dims, absorption: float, listener, sources, fs: int, max_order
     """
     import pyroomacoustics as pra
 
-    room = pra.ShoeBox(list(dims), fs=fs, materials=pra.Material(float(absorption)),
-                       max_order=int(max_order), air_absorption=False, ray_tracing=False,
-                       use_rand_ism=False)
+    room = pra.ShoeBox(
+        list(dims),
+        fs=fs,
+        materials=pra.Material(float(absorption)),
+        max_order=int(max_order),
+        air_absorption=False,
+        ray_tracing=False,
+        use_rand_ism=False,
+    )
     for pos in sources:
         room.add_source(list(pos))
     room.add_microphone(np.asarray(listener, float).reshape(3, 1))
@@ -62,8 +70,9 @@ def image_sources(dims, absorption: float, listener, sources, fs: int, max_order
     return out
 
 
-def binaural_rir(images: np.ndarray, damping: np.ndarray, listener, fs: int, n_samples: int,
-                 c: float = SPEED_OF_SOUND) -> np.ndarray:
+def binaural_rir(
+    images: np.ndarray, damping: np.ndarray, listener, fs: int, n_samples: int, c: float = SPEED_OF_SOUND
+) -> np.ndarray:
     """Sum the HRIR of every image at its delay and gain.
 
     Args:
@@ -95,8 +104,9 @@ def binaural_rir(images: np.ndarray, damping: np.ndarray, listener, fs: int, n_s
     return out
 
 
-def binaural_rirs(dims, absorption: float, listener, sources, fs: int, max_order: int,
-                  n_samples: int) -> np.ndarray:
+def binaural_rirs(
+    dims, absorption: float, listener, sources, fs: int, max_order: int, n_samples: int
+) -> np.ndarray:
     """Binaural RIRs (n_sources, 2, n_samples) float32 of every source in the room."""
     imgs = image_sources(dims, absorption, listener, sources, fs, max_order)
     return np.stack([binaural_rir(pos, damp, listener, fs, n_samples) for pos, damp, _ in imgs])
@@ -110,7 +120,7 @@ def render_binaural(stems: np.ndarray, rirs: np.ndarray) -> np.ndarray:
     """
     n = stems.shape[-1]
     out = np.zeros((2, n))
-    for stem, rir in zip(stems, rirs):
+    for stem, rir in zip(stems, rirs, strict=True):
         out += fftconvolve(stem[None].astype(np.float64), rir.astype(np.float64), axes=-1)[:, :n]
     return out
 

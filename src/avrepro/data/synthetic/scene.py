@@ -16,8 +16,13 @@ from avrepro.data.synthetic.instruments import instrument
 
 #: sprite size in metres (width, height) per class; unknown classes use DEFAULT_SPRITE_SIZE
 SPRITE_SIZE_M = {
-    "violin": (0.32, 0.6), "cello": (0.45, 0.85), "flute": (0.7, 0.16), "trumpet": (0.6, 0.3),
-    "acoustic_guitar": (0.4, 0.75), "piano": (0.8, 0.45), "xylophone": (0.7, 0.35),
+    "violin": (0.32, 0.6),
+    "cello": (0.45, 0.85),
+    "flute": (0.7, 0.16),
+    "trumpet": (0.6, 0.3),
+    "acoustic_guitar": (0.4, 0.75),
+    "piano": (0.8, 0.45),
+    "xylophone": (0.7, 0.35),
     "saxophone": (0.32, 0.65),
 }
 DEFAULT_SPRITE_SIZE = (0.5, 0.5)
@@ -60,8 +65,13 @@ class Camera:
         """World points (..., 3) -> pixel coordinates (..., 2) (x right, y down) and depth (...,)."""
         c = self.to_camera(points)
         depth = c[..., 1]
-        uv = np.stack([self.width / 2 + self.focal * c[..., 0] / depth,
-                       self.height / 2 - self.focal * c[..., 2] / depth], axis=-1)
+        uv = np.stack(
+            [
+                self.width / 2 + self.focal * c[..., 0] / depth,
+                self.height / 2 - self.focal * c[..., 2] / depth,
+            ],
+            axis=-1,
+        )
         return uv, depth
 
 
@@ -92,8 +102,11 @@ class Scene:
 def direction(listener, point) -> tuple[float, float, float]:
     """(azimuth deg, elevation deg, distance m) of ``point`` seen from ``listener``."""
     dx, dy, dz = np.asarray(point, float) - np.asarray(listener, float)
-    return (math.degrees(math.atan2(-dx, dy)), math.degrees(math.atan2(dz, math.hypot(dx, dy))),
-            math.sqrt(dx * dx + dy * dy + dz * dz))
+    return (
+        math.degrees(math.atan2(-dx, dy)),
+        math.degrees(math.atan2(dz, math.hypot(dx, dy))),
+        math.sqrt(dx * dx + dy * dy + dz * dz),
+    )
 
 
 def sprite_box(camera: Camera, position, size_m, scale: float = 1.0) -> tuple[float, float, float, float]:
@@ -111,8 +124,46 @@ def draw_room(rng: np.random.Generator, cfg: dict) -> Room:
     return Room(dims=dims, absorption=float(rng.uniform(*r["absorption"])))
 
 
-def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int = 500,
-               solo_class: int | None = None) -> Scene:
+def _place_source(
+    rng: np.random.Generator,
+    room: Room,
+    camera: Camera,
+    name: str,
+    size: tuple[float, float],
+    sources: list[Source],
+    bounds: tuple[float, float, float],
+    max_tries: int,
+) -> tuple[float, float, float]:
+    """Position of a ``name`` source of sprite ``size`` in front of ``camera``, inside ``room``
+    and apart from ``sources``; ``bounds`` = (largest |azimuth| in radians, r_min, r_max).
+    Rejection sampling as described in :func:`draw_scene`."""
+    w, d, h = room.dims
+    listener = camera.position
+    az_max, r_min, r_max = bounds
+    fallback = None
+    for _ in range(max_tries):
+        az = rng.uniform(-az_max, az_max)
+        dist = rng.uniform(r_min, max(r_min, r_max))
+        z = rng.uniform(1.0, 1.7)
+        pos = (listener[0] - dist * math.sin(az), listener[1] + dist * math.cos(az), z)
+        if not (0.3 <= pos[0] <= w - 0.3 and pos[1] <= d - 0.3 and z <= h - 0.3):
+            continue
+        if any(math.dist(pos, s.position) < MIN_SEPARATION_M for s in sources):
+            continue
+        fallback = fallback or pos
+        x0, y0, x1, y1 = sprite_box(camera, pos, size, MAX_PULSE)
+        if x0 >= 0 and y0 >= 0 and x1 <= camera.width and y1 <= camera.height:
+            break
+    else:
+        if fallback is None:
+            raise RuntimeError(f"no place for a {name} source in room {room.dims} after {max_tries} tries")
+        pos = fallback  # sprite partly outside the frame; its boxes are clipped
+    return pos
+
+
+def draw_scene(
+    rng: np.random.Generator, room: Room, cfg: dict, max_tries: int = 500, solo_class: int | None = None
+) -> Scene:
     """Listener and sources of one clip in ``room`` (one source of class index ``solo_class``
     when it is given: a solo clip).
 
@@ -124,9 +175,12 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
     least 0.5 m apart, with their largest sprite inside the frame (rejection sampling; if no
     draw in ``max_tries`` fits the frame, the first one that fits the room is used).
     """
-    w, d, h = room.dims
-    listener = (float(w / 2 + rng.uniform(-0.1, 0.1) * w), float(rng.uniform(0.6, 1.0)),
-                float(rng.uniform(1.4, 1.6)))
+    w, d, _ = room.dims
+    listener = (
+        float(w / 2 + rng.uniform(-0.1, 0.1) * w),
+        float(rng.uniform(0.6, 1.0)),
+        float(rng.uniform(1.4, 1.6)),
+    )
     camera = Camera(listener, float(cfg["hfov_deg"]), int(cfg["frame_width"]), int(cfg["frame_height"]))
     classes = list(cfg["classes"])
     if solo_class is None:
@@ -138,39 +192,24 @@ def draw_scene(rng: np.random.Generator, room: Room, cfg: dict, max_tries: int =
 
     az_max = math.radians(0.8 * cfg["hfov_deg"] / 2)
     r_max = max(MIN_DISTANCE_M + 0.1, d - 0.5 - listener[1])
-    r_min, r_max = (MIN_DISTANCE_M, r_max) if not cfg.get("distance_m") else (
-        float(cfg["distance_m"][0]), min(r_max, float(cfg["distance_m"][1])))
+    r_min, r_max = (
+        (MIN_DISTANCE_M, r_max)
+        if not cfg.get("distance_m")
+        else (float(cfg["distance_m"][0]), min(r_max, float(cfg["distance_m"][1])))
+    )
     sources: list[Source] = []
     for ci in picks:
         name = classes[int(ci)]
         scale = float(cfg.get("sprite_scale", 1.0))
         size = tuple(scale * v for v in SPRITE_SIZE_M.get(name, DEFAULT_SPRITE_SIZE))
-        fallback = None
-        for _ in range(max_tries):
-            az = rng.uniform(-az_max, az_max)
-            dist = rng.uniform(r_min, max(r_min, r_max))
-            z = rng.uniform(1.0, 1.7)
-            pos = (listener[0] - dist * math.sin(az), listener[1] + dist * math.cos(az), z)
-            if not (0.3 <= pos[0] <= w - 0.3 and pos[1] <= d - 0.3 and z <= h - 0.3):
-                continue
-            if any(math.dist(pos, s.position) < MIN_SEPARATION_M for s in sources):
-                continue
-            fallback = fallback or pos
-            x0, y0, x1, y1 = sprite_box(camera, pos, size, MAX_PULSE)
-            if x0 >= 0 and y0 >= 0 and x1 <= camera.width and y1 <= camera.height:
-                break
-        else:
-            if fallback is None:
-                raise RuntimeError(f"no place for a {name} source in room {room.dims} "
-                                   f"after {max_tries} tries")
-            pos = fallback  # sprite partly outside the frame; its boxes are clipped
-        sources.append(Source(name, int(ci), instrument(name).program,
-                              tuple(float(p) for p in pos), size))
+        pos = _place_source(rng, room, camera, name, size, sources, (az_max, r_min, r_max), max_tries)
+        sources.append(Source(name, int(ci), instrument(name).program, tuple(float(p) for p in pos), size))
     return Scene(room=room, camera=camera, sources=tuple(sources))
 
 
-def draw_surround_sources(rng: np.random.Generator, scene: Scene, cfg: dict, n: int,
-                          max_tries: int = 500) -> tuple[Source, ...]:
+def draw_surround_sources(
+    rng: np.random.Generator, scene: Scene, cfg: dict, n: int, max_tries: int = 500
+) -> tuple[Source, ...]:
     """Up to ``n`` extra sources around the listener that the pinhole camera does not see.
 
     They exist only in the 360 view and the first-order ambisonics of a clip (see

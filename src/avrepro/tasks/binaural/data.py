@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from avrepro.data.cache import FeatureCache
+from avrepro.tasks.binaural.rir import cache_targets
+from avrepro.video.crop import crop_hw
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
@@ -20,6 +22,11 @@ IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 def window_samples(audio_cfg: dict, sample_rate: int) -> int:
     """Samples in one window (0.63 s at 16 kHz -> 10,080)."""
     return int(round(audio_cfg["window_seconds"] * sample_rate))
+
+
+def spec_ft(audio_cfg: dict, sample_rate: int) -> tuple[int, int]:
+    """(frequency bins, frames) of one window's spectrogram (last bin dropped)."""
+    return audio_cfg["n_fft"] // 2, 1 + window_samples(audio_cfg, sample_rate) // audio_cfg["hop"]
 
 
 def rms_normalize(audio: np.ndarray, rms: float, eps: float = 1e-4) -> tuple[np.ndarray, float]:
@@ -50,8 +57,9 @@ def test_frame(frame: np.ndarray, crop_hw: tuple[int, int]) -> torch.Tensor:
     return normalize_frame(img.clamp(0, 1))
 
 
-def train_frame(frame: np.ndarray, crop_hw: tuple[int, int], jitter: tuple[float, float],
-                rng: np.random.Generator) -> torch.Tensor:
+def train_frame(
+    frame: np.ndarray, crop_hw: tuple[int, int], jitter: tuple[float, float], rng: np.random.Generator
+) -> torch.Tensor:
     """Training frame: random crop, brightness and colour jitter, normalised."""
     img = to_tensor_frame(frame)
     h, w = img.shape[-2:]
@@ -59,7 +67,7 @@ def train_frame(frame: np.ndarray, crop_hw: tuple[int, int], jitter: tuple[float
     if ch > h or cw > w:
         raise ValueError(f"crop {cw}x{ch} is larger than the cached frames {w}x{h}")
     top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    img = img[:, top:top + ch, left:left + cw]
+    img = img[:, top : top + ch, left : left + cw]
     brightness, colour = rng.uniform(jitter[0], jitter[1], size=2)
     img = img * brightness
     gray = (0.299 * img[0] + 0.587 * img[1] + 0.114 * img[2])[None]
@@ -67,8 +75,16 @@ def train_frame(frame: np.ndarray, crop_hw: tuple[int, int], jitter: tuple[float
     return normalize_frame(img.clamp(0, 1))
 
 
-def pair_start(rng: np.random.Generator, start: int, n_samples: int, window: int,
-               max_offset: int, sample_rate: int, fps: float, n_frames: int) -> int:
+def pair_start(
+    rng: np.random.Generator,
+    start: int,
+    n_samples: int,
+    window: int,
+    max_offset: int,
+    sample_rate: int,
+    fps: float,
+    n_frames: int,
+) -> int:
     """Start of a second window whose centre is within ``max_offset`` samples of the first one's
     and, where the clip allows it, whose nearest frame is another frame (geometric consistency)."""
     lo, hi = max(0, start - max_offset), min(n_samples - window, start + max_offset)
@@ -98,9 +114,17 @@ class BinauralWindows(Dataset):
     With ``fixed=True`` (validation) the windows do not change between epochs.
     """
 
-    def __init__(self, cache: FeatureCache, cfg: dict, seed: int, windows_per_clip: int,
-                 train: bool = True, blank_frame: bool = False, fixed: bool = False,
-                 rir_targets: np.ndarray | None = None):
+    def __init__(
+        self,
+        cache: FeatureCache,
+        cfg: dict,
+        seed: int,
+        windows_per_clip: int,
+        train: bool = True,
+        blank_frame: bool = False,
+        fixed: bool = False,
+        rir_targets: np.ndarray | None = None,
+    ):
         self.cache, self.cfg, self.seed = cache, cfg, seed
         self.windows_per_clip, self.train = windows_per_clip, train
         self.blank_frame, self.fixed = blank_frame, fixed
@@ -108,7 +132,7 @@ class BinauralWindows(Dataset):
         self.n = window_samples(cfg["audio"], cache.sample_rate)
         self.max_offset = int(round(cfg["train"]["pair_seconds"] * cache.sample_rate))
         self.shared_aug = cfg["train"]["pair_augmentation"] == "shared"
-        self.crop_hw = (cfg["frames"]["crop_height"], cfg["frames"]["crop_width"])
+        self.crop_hw = crop_hw(cfg["frames"])
         self.epoch = 0
         short = [cache.clip_ids[i] for i in range(len(cache)) if cache.info(i)["n_samples"] < self.n]
         if short:
@@ -122,9 +146,10 @@ class BinauralWindows(Dataset):
     def __len__(self) -> int:
         return len(self.cache) * self.windows_per_clip
 
-    def _window(self, audio: np.ndarray, frames: np.ndarray, start: int,
-                aug: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        window = audio[:, start:start + self.n].astype(np.float32) / 32767.0
+    def _window(
+        self, audio: np.ndarray, frames: np.ndarray, start: int, aug: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        window = audio[:, start : start + self.n].astype(np.float32) / 32767.0
         window, _ = rms_normalize(window, self.cfg["audio"]["rms"])
         fidx = frame_index((start + self.n / 2) / self.cache.sample_rate, self.cache.fps, len(frames))
         if self.train:
@@ -140,16 +165,58 @@ class BinauralWindows(Dataset):
         clip = index % len(self.cache)
         audio, frames = self.cache.audio(clip), self.cache.frames(clip)
         start = int(rng.integers(0, audio.shape[1] - self.n + 1))
-        second = pair_start(rng, start, audio.shape[1], self.n, self.max_offset,
-                            self.cache.sample_rate, self.cache.fps, len(frames))
+        second = pair_start(
+            rng,
+            start,
+            audio.shape[1],
+            self.n,
+            self.max_offset,
+            self.cache.sample_rate,
+            self.cache.fps,
+            len(frames),
+        )
         if self.shared_aug:  # one crop and jitter for both frames: they differ in time only
             aug_seed = int(rng.integers(2**31))
             augs = [np.random.default_rng(aug_seed), np.random.default_rng(aug_seed)]
         else:
             augs = [rng, rng]
-        (a1, f1), (a2, f2) = (self._window(audio, frames, s, a) for s, a in zip((start, second), augs))
-        item = {"audio": torch.stack([a1, a2]), "frame": torch.stack([f1, f2]),
-                "swap": torch.from_numpy(rng.integers(0, 2, size=2).astype(np.float32))}
+        (a1, f1), (a2, f2) = (
+            self._window(audio, frames, s, a) for s, a in zip((start, second), augs, strict=True)
+        )
+        item = {
+            "audio": torch.stack([a1, a2]),
+            "frame": torch.stack([f1, f2]),
+            "swap": torch.from_numpy(rng.integers(0, 2, size=2).astype(np.float32)),
+        }
         if self.rir_targets is not None:
             item["rir"] = torch.from_numpy(np.asarray(self.rir_targets[clip], dtype=np.float32))
         return item
+
+
+def window_datasets(
+    cfg: dict, train: FeatureCache, val: FeatureCache, seed: int, *, blank_frame: bool, rir: bool
+) -> tuple[BinauralWindows, BinauralWindows]:
+    """The training windows (new ones each epoch) and the fixed validation windows; with
+    ``rir`` each item carries its clip's RIR target (params ``binaural.rir``)."""
+    targets = (cache_targets(train, cfg["rir"]), cache_targets(val, cfg["rir"])) if rir else (None, None)
+    return (
+        BinauralWindows(
+            train,
+            cfg,
+            seed,
+            cfg["train"]["windows_per_clip"],
+            train=True,
+            blank_frame=blank_frame,
+            rir_targets=targets[0],
+        ),
+        BinauralWindows(
+            val,
+            cfg,
+            seed + 1,
+            cfg["train"]["val_windows_per_clip"],
+            train=False,
+            blank_frame=blank_frame,
+            fixed=True,
+            rir_targets=targets[1],
+        ),
+    )

@@ -19,17 +19,8 @@ from avrepro.figures.spectrograms import plot_binaural_panel
 from avrepro.figures.tables import lower_is_better, metric_label, read_metrics
 from avrepro.io import read_json
 from avrepro.media import read_wav, write_wav
+from avrepro.tasks.binaural.names import FIGURES, METRIC_KEYS
 
-FIGURES = {
-    "loss_curves": "loss_curves.png",
-    "ablation": "ablation.png",
-    "distributions": "{key}_clips.png",
-    "rir": "rir_examples.png",
-    "spectrograms": "spectrograms_{clip}.png",
-    "demo": "demo_{clip}_{what}.mp4",
-    "listen": "listen_{clip}_{what}.wav",
-}
-METRIC_KEYS = ("stft_distance", "env_distance", "coherence_accuracy", "rir_error")
 PANEL_NAMES = ("backbone", "film", "fusion", "full", "flipped")
 
 
@@ -39,8 +30,9 @@ def names_of(cfg: dict) -> tuple[list[str], list[str], list[str]]:
     return list(cfg.get("baselines", [])), list(cfg.get("variants", [])), list(controls)
 
 
-def plot_ablation(metrics: dict[str, dict], out_png: str | Path,
-                  title: str = "Binaural ablation on the test set") -> Path:
+def plot_ablation(
+    metrics: dict[str, dict], out_png: str | Path, title: str = "Binaural ablation on the test set"
+) -> Path:
     """Bars (mean ± SEM over clips) per model for each metric present in ``metrics``
     (name -> flat metric JSON); the RIR panel adds the mean-RIR baseline of each RIR model."""
     keys = [k for k in METRIC_KEYS if any(k in m for m in metrics.values())]
@@ -49,7 +41,7 @@ def plot_ablation(metrics: dict[str, dict], out_png: str | Path,
     with styled():
         fig = new_figure((3.3 * len(keys) + 0.6, 3.4))
         axes = np.atleast_1d(fig.subplots(1, len(keys), squeeze=False)).ravel()
-        for ax, key in zip(axes, keys):
+        for ax, key in zip(axes, keys, strict=True):
             names = [n for n, m in metrics.items() if key in m]
             labels, values, errs, colors, hatches = [], [], [], [], []
             for n in names:
@@ -67,7 +59,7 @@ def plot_ablation(metrics: dict[str, dict], out_png: str | Path,
                     hatches.append("//")
             pos = np.arange(len(values))
             bars = ax.bar(pos, values, yerr=errs, color=colors, alpha=0.8, capsize=3)
-            for bar, hatch in zip(bars, hatches):
+            for bar, hatch in zip(bars, hatches, strict=True):
                 bar.set_hatch(hatch)
             if key == "coherence_accuracy":
                 ax.axhline(0.5, color="black", ls=":", lw=1, label="chance")
@@ -81,8 +73,12 @@ def plot_ablation(metrics: dict[str, dict], out_png: str | Path,
         return save_png(fig, out_png)
 
 
-def plot_rir_examples(examples: dict, out_png: str | Path, max_clips: int = 3,
-                      title: str = "RIR log-energy envelopes: true vs predicted") -> Path:
+def plot_rir_examples(
+    examples: dict,
+    out_png: str | Path,
+    max_clips: int = 3,
+    title: str = "RIR log-energy envelopes: true vs predicted",
+) -> Path:
     """Per test clip (row) and ear (column): true (solid) and predicted (dashed) band energies
     over time, the mean-RIR baseline dotted. ``examples`` is a ``rir_envelopes.json``."""
     clips = sorted(examples["clips"])[:max_clips]
@@ -100,14 +96,23 @@ def plot_rir_examples(examples: dict, out_png: str | Path, max_clips: int = 3,
             for ear, ax in enumerate(axes[r]):
                 for b, label in enumerate(bands):
                     c = colors[b % len(colors)]
-                    ax.plot(t, env["true"][ear, b], "-", color=c, lw=1.4,
-                            label=label if r == 0 and ear == 0 else None)
+                    ax.plot(
+                        t,
+                        env["true"][ear, b],
+                        "-",
+                        color=c,
+                        lw=1.4,
+                        label=label if r == 0 and ear == 0 else None,
+                    )
                     ax.plot(t, env["pred"][ear, b], "--", color=c, lw=1.2)
                     ax.plot(t, env["mean"][ear, b], ":", color=c, lw=0.9, alpha=0.7)
                 err = float(np.mean(np.abs(env["pred"][ear] - env["true"][ear])))
                 base = float(np.mean(np.abs(env["mean"][ear] - env["true"][ear])))
-                ax.set_title(f"clip {clip}, {'left' if ear == 0 else 'right'} ear "
-                             f"(error {err:.1f} dB, mean RIR {base:.1f} dB)", loc="left")
+                ax.set_title(
+                    f"clip {clip}, {'left' if ear == 0 else 'right'} ear "
+                    f"(error {err:.1f} dB, mean RIR {base:.1f} dB)",
+                    loc="left",
+                )
                 if ear == 0:
                     ax.set_ylabel("band energy (dB)")
         for ax in axes[-1]:
@@ -129,8 +134,9 @@ def _read_prediction(path: Path, sample_rate: int) -> np.ndarray:
     return audio
 
 
-def make_figures(cfg: dict, test_cache, models_dir: Path, metrics_dir: Path, predictions_dir: Path,
-                 out_dir: Path) -> list[Path]:
+def make_figures(
+    cfg: dict, test_cache, models_dir: Path, metrics_dir: Path, predictions_dir: Path, out_dir: Path
+) -> list[Path]:
     """Draw every binaural figure (see the module docstring); returns the paths written."""
     models_dir, metrics_dir = Path(models_dir), Path(metrics_dir)
     predictions_dir, out_dir = Path(predictions_dir), Path(out_dir)
@@ -139,15 +145,31 @@ def make_figures(cfg: dict, test_cache, models_dir: Path, metrics_dir: Path, pre
     names = baselines + variants + controls
     written: list[Path] = []
     if variants:
-        written.append(plot_loss_curves(
-            {v: models_dir / v / "live" for v in variants}, out_dir / FIGURES["loss_curves"],
-            "Binaural: every loss component, training (solid) and validation (dashed)"))
-    metrics = {n: read_metrics(require_file(metrics_dir / f"binaural_{n}.json", "binaural metric file"))
-               for n in names}
+        written.append(
+            plot_loss_curves(
+                {v: models_dir / v / "live" for v in variants},
+                out_dir / FIGURES["loss_curves"],
+                "Binaural: every loss component, training (solid) and validation (dashed)",
+            )
+        )
+    metrics = {
+        n: read_metrics(require_file(metrics_dir / f"binaural_{n}.json", "binaural metric file"))
+        for n in names
+    }
     written.append(plot_ablation(metrics, out_dir / FIGURES["ablation"]))
+    written += distribution_figures(metrics, metrics_dir, out_dir)
+    written += rir_figure(variants, predictions_dir, out_dir)
+    written += clip_figures(cfg, test_cache, variants + controls, predictions_dir, out_dir)
+    return written
+
+
+def distribution_figures(metrics: dict[str, dict], metrics_dir: Path, out_dir: Path) -> list[Path]:
+    """Per-clip distributions of each metric key (the RIR error beside each model's mean-RIR
+    baseline) from the per-clip CSVs."""
+    written = []
     for key in METRIC_KEYS:
         data = {}
-        for n in names:
+        for n in metrics:
             if key in metrics[n]:
                 values = read_clip_metrics(metrics_dir / f"binaural_{n}_clips.csv", key)
                 if len(values):
@@ -157,46 +179,91 @@ def make_figures(cfg: dict, test_cache, models_dir: Path, metrics_dir: Path, pre
                 if len(base):
                     data[f"mean RIR ({n})"] = base
         if data:
-            written.append(plot_value_distributions(
-                data, key, out_dir / FIGURES["distributions"].format(key=key)))
+            written.append(
+                plot_value_distributions(data, key, out_dir / FIGURES["distributions"].format(key=key))
+            )
+    return written
 
-    rir_source = next((v for v in ("full", "rir") + tuple(variants)
-                       if (predictions_dir / v / "rir_envelopes.json").is_file()), None)
-    if rir_source is not None:
-        examples = read_json(predictions_dir / rir_source / "rir_envelopes.json")
-        written.append(plot_rir_examples(
-            examples, out_dir / FIGURES["rir"],
-            title=f"RIR log-energy envelopes of test scenes: true vs predicted ({rir_source})"))
 
-    # clips whose predicted audio every evaluated model saved
-    predicted = [n for n in variants + controls if (predictions_dir / n).is_dir()]
-    clips = sorted(set.intersection(*[{p.stem for p in (predictions_dir / n).glob("*.wav")}
-                                      for n in predicted])) if predicted else []
+def rir_figure(variants: list[str], predictions_dir: Path, out_dir: Path) -> list[Path]:
+    """Predicted vs true RIR envelopes of ``full``, else ``rir``, else the first variant that
+    saved them; none when no variant did."""
+    rir_source = next(
+        (
+            v
+            for v in ("full", "rir") + tuple(variants)
+            if (predictions_dir / v / "rir_envelopes.json").is_file()
+        ),
+        None,
+    )
+    if rir_source is None:
+        return []
+    examples = read_json(predictions_dir / rir_source / "rir_envelopes.json")
+    return [
+        plot_rir_examples(
+            examples,
+            out_dir / FIGURES["rir"],
+            title=f"RIR log-energy envelopes of test scenes: true vs predicted ({rir_source})",
+        )
+    ]
+
+
+def clip_figures(
+    cfg: dict, test_cache, evaluated: list[str], predictions_dir: Path, out_dir: Path
+) -> list[Path]:
+    """Per test clip whose predicted audio every evaluated model saved: the spectrogram panel,
+    the demo video of ``eval.demo_variant`` (else the last model) and the listening wavs."""
+    predicted = [n for n in evaluated if (predictions_dir / n).is_dir()]
+    clips = (
+        sorted(set.intersection(*[{p.stem for p in (predictions_dir / n).glob("*.wav")} for n in predicted]))
+        if predicted
+        else []
+    )
     panel = [n for n in PANEL_NAMES if n in predicted] or predicted
     demo = cfg.get("eval", {}).get("demo_variant")
     demo = demo if demo in predicted else (predicted[-1] if predicted else None)
     sr = test_cache.sample_rate
+    written: list[Path] = []
     for clip in clips:
         i = test_cache.position(clip)
         true, frames = test_cache.audio_float(i), test_cache.frames(i)
         preds = {n: _read_prediction(predictions_dir / n / f"{clip}.wav", sr) for n in predicted}
         mono = true[0] + true[1]
-        written.append(plot_binaural_panel(
-            mono, true, {n: preds[n] for n in panel}, sr,
-            out_dir / FIGURES["spectrograms"].format(clip=clip),
-            n_fft=cfg["audio"]["n_fft"], hop=cfg["audio"]["hop"],
-            title=f"Binaural prediction, test clip {clip}"))
+        written.append(
+            plot_binaural_panel(
+                mono,
+                true,
+                {n: preds[n] for n in panel},
+                sr,
+                out_dir / FIGURES["spectrograms"].format(clip=clip),
+                n_fft=cfg["audio"]["n_fft"],
+                hop=cfg["audio"]["hop"],
+                title=f"Binaural prediction, test clip {clip}",
+            )
+        )
         if demo is not None:
-            written.append(write_demo_mp4(
-                frames, test_cache.fps, preds[demo], sr,
-                out_dir / FIGURES["demo"].format(clip=clip, what=demo),
-                caption=f"predicted binaural: {demo}"))
-        listen = {"mono": np.stack([mono, mono]) / 2, "true": true,
-                  **{n: preds[n] for n in panel}}
-        peak = max(float(np.abs(a).max()) for a in listen.values())
-        gain = min(1.0, 0.99 / peak) if peak > 0 else 1.0  # one gain: levels stay comparable
-        for what, audio in listen.items():
-            path = out_dir / FIGURES["listen"].format(clip=clip, what=what)
-            write_wav(path, np.asarray(audio, dtype=np.float32) * gain, sr)
-            written.append(path)
+            written.append(
+                write_demo_mp4(
+                    frames,
+                    test_cache.fps,
+                    preds[demo],
+                    sr,
+                    out_dir / FIGURES["demo"].format(clip=clip, what=demo),
+                    caption=f"predicted binaural: {demo}",
+                )
+            )
+        listen = {"mono": np.stack([mono, mono]) / 2, "true": true, **{n: preds[n] for n in panel}}
+        written += write_listening(listen, clip, sr, out_dir)
+    return written
+
+
+def write_listening(listen: dict[str, np.ndarray], clip: str, sample_rate: int, out_dir: Path) -> list[Path]:
+    """The listening wavs of one clip, all with one gain so that their levels compare."""
+    peak = max(float(np.abs(a).max()) for a in listen.values())
+    gain = min(1.0, 0.99 / peak) if peak > 0 else 1.0
+    written = []
+    for what, audio in listen.items():
+        path = out_dir / FIGURES["listen"].format(clip=clip, what=what)
+        write_wav(path, np.asarray(audio, dtype=np.float32) * gain, sample_rate)
+        written.append(path)
     return written

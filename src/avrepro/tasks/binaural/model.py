@@ -10,8 +10,8 @@ difference spectrogram STFT(L-R). On top of that backbone:
   predict complex masks for the left and the right channel.
 - ``coherence``: a classifier on the [L, R] or swapped [R, L] spectrograms with the frame's
   visual map (label 1 = swapped).
-- ``geometry``: a loss only (see the task): visual maps of two frames of one clip within 1 s
-  are kept close.
+- ``geometry``: a loss only (see :mod:`avrepro.tasks.binaural.losses`): visual maps of two
+  frames of one clip within 1 s are kept close.
 - ``rir``: a head predicting the log-energy envelope of the room impulse response
   (:mod:`avrepro.tasks.binaural.rir`) from the visual map.
 """
@@ -26,6 +26,7 @@ from torch import nn
 
 from avrepro.nets.resnet import resnet18_trunk
 from avrepro.nets.unet import down_block, up_block
+from avrepro.tasks.binaural.names import VARIANTS
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Parts:
     blank_frame: bool = False
 
 
-VARIANT_PARTS = {
+VARIANT_PARTS = {  # keyed by names.VARIANTS, in its order (a test keeps them equal)
     "backbone": Parts(),
     "film": Parts(film=True),
     "audio_only": Parts(film=True, blank_frame=True),
@@ -50,7 +51,6 @@ VARIANT_PARTS = {
     "rir": Parts(fusion=True, rir=True),
     "full": Parts(fusion=True, coherence=True, geometry=True, rir=True),
 }
-VARIANTS = tuple(VARIANT_PARTS)
 
 
 def variant_parts(variant: str) -> Parts:
@@ -92,7 +92,7 @@ class AVFusion(nn.Module):
         self.key = nn.Conv1d(visual_channels, audio_channels, 1)
 
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
-        keys = torch.relu(self.key(visual.flatten(2)))                       # (B, C, hw)
+        keys = torch.relu(self.key(visual.flatten(2)))  # (B, C, hw)
         b, c, f, t = audio.shape
         return torch.bmm(keys.transpose(1, 2), audio.reshape(b, c, f * t)).view(b, -1, f, t)
 
@@ -115,16 +115,21 @@ class APNet(nn.Module):
     def __init__(self, ngf: int, locations: int):
         super().__init__()
         self.fuse = nn.ModuleList(AVFusion(ngf * m) for m in (8, 4, 2, 1))
-        self.up = nn.ModuleList([up_block(locations, locations),
-                                 up_block(2 * locations, locations),
-                                 up_block(2 * locations, locations)])
+        self.up = nn.ModuleList(
+            [
+                up_block(locations, locations),
+                up_block(2 * locations, locations),
+                up_block(2 * locations, locations),
+            ]
+        )
         self.left = nn.ConvTranspose2d(2 * locations, 2, 4, 2, 1)
         self.right = nn.ConvTranspose2d(2 * locations, 2, 4, 2, 1)
         _mono_start(self.left)
         _mono_start(self.right)
 
-    def forward(self, upfeatures: list[torch.Tensor],
-                vmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, upfeatures: list[torch.Tensor], vmap: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.up[0](self.fuse[0](upfeatures[0], vmap))
         for level in (1, 2):
             x = self.up[level](torch.cat([self.fuse[level](upfeatures[level], vmap), x], dim=1))
@@ -139,8 +144,9 @@ class CoherenceNet(nn.Module):
     def __init__(self, ngf: int, locations: int, spec_ft: tuple[int, int]):
         super().__init__()
         widths = [ngf, ngf * 2, ngf * 4, ngf * 8, ngf * 8]
-        self.down = nn.Sequential(*(down_block(cin, cout)
-                                    for cin, cout in zip([4] + widths[:-1], widths)))
+        self.down = nn.Sequential(
+            *(down_block(cin, cout) for cin, cout in zip([4] + widths[:-1], widths, strict=True))
+        )
         self.fuse = AVFusion(ngf * 8)
         self.reduce = nn.Sequential(nn.Conv2d(locations, 32, 1), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
         self.fc = nn.Linear(32 * (spec_ft[0] // 32) * (spec_ft[1] // 32), 1)
@@ -158,14 +164,16 @@ class RIRHead(nn.Module):
     learned deviation in units of ``db_per_unit`` dB.
     """
 
-    def __init__(self, grid: tuple[int, int], shape: tuple[int, int, int], hidden: int = 256,
-                 db_per_unit: float = 10.0):
+    def __init__(
+        self, grid: tuple[int, int], shape: tuple[int, int, int], hidden: int = 256, db_per_unit: float = 10.0
+    ):
         super().__init__()
         self.shape, self.db_per_unit = tuple(shape), db_per_unit
         dim = int(math.prod(shape))
         self.reduce = nn.Sequential(nn.Conv2d(512, 32, 1), nn.ReLU(inplace=True))
-        self.mlp = nn.Sequential(nn.Linear(32 * grid[0] * grid[1], hidden), nn.ReLU(inplace=True),
-                                 nn.Linear(hidden, dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(32 * grid[0] * grid[1], hidden), nn.ReLU(inplace=True), nn.Linear(hidden, dim)
+        )
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
         self.register_buffer("target_sum", torch.zeros(dim, dtype=torch.float64))
@@ -207,20 +215,29 @@ class BinauralNet(nn.Module):
         ``rir`` ``(B, 2, bands, bins)``; ``visual_map`` always.
     """
 
-    def __init__(self, ngf: int, crop_hw: tuple[int, int], parts: Parts = Parts(),
-                 visual_channels: int = 8, weights: str = "none", coherence_ngf: int = 8,
-                 spec_ft: tuple[int, int] = (256, 64), rir_shape: tuple[int, int, int] | None = None):
+    def __init__(
+        self,
+        ngf: int,
+        crop_hw: tuple[int, int],
+        parts: Parts = Parts(),
+        visual_channels: int = 8,
+        weights: str = "none",
+        coherence_ngf: int = 8,
+        spec_ft: tuple[int, int] = (256, 64),
+        rir_shape: tuple[int, int, int] | None = None,
+    ):
         super().__init__()
         self.parts = parts
         self.visual = VisualNet(crop_hw, visual_channels, weights)
         vdim = self.visual.dim
         grid = visual_grid(crop_hw)
         widths = [ngf, ngf * 2, ngf * 4, ngf * 8, ngf * 8]
-        self.down = nn.ModuleList(down_block(cin, cout)
-                                  for cin, cout in zip([2] + widths[:-1], widths))
+        self.down = nn.ModuleList(
+            down_block(cin, cout) for cin, cout in zip([2] + widths[:-1], widths, strict=True)
+        )
         ups_out = [ngf * 8, ngf * 4, ngf * 2, ngf]
         ups_in = [widths[4] + vdim, ngf * 16, ngf * 8, ngf * 4]
-        self.up = nn.ModuleList(up_block(cin, cout) for cin, cout in zip(ups_in, ups_out))
+        self.up = nn.ModuleList(up_block(cin, cout) for cin, cout in zip(ups_in, ups_out, strict=True))
         self.final = up_block(ngf * 2, 2, final=True)
         self.film = nn.ModuleList(nn.Linear(vdim, 2 * c) for c in ups_out) if parts.film else None
         if self.film is not None:
@@ -232,8 +249,7 @@ class BinauralNet(nn.Module):
         nn.init.zeros_(self.final[0].weight)
         nn.init.zeros_(self.final[0].bias)
         self.apnet = APNet(ngf, grid[0] * grid[1]) if parts.fusion else None
-        self.coherence = (CoherenceNet(coherence_ngf, grid[0] * grid[1], spec_ft)
-                          if parts.coherence else None)
+        self.coherence = CoherenceNet(coherence_ngf, grid[0] * grid[1], spec_ft) if parts.coherence else None
         if parts.rir and rir_shape is None:
             raise ValueError("the rir part needs rir_shape (params binaural.rir)")
         self.rir = RIRHead(grid, rir_shape) if parts.rir else None
@@ -242,12 +258,17 @@ class BinauralNet(nn.Module):
         """Visual features ``{"map", "vec"}`` of ``frames`` (computed once per frame in evaluation)."""
         return self.visual(frames)
 
-    def forward(self, spec: torch.Tensor, frames: torch.Tensor | None = None,
-                visual: dict[str, torch.Tensor] | None = None,
-                coherence_spec: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        spec: torch.Tensor,
+        frames: torch.Tensor | None = None,
+        visual: dict[str, torch.Tensor] | None = None,
+        coherence_spec: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         if spec.shape[-2] % 32 or spec.shape[-1] % 32:
-            raise ValueError("spectrogram (B, 2, F, T) needs F and T divisible by 32, "
-                             f"got {tuple(spec.shape)}")
+            raise ValueError(
+                f"spectrogram (B, 2, F, T) needs F and T divisible by 32, got {tuple(spec.shape)}"
+            )
         if visual is None:
             if frames is None:
                 raise ValueError("BinauralNet needs frames or precomputed visual features")
@@ -281,20 +302,41 @@ class BinauralNet(nn.Module):
         lr_cl, lr_gen."""
         groups: dict[str, list] = {"visual": [], "audio": [], "heads": []}
         for name, p in self.named_parameters():
-            key = ("visual" if name.startswith("visual.") else
-                   "heads" if name.startswith(("coherence.", "rir.")) else "audio")
+            key = (
+                "visual"
+                if name.startswith("visual.")
+                else "heads"
+                if name.startswith(("coherence.", "rir."))
+                else "audio"
+            )
             groups[key].append(p)
         lrs = {"visual": lr_visual, "audio": lr_audio, "heads": lr_heads}
         return [{"params": ps, "lr": lrs[k]} for k, ps in groups.items() if ps]
 
 
-def build_model(variant: str, model_cfg: dict, crop_hw: tuple[int, int],
-                rir_shape: tuple[int, int, int] | None = None,
-                spec_ft: tuple[int, int] = (256, 64)) -> BinauralNet:
+def build_model(
+    variant: str,
+    crop_hw: tuple[int, int],
+    *,
+    ngf: int,
+    visual_channels: int = 8,
+    weights: str = "none",
+    coherence_ngf: int | None = None,
+    spec_ft: tuple[int, int] = (256, 64),
+    rir_shape: tuple[int, int, int] | None = None,
+) -> BinauralNet:
     """Build a binaural variant (see ``VARIANT_PARTS``): ``backbone`` (published Mono2Binaural),
     ``film``, ``audio_only`` (FiLM net, blank frame), ``fusion`` (+APNet), ``coherence``,
-    ``geometry``, ``rir`` (each fusion + that term) and ``full`` (all)."""
+    ``geometry``, ``rir`` (each fusion + that term) and ``full`` (all). ``coherence_ngf``
+    defaults to ``ngf``; ``rir_shape`` is used by the variants with a RIR head only."""
     parts = variant_parts(variant)
-    return BinauralNet(model_cfg["ngf"], crop_hw, parts, model_cfg["visual_channels"],
-                       model_cfg["weights"], coherence_ngf=model_cfg.get("coherence_ngf", model_cfg["ngf"]),
-                       spec_ft=spec_ft, rir_shape=rir_shape if parts.rir else None)
+    return BinauralNet(
+        ngf,
+        crop_hw,
+        parts,
+        visual_channels,
+        weights,
+        coherence_ngf=ngf if coherence_ngf is None else coherence_ngf,
+        spec_ft=spec_ft,
+        rir_shape=rir_shape if parts.rir else None,
+    )

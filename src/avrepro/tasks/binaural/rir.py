@@ -48,15 +48,20 @@ def envelope_db(rirs: np.ndarray, sample_rate: int, rir_cfg: dict) -> np.ndarray
     hop = int(round(rir_cfg["bin_seconds"] * sample_rate))
     n = hop * bins
     x = np.zeros(rirs.shape[:2] + (n,))
-    x[..., :min(n, rirs.shape[-1])] = rirs[..., :n]
+    x[..., : min(n, rirs.shape[-1])] = rirs[..., :n]
     frames = x.reshape(*x.shape[:2], bins, hop) * np.hanning(hop + 2)[1:-1]
-    power = np.abs(np.fft.rfft(frames, axis=-1)) ** 2            # (k, 2, bins, freqs)
+    power = np.abs(np.fft.rfft(frames, axis=-1)) ** 2  # (k, 2, bins, freqs)
     freqs = np.fft.rfftfreq(hop, 1.0 / sample_rate)
     edges = np.asarray(rir_cfg["bands_hz"], dtype=np.float64)
     if np.any(np.diff(edges) <= 0):
         raise ValueError(f"binaural.rir.bands_hz must increase, got {list(edges)}")
-    energy = np.stack([power[..., (freqs >= lo) & (freqs < hi)].sum(-1)
-                       for lo, hi in zip(edges[:-1], edges[1:])], axis=-2)  # (k, 2, bands, bins)
+    energy = np.stack(
+        [
+            power[..., (freqs >= lo) & (freqs < hi)].sum(-1)
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+        ],
+        axis=-2,
+    )  # (k, 2, bands, bins)
     if energy.shape[-2] != bands:
         raise AssertionError("band count mismatch")
     db = 10.0 * np.log10(np.maximum(energy.mean(axis=0), 1e-30))
@@ -67,8 +72,7 @@ def clip_rirs(meta: dict | None, raw_dir: Path) -> tuple[np.ndarray, int]:
     """A clip's stored RIRs ``(sources, 2, n)`` and their sample rate, from ``meta["rir"]``
     (a float wav with channels [L, R] per source, relative to the raw dataset directory)."""
     if not meta or not meta.get("rir"):
-        raise ValueError("clip has no simulated RIR (meta 'rir'): the RIR head needs the "
-                         "synthetic dataset")
+        raise ValueError("clip has no simulated RIR (meta 'rir'): the RIR head needs the synthetic dataset")
     path = Path(raw_dir) / meta["rir"]
     audio, rate = read_wav(path)
     if audio.shape[0] % 2:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -18,9 +18,14 @@ def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
     return starts
 
 
-def sliding_binauralize(binaural: np.ndarray, window: int, hop: int, rms: float,
-                        predict: Callable[[np.ndarray, list[int]], np.ndarray],
-                        eps: float = 1e-4) -> np.ndarray:
+def sliding_binauralize(
+    binaural: np.ndarray,
+    window: int,
+    hop: int,
+    rms: float,
+    predict: Callable[[np.ndarray, list[int]], np.ndarray],
+    eps: float = 1e-4,
+) -> np.ndarray:
     """Predict a clip's binaural audio from its mixture, window by window.
 
     Each window of the reference pair is RMS-normalised to ``rms`` (the factor is kept), its
@@ -36,7 +41,7 @@ def sliding_binauralize(binaural: np.ndarray, window: int, hop: int, rms: float,
     """
     n = binaural.shape[-1]
     starts = window_starts(n, window, hop)
-    segs = np.stack([binaural[:, s:s + window] for s in starts]).astype(np.float32)  # (W, 2, N)
+    segs = np.stack([binaural[:, s : s + window] for s in starts]).astype(np.float32)  # (W, 2, N)
     levels = np.maximum(eps, np.sqrt(np.mean(np.square(segs, dtype=np.float64), axis=(1, 2))))
     scale = (rms / levels).astype(np.float32)[:, None]
     mix = (segs[:, 0] + segs[:, 1]) * scale
@@ -46,7 +51,7 @@ def sliding_binauralize(binaural: np.ndarray, window: int, hop: int, rms: float,
     out = np.zeros((2, n), dtype=np.float64)
     count = np.zeros(n, dtype=np.float64)
     for i, s in enumerate(starts):
-        out[0, s:s + window] += (mix[i] + diff[i]) / 2 / scale[i]
-        out[1, s:s + window] += (mix[i] - diff[i]) / 2 / scale[i]
-        count[s:s + window] += 1
+        out[0, s : s + window] += (mix[i] + diff[i]) / 2 / scale[i]
+        out[1, s : s + window] += (mix[i] - diff[i]) / 2 / scale[i]
+        count[s : s + window] += 1
     return (out / count).astype(np.float32)

@@ -29,21 +29,15 @@ from avrepro.figures.tables import metric_label, read_metrics
 from avrepro.io import read_json
 from avrepro.media import read_wav, write_wav
 from avrepro.metrics.localization import mass_in_box, pointing_hit
-from avrepro.tasks.separation.data import eval_frames
+from avrepro.tasks.separation.data import denormalize, eval_frames
+from avrepro.tasks.separation.names import FIGURES, SEPARATION_KEYS
 
-FIGURES = {
-    "loss_curves": "loss_curves.png",
-    "metrics": "metrics.png",
-    "distributions": "sdr_clips.png",
-    "spectrograms": "spectrograms_{variant}_{mix}.png",
-    "audio": "audio_{variant}_{mix}_{what}.wav",
-    "localization": "localization_{variant}_{mix}.png",
-}
-SEPARATION_KEYS = ("sdr", "sir", "sar")
+BAR_KEYS = SEPARATION_KEYS[:3]  # sdr, sir, sar (the mixture's SDR is the reference line)
 
 
-def plot_metric_bars(metrics: dict[str, dict], out_png: str | Path,
-                     title: str = "Separation on the test mixtures") -> Path:
+def plot_metric_bars(
+    metrics: dict[str, dict], out_png: str | Path, title: str = "Separation on the test mixtures"
+) -> Path:
     """Grouped bars: SDR, SIR, SAR (mean ± SEM) per model or baseline; dashed line = the
     mixture's SDR (the same test mixtures for every row). The ``mixture`` baseline's SAR is left
     out: with no artifacts at all it is unbounded (~140 dB) and would flatten every other bar."""
@@ -52,20 +46,32 @@ def plot_metric_bars(metrics: dict[str, dict], out_png: str | Path,
         fig = new_figure((max(5.0, 1.2 * len(names) + 2.5), 3.6))
         ax = fig.subplots()
         width = 0.8 / len(names)
-        x = np.arange(len(SEPARATION_KEYS))
+        x = np.arange(len(BAR_KEYS))
         for j, name in enumerate(names):
             m = metrics[name]
-            shown = [k for k in SEPARATION_KEYS if not (name == "mixture" and k == "sar")]
-            vals = [m.get(k, math.nan) if k in shown else math.nan for k in SEPARATION_KEYS]
-            errs = [m.get(f"{k}_sem", 0.0) if k in shown else 0.0 for k in SEPARATION_KEYS]
-            ax.bar(x - 0.4 + width * (j + 0.5), vals, width, yerr=errs, capsize=2,
-                   color=color_for(name, names), label=name)
+            shown = [k for k in BAR_KEYS if not (name == "mixture" and k == "sar")]
+            vals = [m.get(k, math.nan) if k in shown else math.nan for k in BAR_KEYS]
+            errs = [m.get(f"{k}_sem", 0.0) if k in shown else 0.0 for k in BAR_KEYS]
+            ax.bar(
+                x - 0.4 + width * (j + 0.5),
+                vals,
+                width,
+                yerr=errs,
+                capsize=2,
+                color=color_for(name, names),
+                label=name,
+            )
         mix = [m["sdr_mixture"] for m in metrics.values() if math.isfinite(m.get("sdr_mixture", math.nan))]
         if mix:
-            ax.axhline(float(np.mean(mix)), color="black", ls="--", lw=1,
-                       label=f"SDR of the mixture ({np.mean(mix):.1f} dB)")
+            ax.axhline(
+                float(np.mean(mix)),
+                color="black",
+                ls="--",
+                lw=1,
+                label=f"SDR of the mixture ({np.mean(mix):.1f} dB)",
+            )
         ax.axhline(0, color="black", lw=0.6)
-        ax.set_xticks(x, [metric_label(k) for k in SEPARATION_KEYS])
+        ax.set_xticks(x, [metric_label(k) for k in BAR_KEYS])
         ax.set_ylabel("dB (higher is better)")
         ax.grid(axis="x", visible=False)
         fig.legend(loc="outside right upper")
@@ -77,34 +83,65 @@ def _spec_db(x: np.ndarray, acfg: dict) -> np.ndarray:
     return log_spectrogram(x, acfg["n_fft"], acfg["hop"])
 
 
-def plot_separation_panel(mixture: np.ndarray, trues: list[np.ndarray], ests: list[np.ndarray],
-                          masks: np.ndarray, labels: list[str], acfg: dict, sample_rate: int,
-                          out_png: str | Path, title: str, dynamic_range_db: float = 80.0) -> Path:
-    """One row per source: mixture, true source, separated source (dB, one colour scale), the
-    ideal binary mask (the source dominates the others) and the predicted mask (linear axis)."""
+def _panel_spectra(
+    mixture: np.ndarray, trues: list[np.ndarray], ests: list[np.ndarray], acfg: dict
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], float, np.ndarray]:
+    """The dB spectrograms of the mixture, true and separated sources, the top dB of the mixture
+    and true sources, and the ideal binary masks (where each true source dominates)."""
     mix_db = _spec_db(mixture, acfg)
     true_db = [_spec_db(t, acfg) for t in trues]
     est_db = [_spec_db(e, acfg) for e in ests]
     top = float(max(mix_db.max(), *(t.max() for t in true_db)))
     mags = np.stack([np.power(10.0, t / 20.0) for t in true_db])
     ibm = (mags >= mags.max(axis=0, keepdims=True)).astype(np.float32)
+    return mix_db, true_db, est_db, top, ibm
+
+
+def plot_separation_panel(
+    mixture: np.ndarray,
+    trues: list[np.ndarray],
+    ests: list[np.ndarray],
+    masks: np.ndarray,
+    labels: list[str],
+    acfg: dict,
+    sample_rate: int,
+    out_png: str | Path,
+    title: str,
+    dynamic_range_db: float = 80.0,
+) -> Path:
+    """One row per source: mixture, true source, separated source (dB, one colour scale), the
+    ideal binary mask (the source dominates the others) and the predicted mask (linear axis)."""
+    mix_db, true_db, est_db, top, ibm = _panel_spectra(mixture, trues, ests, acfg)
     extent = (0.0, len(mixture) / sample_rate, 0.0, sample_rate / 2000.0)
     n = len(trues)
-    cols = [("mixture", None), ("true source", None), ("separated", None),
-            ("ideal binary mask", None), ("predicted mask", None)]
+    cols = [
+        ("mixture", None),
+        ("true source", None),
+        ("separated", None),
+        ("ideal binary mask", None),
+        ("predicted mask", None),
+    ]
     with styled():
         fig = new_figure((12.0, 2.1 * n + 0.8))
         axes = np.atleast_2d(fig.subplots(n, len(cols), sharex=True, sharey=True, squeeze=False))
         for r in range(n):
             panels = [mix_db, true_db[r], est_db[r], ibm[r], masks[r]]
-            for c, (img, (name, _)) in enumerate(zip(panels, cols)):
+            for c, (img, (name, _)) in enumerate(zip(panels, cols, strict=False)):
                 ax = axes[r, c]
                 if c < 3:
-                    im_db = ax.imshow(img, origin="lower", aspect="auto", extent=extent, cmap="magma",
-                                      vmin=top - dynamic_range_db, vmax=top)
+                    im_db = ax.imshow(
+                        img,
+                        origin="lower",
+                        aspect="auto",
+                        extent=extent,
+                        cmap="magma",
+                        vmin=top - dynamic_range_db,
+                        vmax=top,
+                    )
                 else:
-                    im_mask = ax.imshow(img, origin="lower", aspect="auto", extent=extent,
-                                        cmap="gray", vmin=0, vmax=1)
+                    im_mask = ax.imshow(
+                        img, origin="lower", aspect="auto", extent=extent, cmap="gray", vmin=0, vmax=1
+                    )
                 ax.grid(False)
                 if r == 0:
                     ax.set_title(name)
@@ -118,21 +155,41 @@ def plot_separation_panel(mixture: np.ndarray, trues: list[np.ndarray], ests: li
         return save_png(fig, out_png)
 
 
-def plot_localization(frames: list[np.ndarray], maps: np.ndarray, boxes: list[list[int]],
-                      labels: list[str], out_png: str | Path, title: str) -> Path:
+def plot_localization(
+    frames: list[np.ndarray],
+    maps: np.ndarray,
+    boxes: list[list[int]],
+    labels: list[str],
+    out_png: str | Path,
+    title: str,
+) -> Path:
     """Each video's frame (as the net saw it) with its sound map (bilinear, alpha-blended) and
     the true box; the map's maximum is starred and the panel says hit/miss and mass in box."""
     n = len(frames)
     h, w = frames[0].shape[:2]
-    up = F.interpolate(torch.from_numpy(np.asarray(maps, dtype=np.float32))[:, None], size=(h, w),
-                       mode="bilinear", align_corners=False)[:, 0].clamp_min(0).numpy()
+    up = (
+        F.interpolate(
+            torch.from_numpy(np.asarray(maps, dtype=np.float32))[:, None],
+            size=(h, w),
+            mode="bilinear",
+            align_corners=False,
+        )[:, 0]
+        .clamp_min(0)
+        .numpy()
+    )
     with styled():
         fig = new_figure((3.4 * n + 0.6, 3.4 * h / w + 1.0))
         axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)).ravel()
-        for ax, frame, heat, box, label in zip(axes, frames, up, boxes, labels):
+        for ax, frame, heat, box, label in zip(axes, frames, up, boxes, labels, strict=False):
             ax.imshow(frame, extent=(0, w, h, 0))
-            im = ax.imshow(heat, extent=(0, w, h, 0), cmap="jet", alpha=0.45,
-                           vmin=float(heat.min()), vmax=float(heat.max()) + 1e-12)
+            im = ax.imshow(
+                heat,
+                extent=(0, w, h, 0),
+                cmap="jet",
+                alpha=0.45,
+                vmin=float(heat.min()),
+                vmax=float(heat.max()) + 1e-12,
+            )
             x0, y0, x1, y1 = box
             ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white", lw=1.5))
             y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
@@ -140,8 +197,7 @@ def plot_localization(frames: list[np.ndarray], maps: np.ndarray, boxes: list[li
             hit = "hit" if pointing_hit(heat, box) else "miss"
             ax.set_title(f"{label}: {hit}, mass in box {100 * mass_in_box(heat, box):.0f} %")
             ax.set_axis_off()
-        fig.colorbar(im, ax=axes.tolist(), label="share of the mixture's energy (per pixel)",
-                     shrink=0.8)
+        fig.colorbar(im, ax=axes.tolist(), label="share of the mixture's energy (per pixel)", shrink=0.8)
         fig.suptitle(title, fontweight="bold")
         return save_png(fig, out_png)
 
@@ -153,58 +209,99 @@ def _wav(path: Path, rate: int) -> np.ndarray:
     return audio[0] if audio.ndim == 2 else audio
 
 
-def make_figures(cfg: dict, test_cache: FeatureCache, models_dir: Path, metrics_dir: Path,
-                 predictions_dir: Path, out_dir: Path) -> list[Path]:
+def make_figures(
+    cfg: dict,
+    test_cache: FeatureCache,
+    models_dir: Path,
+    metrics_dir: Path,
+    predictions_dir: Path,
+    out_dir: Path,
+) -> list[Path]:
     """Every separation figure (see the module docstring) into ``out_dir``; returns the paths."""
     models_dir, metrics_dir = Path(models_dir), Path(metrics_dir)
     predictions_dir, out_dir = Path(predictions_dir), Path(out_dir)
     variants, baselines = list(cfg["variants"]), list(cfg["baselines"])
     names = baselines + [v for v in variants if v not in baselines]
-    rate, acfg = test_cache.sample_rate, cfg["audio"]
     written = []
     if variants:
-        written.append(plot_loss_curves({v: models_dir / v / "live" for v in variants},
-                                        out_dir / FIGURES["loss_curves"],
-                                        "Separation: training and validation loss"))
-    metrics = {n: read_metrics(require_file(metrics_dir / f"separation_{n}.json", "metric file"))
-               for n in names}
+        written.append(
+            plot_loss_curves(
+                {v: models_dir / v / "live" for v in variants},
+                out_dir / FIGURES["loss_curves"],
+                "Separation: training and validation loss",
+            )
+        )
+    metrics = {
+        n: read_metrics(require_file(metrics_dir / f"separation_{n}.json", "metric file")) for n in names
+    }
     written.append(plot_metric_bars(metrics, out_dir / FIGURES["metrics"]))
-    written.append(plot_metric_distributions(
-        {n: metrics_dir / f"separation_{n}_clips.csv" for n in names}, "sdr",
-        out_dir / FIGURES["distributions"], title="Per-mixture SDR on the test set"))
+    written.append(
+        plot_metric_distributions(
+            {n: metrics_dir / f"separation_{n}_clips.csv" for n in names},
+            "sdr",
+            out_dir / FIGURES["distributions"],
+            title="Per-mixture SDR on the test set",
+        )
+    )
     for variant in variants:
         pred = predictions_dir / variant
         for desc_path in sorted(pred.glob("mix*.json")):
-            mix = desc_path.stem
-            desc = read_json(desc_path)
-            n = len(desc["clips"])
-            mixture = _wav(pred / f"{mix}_mixture.wav", rate)
-            trues = [_wav(pred / f"{mix}_true{k}.wav", rate) for k in range(n)]
-            ests = [_wav(pred / f"{mix}_est{k}.wav", rate) for k in range(n)]
-            masks = np.load(require_file(pred / f"{mix}_masks.npy", "predicted masks"))
-            labels = [str(c) for c in desc["classes"]]
-            pretty = " + ".join(labels)
-            written.append(plot_separation_panel(
-                mixture, trues, ests, masks, labels, acfg, rate,
-                out_dir / FIGURES["spectrograms"].format(variant=variant, mix=mix),
-                f"{variant}: test mixture {mix[3:]} ({pretty})"))
-            audio = {"mixture": mixture, **{f"true{k}": t for k, t in enumerate(trues)},
-                     **{f"est{k}": e for k, e in enumerate(ests)}}
-            for what, wav in audio.items():
-                path = out_dir / FIGURES["audio"].format(variant=variant, mix=mix, what=what)
-                write_wav(path, np.clip(wav, -1, 1).astype(np.float32), rate)
-                written.append(path)
-            maps_path = pred / f"{mix}_maps.npy"
-            if maps_path.is_file():
-                h, w = desc["crop_hw"]
-                frames = []
-                for clip, f in zip(desc["clips"], desc["frames"]):
-                    img = eval_frames(test_cache.frames(test_cache.position(clip))[[f]], (h, w))[0]
-                    img = img * torch.tensor([0.229, 0.224, 0.225])[:, None, None] \
-                        + torch.tensor([0.485, 0.456, 0.406])[:, None, None]
-                    frames.append(img.clamp(0, 1).permute(1, 2, 0).numpy())
-                written.append(plot_localization(
-                    frames, np.load(maps_path), desc["boxes"], labels,
-                    out_dir / FIGURES["localization"].format(variant=variant, mix=mix),
-                    f"{variant}: sound maps of test mixture {mix[3:]} (white box: true source)"))
+            written += saved_mixture_figures(cfg, test_cache, variant, desc_path, out_dir)
+    return written
+
+
+def saved_mixture_figures(
+    cfg: dict, test_cache: FeatureCache, variant: str, desc_path: Path, out_dir: Path
+) -> list[Path]:
+    """One saved test mixture of ``variant`` (described by ``mix<k>.json`` beside its files):
+    its spectrogram panel, its audio examples and, with sound maps, its localization figure."""
+    pred, mix, rate = desc_path.parent, desc_path.stem, test_cache.sample_rate
+    desc = read_json(desc_path)
+    n = len(desc["clips"])
+    mixture = _wav(pred / f"{mix}_mixture.wav", rate)
+    trues = [_wav(pred / f"{mix}_true{k}.wav", rate) for k in range(n)]
+    ests = [_wav(pred / f"{mix}_est{k}.wav", rate) for k in range(n)]
+    masks = np.load(require_file(pred / f"{mix}_masks.npy", "predicted masks"))
+    labels = [str(c) for c in desc["classes"]]
+    written = [
+        plot_separation_panel(
+            mixture,
+            trues,
+            ests,
+            masks,
+            labels,
+            cfg["audio"],
+            rate,
+            out_dir / FIGURES["spectrograms"].format(variant=variant, mix=mix),
+            f"{variant}: test mixture {mix[3:]} ({' + '.join(labels)})",
+        )
+    ]
+    audio = {
+        "mixture": mixture,
+        **{f"true{k}": t for k, t in enumerate(trues)},
+        **{f"est{k}": e for k, e in enumerate(ests)},
+    }
+    for what, wav in audio.items():
+        path = out_dir / FIGURES["audio"].format(variant=variant, mix=mix, what=what)
+        write_wav(path, np.clip(wav, -1, 1).astype(np.float32), rate)
+        written.append(path)
+    maps_path = pred / f"{mix}_maps.npy"
+    if maps_path.is_file():
+        h, w = desc["crop_hw"]
+        frames = [
+            denormalize(eval_frames(test_cache.frames(test_cache.position(clip))[[f]], (h, w)))[0]
+            .permute(1, 2, 0)
+            .numpy()
+            for clip, f in zip(desc["clips"], desc["frames"], strict=False)
+        ]
+        written.append(
+            plot_localization(
+                frames,
+                np.load(maps_path),
+                desc["boxes"],
+                labels,
+                out_dir / FIGURES["localization"].format(variant=variant, mix=mix),
+                f"{variant}: sound maps of test mixture {mix[3:]} (white box: true source)",
+            )
+        )
     return written

@@ -14,8 +14,8 @@ from torch import nn
 
 from avrepro.nets.dilated_resnet import FrameNet
 from avrepro.nets.sound_unet import SoundUNet
+from avrepro.tasks.separation.names import VARIANTS
 
-VARIANTS = ("binary", "ratio")
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "relu": torch.relu, "none": lambda x: x}
 
 
@@ -51,13 +51,22 @@ class PixelPlayer(nn.Module):
             official code's ``img_pool``).
     """
 
-    def __init__(self, channels: int = 32, ngf: int = 64, levels: int = 7, weights: str = "none",
-                 output_stride: int = 16, mask_kind: str = "binary",
-                 visual_activation: str = "sigmoid", visual_pool: str = "max"):
+    def __init__(
+        self,
+        channels: int = 32,
+        ngf: int = 64,
+        levels: int = 7,
+        weights: str = "none",
+        output_stride: int = 16,
+        mask_kind: str = "binary",
+        visual_activation: str = "sigmoid",
+        visual_pool: str = "max",
+    ):
         super().__init__()
         if visual_activation not in ACTIVATIONS:
-            raise ValueError(f"visual_activation must be one of {', '.join(ACTIVATIONS)}, "
-                             f"got {visual_activation!r}")
+            raise ValueError(
+                f"visual_activation must be one of {', '.join(ACTIVATIONS)}, got {visual_activation!r}"
+            )
         self.mask_kind = mask_kind  # what the masks are trained as: binary | ratio
         self.activation = ACTIVATIONS[visual_activation]
         if visual_pool not in ("max", "avg"):
@@ -86,8 +95,9 @@ class PixelPlayer(nn.Module):
             return self.synthesizer(visual, sound)
 
     @torch.no_grad()
-    def sound_maps(self, log_mag: torch.Tensor, mag: torch.Tensor, frames: torch.Tensor,
-                   frame: int | None = None) -> torch.Tensor:
+    def sound_maps(
+        self, log_mag: torch.Tensor, mag: torch.Tensor, frames: torch.Tensor, frame: int | None = None
+    ) -> torch.Tensor:
         """Energy of the sound each pixel produces, as a share of the mixture's energy.
 
         The synthesizer is applied at every position of frame ``frame`` (default: the middle one)
@@ -105,27 +115,49 @@ class PixelPlayer(nn.Module):
         weight = mag[:, 0] / mag[:, 0].sum(dim=(1, 2), keepdim=True).clamp_min(1e-12)
         out = []
         for i in range(b):  # one clip at a time: (N, P, F, T) masks per clip
-            pixel = maps[i:i + 1].flatten(3).transpose(2, 3)  # (1, N, P, K)
-            masks = torch.sigmoid(self.synthesizer(pixel, sound[i:i + 1]))
-            out.append(torch.einsum("bnpft,bft->bnp", masks, weight[i:i + 1]))
+            pixel = maps[i : i + 1].flatten(3).transpose(2, 3)  # (1, N, P, K)
+            masks = torch.sigmoid(self.synthesizer(pixel, sound[i : i + 1]))
+            out.append(torch.einsum("bnpft,bft->bnp", masks, weight[i : i + 1]))
         return torch.cat(out).view(b, n, h, w)
 
     def param_groups(self, lr_frame: float, lr_sound: float, lr_synthesizer: float) -> list[dict]:
         """As the official code: frame trunk at ``lr_frame``, the frame net's last conv and the
         sound net at ``lr_sound``, the synthesizer at ``lr_synthesizer``."""
-        return [{"params": list(self.sound.parameters()), "lr": lr_sound, "name": "sound"},
-                {"params": list(self.synthesizer.parameters()), "lr": lr_synthesizer,
-                 "name": "synthesizer"},
-                {"params": list(self.visual.features.parameters()), "lr": lr_frame, "name": "frame"},
-                {"params": list(self.visual.fc.parameters()), "lr": lr_sound, "name": "frame_fc"}]
+        return [
+            {"params": list(self.sound.parameters()), "lr": lr_sound, "name": "sound"},
+            {"params": list(self.synthesizer.parameters()), "lr": lr_synthesizer, "name": "synthesizer"},
+            {"params": list(self.visual.features.parameters()), "lr": lr_frame, "name": "frame"},
+            {"params": list(self.visual.fc.parameters()), "lr": lr_sound, "name": "frame_fc"},
+        ]
 
 
-def build_model(variant: str, model_cfg: dict) -> PixelPlayer:
-    """The model of ``variant`` (``binary`` or ``ratio``: same net, different mask target)."""
+def mask_kind(variant: str) -> str:
+    """The mask a variant predicts: its name (``binary`` | ``ratio``)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown separation variant '{variant}' (known: {', '.join(VARIANTS)})")
-    return PixelPlayer(channels=model_cfg["channels"], ngf=model_cfg["ngf"],
-                       levels=model_cfg["unet_levels"], weights=model_cfg["weights"],
-                       output_stride=model_cfg["output_stride"], mask_kind=variant,
-                       visual_activation=model_cfg["visual_activation"],
-                       visual_pool=model_cfg["visual_pool"])
+    return variant
+
+
+def build_model(
+    variant: str,
+    *,
+    channels: int,
+    ngf: int,
+    unet_levels: int,
+    weights: str,
+    output_stride: int,
+    visual_activation: str,
+    visual_pool: str,
+) -> PixelPlayer:
+    """The model of ``variant`` (``binary`` or ``ratio``: same net, different mask target) from
+    the named settings of the ``model`` section."""
+    return PixelPlayer(
+        channels=channels,
+        ngf=ngf,
+        levels=unet_levels,
+        weights=weights,
+        output_stride=output_stride,
+        mask_kind=mask_kind(variant),
+        visual_activation=visual_activation,
+        visual_pool=visual_pool,
+    )

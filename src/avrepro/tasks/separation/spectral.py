@@ -8,7 +8,6 @@ STFT as the official code (librosa defaults): Hann window of ``n_fft`` samples, 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from avrepro.audio.stft import istft, stft
 from avrepro.audio.warp import unwarp, warp
@@ -64,8 +63,9 @@ def prepare(audio: torch.Tensor, acfg: dict) -> dict[str, torch.Tensor]:
         return {"mag_mix": mag_mix, "mags": mags, "log_mag": torch.log(mag_mix)}
 
 
-def mask_targets(mags: torch.Tensor, mag_mix: torch.Tensor, kind: str, lcfg: dict
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_targets(
+    mags: torch.Tensor, mag_mix: torch.Tensor, kind: str, lcfg: dict
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Training targets and loss weights, computed after the warp (as the official code).
 
     ``binary``: ``|S_n| > 0.5 |mix|``; ``ratio``: ``|S_n| / |mix|`` clamped to
@@ -83,15 +83,6 @@ def mask_targets(mags: torch.Tensor, mag_mix: torch.Tensor, kind: str, lcfg: dic
     else:
         weight = torch.ones_like(mag_mix)
     return target, weight.expand_as(target)
-
-
-def mask_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, kind: str
-              ) -> torch.Tensor:
-    """Weighted BCE on the sigmoid mask (binary) or weighted L1 (ratio), mean over all bins."""
-    logits = logits.float()
-    if kind == "binary":  # BCE of sigmoid(logits), computed stably from the logits
-        return F.binary_cross_entropy_with_logits(logits, target, weight=weight)
-    return torch.mean(weight * (torch.sigmoid(logits) - target).abs())
 
 
 def apply_masks(masks: torch.Tensor, mix: torch.Tensor, acfg: dict, length: int) -> torch.Tensor:

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 
 from avrepro.audio.ambisonics import rotation_matrix
 from avrepro.data.cache import FeatureCache
+from avrepro.video.crop import crop_hw
 from avrepro.video.viewpoints import Viewpoint, perspective_crops, sample_viewpoints
 
 
@@ -22,35 +23,47 @@ def window_samples(cfg: dict, rate: int) -> int:
     return int(round(cfg["audio"]["window_seconds"] * rate))
 
 
-def crop_hw(cfg: dict) -> tuple[int, int]:
-    size = int(cfg["frames"]["crop_size"])
-    return size, size
-
-
-def draw_viewpoints(rng: np.random.Generator, cfg: dict, k: int, foa: np.ndarray | None = None) -> list[Viewpoint]:
+def draw_viewpoints(
+    rng: np.random.Generator, cfg: dict, k: int, foa: np.ndarray | None = None
+) -> list[Viewpoint]:
     """``k`` viewpoints with the ranges of ``cfg["viewpoints"]``: centres uniform, or, with
     ``center: audio_power`` and the window ``foa`` given, drawn where the sound is (see
     :func:`audio_power_centres`). Evaluation always passes no ``foa``: centres chosen from the
     true audio would tell an audio-only model which rotation is the aligned one."""
     v = cfg["viewpoints"]
-    vps = sample_viewpoints(rng, k, v["yaw_deg"], v["pitch_deg"], v["hfov_deg"], v["aspect"],
-                            v["min_separation_deg"])
+    vps = sample_viewpoints(
+        rng, k, v["yaw_deg"], v["pitch_deg"], v["hfov_deg"], v["aspect"], v["min_separation_deg"]
+    )
     if foa is None or v.get("center", "uniform") == "uniform":
         return vps
-    centres = audio_power_centres(rng, foa, k, v["yaw_deg"], v["pitch_deg"], v["min_separation_deg"],
-                                  float(v["power_alpha"]))
-    return [Viewpoint(yaw, pitch, vp.hfov_deg, vp.vfov_deg) for (yaw, pitch), vp in zip(centres, vps)]
+    centres = audio_power_centres(
+        rng, foa, k, v["yaw_deg"], v["pitch_deg"], v["min_separation_deg"], float(v["power_alpha"])
+    )
+    return [
+        Viewpoint(yaw, pitch, vp.hfov_deg, vp.vfov_deg) for (yaw, pitch), vp in zip(centres, vps, strict=True)
+    ]
 
 
-def audio_power_centres(rng: np.random.Generator, foa: np.ndarray, k: int, yaw_deg, pitch_deg,
-                        min_separation_deg: float, alpha: float, step_deg: float = 10.0) -> list[tuple[float, float]]:
+def audio_power_centres(
+    rng: np.random.Generator,
+    foa: np.ndarray,
+    k: int,
+    yaw_deg,
+    pitch_deg,
+    min_separation_deg: float,
+    alpha: float,
+    step_deg: float = 10.0,
+) -> list[tuple[float, float]]:
     """``k`` crop centres drawn on a grid of directions with probability proportional to the
     power of a cardioid beam ``(W + u.(X, Y, Z)) / 2`` steered there, to the power ``alpha`` (the
     AVSA code's ``ambi_pow`` crop placement), each at least ``min_separation_deg`` from the
     previous ones (uniform over the remaining grid when no power is left)."""
     yaws = np.arange(yaw_deg[0] + step_deg / 2, yaw_deg[1], step_deg)
-    pitches = np.arange(pitch_deg[0], pitch_deg[1] + 1e-9, step_deg) if pitch_deg[1] > pitch_deg[0] \
+    pitches = (
+        np.arange(pitch_deg[0], pitch_deg[1] + 1e-9, step_deg)
+        if pitch_deg[1] > pitch_deg[0]
         else np.array([pitch_deg[0]])
+    )
     yy, pp = np.meshgrid(np.radians(yaws), np.radians(pitches))
     yy, pp = yy.ravel(), pp.ravel()
     # beam weights on channels W, Y, Z, X; power = g^T C g with the window's 4x4 covariance
@@ -82,11 +95,14 @@ def clip_window(cache: FeatureCache, i: int, start: int, n: int) -> np.ndarray:
     """FOA ``(4, n)`` float32 of clip ``i`` from sample ``start`` (zero-padded past the end)."""
     audio = cache.audio(i)
     if audio.shape[0] != 4:
-        raise ValueError(f"{cache.cache_dir}: clip {cache.clip_ids[i]} has {audio.shape[0]} audio "
-                         "channels; the spatial task needs 4-channel ambiX FOA (a dataset whose layout reads foa/, e.g. synthetic_foa)")
+        raise ValueError(
+            f"{cache.cache_dir}: clip {cache.clip_ids[i]} has {audio.shape[0]} audio "
+            "channels; the spatial task needs 4-channel ambiX FOA (a dataset whose layout "
+            "reads foa/, e.g. synthetic_foa)"
+        )
     out = np.zeros((4, n), dtype=np.float32)
-    piece = audio[:, start:start + n]
-    out[:, :piece.shape[1]] = piece.astype(np.float32) / 32767.0
+    piece = audio[:, start : start + n]
+    out[:, : piece.shape[1]] = piece.astype(np.float32) / 32767.0
     return out
 
 
@@ -95,12 +111,13 @@ def view_rotations(viewpoints: list[Viewpoint], yaw_offset_deg: float = 0.0) -> 
     ``yaw_offset_deg`` (misalignment; 0 = aligned), then toward each viewpoint's centre, as
     :func:`avrepro.audio.ambisonics.rotate_toward` does (the model applies them to the STFT)."""
     turn = rotation_matrix(yaw_offset_deg, 0.0)
-    return np.stack([rotation_matrix(vp.yaw_deg, vp.pitch_deg).T @ turn for vp in viewpoints]).astype(np.float32)
+    turns = [rotation_matrix(vp.yaw_deg, vp.pitch_deg).T @ turn for vp in viewpoints]
+    return np.stack(turns).astype(np.float32)
 
 
 def render_crops(frames: np.ndarray, viewpoints: list[Viewpoint], cfg: dict) -> torch.Tensor:
     """``(K, T, 3, h, w)`` crops in [0, 1] of equirect ``frames`` ``(T, H, W, 3)``."""
-    return perspective_crops(frames, viewpoints, crop_hw(cfg))
+    return perspective_crops(frames, viewpoints, crop_hw(cfg["frames"]))
 
 
 def jitter(crops: torch.Tensor, rng: np.random.Generator, limits) -> torch.Tensor:
@@ -109,7 +126,7 @@ def jitter(crops: torch.Tensor, rng: np.random.Generator, limits) -> torch.Tenso
     bright = torch.from_numpy(rng.uniform(*limits, size=k).astype(np.float32)).view(k, 1, 1, 1, 1)
     sat = torch.from_numpy(rng.uniform(*limits, size=k).astype(np.float32)).view(k, 1, 1, 1, 1)
     x = crops * bright
-    gray = (0.299 * x[:, :, :1] + 0.587 * x[:, :, 1:2] + 0.114 * x[:, :, 2:3])
+    gray = 0.299 * x[:, :, :1] + 0.587 * x[:, :, 1:2] + 0.114 * x[:, :, 2:3]
     return (gray + (x - gray) * sat).clamp(0, 1)
 
 
@@ -124,15 +141,26 @@ class SpatialExamples(Dataset):
     ``-az`` in both modalities.
     """
 
-    def __init__(self, cache: FeatureCache, cfg: dict, seed: int, views: int, samples_per_clip: int = 1,
-                 train: bool = True, fixed: bool = False):
+    def __init__(
+        self,
+        cache: FeatureCache,
+        cfg: dict,
+        seed: int,
+        views: int,
+        samples_per_clip: int = 1,
+        train: bool = True,
+        fixed: bool = False,
+    ):
         self.cache, self.cfg, self.seed, self.views = cache, cfg, seed, views
         self.samples_per_clip, self.train, self.fixed = samples_per_clip, train, fixed
         self.n = window_samples(cfg, cache.sample_rate)
         self.epoch = 0
         if cache.channels != 4:
-            raise ValueError(f"{cache.cache_dir}: {cache.channels}-channel audio; the spatial task "
-                             "needs 4-channel ambiX FOA (a dataset whose layout reads foa/, e.g. synthetic_foa)")
+            raise ValueError(
+                f"{cache.cache_dir}: {cache.channels}-channel audio; the spatial task "
+                "needs 4-channel ambiX FOA (a dataset whose layout reads foa/, "
+                "e.g. synthetic_foa)"
+            )
         short = [cache.clip_ids[i] for i in range(len(cache)) if cache.info(i)["n_samples"] < self.n]
         if short:
             raise ValueError(f"clips shorter than one audio window ({self.n} samples): {short[:5]}")
@@ -150,8 +178,12 @@ class SpatialExamples(Dataset):
         start = int(rng.integers(0, n_total - self.n + 1))
         foa = clip_window(self.cache, i, start, self.n)
         frames = self.cache.frames(i)
-        idx = frame_indices((start + self.n / 2) / self.cache.sample_rate, self.cache.fps, len(frames),
-                            int(self.cfg["frames"]["n_frames"]))
+        idx = frame_indices(
+            (start + self.n / 2) / self.cache.sample_rate,
+            self.cache.fps,
+            len(frames),
+            int(self.cfg["frames"]["n_frames"]),
+        )
         frames = np.asarray(frames[idx])
         if self.train and self.cfg["frames"]["flip"] and rng.random() < 0.5:
             frames = np.ascontiguousarray(frames[:, :, ::-1])

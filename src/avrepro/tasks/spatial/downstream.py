@@ -1,5 +1,5 @@
-"""Downstream evaluation with frozen trunks: AVC-Bin, AVSA-Bin, the instrument probe and the
-viewpoint-alignment map.
+"""The pieces of the downstream evaluation with frozen trunks (assembled by :mod:`.evaluate`):
+AVC-Bin, AVSA-Bin, the instrument probe and the viewpoint-alignment map.
 
 As in the AVSA code's ``eval-avc.py``/``eval-avsa.py``: a small classifier (dropout 0.5, linear
 2D -> 512, ReLU, linear 512 -> 2) is trained on the frozen embeddings of training clips to tell
@@ -28,8 +28,6 @@ Every draw is seeded by ``(seed, split, clip, repeat)``; the same model gives th
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -37,8 +35,14 @@ from torch import nn
 from tqdm import tqdm
 
 from avrepro.data.cache import FeatureCache
-from avrepro.tasks.spatial.data import (clip_window, draw_viewpoints, frame_indices, render_crops,
-                                        view_rotations, window_samples)
+from avrepro.tasks.spatial.data import (
+    clip_window,
+    draw_viewpoints,
+    frame_indices,
+    render_crops,
+    view_rotations,
+    window_samples,
+)
 from avrepro.tasks.spatial.model import SpatialModel
 from avrepro.video.viewpoints import Viewpoint
 
@@ -51,14 +55,24 @@ def _device(model: nn.Module) -> torch.device:
 
 def clip_frames(cache: FeatureCache, i: int, start: int, n: int, cfg: dict) -> np.ndarray:
     frames = cache.frames(i)
-    idx = frame_indices((start + n / 2) / cache.sample_rate, cache.fps, len(frames), int(cfg["frames"]["n_frames"]))
+    idx = frame_indices(
+        (start + n / 2) / cache.sample_rate, cache.fps, len(frames), int(cfg["frames"]["n_frames"])
+    )
     return np.asarray(frames[idx])
 
 
 @torch.no_grad()
-def bin_embeddings(model: SpatialModel, cache: FeatureCache, cfg: dict, seed: int, split: str,
-                   repeats: int, use_transformer: bool, progress: bool = False,
-                   chunk: int = 4) -> dict[str, torch.Tensor]:
+def bin_embeddings(
+    model: SpatialModel,
+    cache: FeatureCache,
+    cfg: dict,
+    seed: int,
+    split: str,
+    repeats: int,
+    use_transformer: bool,
+    progress: bool = False,
+    chunk: int = 4,
+) -> dict[str, torch.Tensor]:
     """Frozen embeddings of every clip x repeat: ``video`` (the classifier's video side),
     ``aligned``, ``other`` (another clip's audio) and ``yawed`` (misaligned) audio, each
     ``(clips, repeats, K, D)``; ``chunk`` examples per forward pass."""
@@ -77,20 +91,21 @@ def bin_embeddings(model: SpatialModel, cache: FeatureCache, cfg: dict, seed: in
         yaw = float(rng.uniform(-180.0, 180.0))
         foa = clip_window(cache, i, start, n)
         crops = render_crops(clip_frames(cache, i, start, n, cfg), vps, cfg)
-        wav = np.stack([foa, clip_window(cache, j, start_j, n), foa])        # own, other, own
+        wav = np.stack([foa, clip_window(cache, j, start_j, n), foa])  # own, other, own
         rot = np.stack([view_rotations(vps), view_rotations(vps), view_rotations(vps, yaw)])
         return crops, torch.from_numpy(wav), torch.from_numpy(rot)
 
     jobs = [(i, r) for i in range(n_clips) for r in range(repeats)]
     parts: dict[str, list[torch.Tensor]] = {key: [] for key in ("video", "aligned", "other", "yawed")}
     for b in tqdm(range(0, len(jobs), chunk), desc=f"embed {split}", disable=not progress, leave=False):
-        crops, wav, rot = (torch.stack(x) for x in zip(*(example(i, r) for i, r in jobs[b:b + chunk])))
+        batch = [example(i, r) for i, r in jobs[b : b + chunk]]
+        crops, wav, rot = (torch.stack(x) for x in zip(*batch, strict=True))
         m = crops.shape[0]
-        v = model.video(crops.flatten(0, 1).to(dev)).view(m, k, -1)              # (M, K, D)
+        v = model.video(crops.flatten(0, 1).to(dev)).view(m, k, -1)  # (M, K, D)
         if use_transformer and model.has_transformer:
             v = model.predict_audio(v)
         a = model.audio(wav.flatten(0, 1).to(dev), rot.flatten(0, 1).to(dev)).view(m, 3, k, -1)
-        for key, val in zip(parts, (v, a[:, 0], a[:, 1], a[:, 2])):
+        for key, val in zip(parts, (v, a[:, 0], a[:, 1], a[:, 2]), strict=True):
             parts[key].append(val.cpu())
     return {key: torch.cat(val).view(n_clips, repeats, k, -1) for key, val in parts.items()}
 
@@ -100,8 +115,9 @@ class PairClassifier(nn.Module):
 
     def __init__(self, dim: int, hidden: int, dropout: float):
         super().__init__()
-        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * dim, hidden), nn.ReLU(inplace=True),
-                                 nn.Linear(hidden, 2))
+        self.net = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(2 * dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 2)
+        )
 
         for name in ("v_mean", "v_std", "a_mean", "a_std"):
             self.register_buffer(name, torch.zeros(dim))
@@ -119,8 +135,9 @@ class PairClassifier(nn.Module):
         return self.net(torch.cat([v, a], dim=-1))
 
 
-def train_pair_classifier(v: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, hcfg: dict, seed: int
-                          ) -> PairClassifier:
+def train_pair_classifier(
+    v: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, hcfg: dict, seed: int
+) -> PairClassifier:
     """Fit the head on crop-level pairs: (v, pos) -> 1, (v, neg) -> 0; inputs ``(..., D)``."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -136,7 +153,7 @@ def train_pair_classifier(v: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor,
     for _ in range(int(hcfg["epochs"])):
         order = torch.randperm(len(y), generator=gen)
         for b in range(0, len(y), bs):
-            idx = order[b:b + bs]
+            idx = order[b : b + bs]
             loss = F.cross_entropy(head(xv[idx], xa[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -149,8 +166,10 @@ def train_pair_classifier(v: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor,
 def clip_decisions(head: PairClassifier, v: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> np.ndarray:
     """Per clip, the share of correct clip-level decisions over its repeats x {positive, negative}
     (logits averaged over the K viewpoints). Inputs ``(clips, repeats, K, D)``."""
+
     def logit(a):
-        return head(v, a).mean(2)   # (C, R, K, 2) -> mean over the K viewpoints
+        return head(v, a).mean(2)  # (C, R, K, 2) -> mean over the K viewpoints
+
     right_pos = logit(pos).argmax(-1) == 1
     right_neg = logit(neg).argmax(-1) == 0
     return torch.cat([right_pos, right_neg], dim=1).float().mean(1).numpy()
@@ -161,8 +180,9 @@ def clip_decisions(head: PairClassifier, v: torch.Tensor, pos: torch.Tensor, neg
 
 
 @torch.no_grad()
-def probe_embeddings(model: SpatialModel, cache: FeatureCache, cfg: dict, seed: int, split: str,
-                     windows: int, chunk: int = 16) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def probe_embeddings(
+    model: SpatialModel, cache: FeatureCache, cfg: dict, seed: int, split: str, windows: int, chunk: int = 16
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Audio embeddings of the FOA rotated toward every source of each clip's 360 scene.
 
     Returns:
@@ -182,22 +202,37 @@ def probe_embeddings(model: SpatialModel, cache: FeatureCache, cfg: dict, seed: 
                 clips.append(i)
     feats = []
     for b in range(0, len(jobs), chunk):
-        part = jobs[b:b + chunk]
+        part = jobs[b : b + chunk]
         wav = torch.from_numpy(np.stack([clip_window(cache, i, start, n) for i, start, _ in part]))
-        rot = torch.from_numpy(np.stack([view_rotations([vp]) for _, _, vp in part]))   # (M, 1, 3, 3)
+        rot = torch.from_numpy(np.stack([view_rotations([vp]) for _, _, vp in part]))  # (M, 1, 3, 3)
         feats.append(model.audio(wav.to(dev), rot.to(dev))[:, 0].cpu())
     dim = model.audio.out_dim
-    return (torch.cat(feats) if feats else torch.zeros(0, dim)), torch.tensor(labels, dtype=torch.long), \
-        torch.tensor(clips, dtype=torch.long)
+    return (
+        (torch.cat(feats) if feats else torch.zeros(0, dim)),
+        torch.tensor(labels, dtype=torch.long),
+        torch.tensor(clips, dtype=torch.long),
+    )
 
 
 def view360_sources(cache: FeatureCache, i: int) -> list[dict]:
     """The sources of clip ``i``'s 360 scene (class, class_index, azimuth/elevation, boxes)."""
     meta = cache.meta(i)
     if not meta or "view360" not in meta:
-        raise ValueError(f"{cache.cache_dir}: clip {cache.clip_ids[i]} has no meta['view360'] (the "
-                         "synthetic generator's 360 view); the probe needs its sources")
+        raise ValueError(
+            f"{cache.cache_dir}: clip {cache.clip_ids[i]} has no meta['view360'] (the "
+            "synthetic generator's 360 view); the probe needs its sources"
+        )
     return meta["view360"]["sources"]
+
+
+def class_names(*caches: FeatureCache) -> list[str]:
+    """Instrument names by class index, from the clips' 360-scene sources."""
+    names: dict[int, str] = {}
+    for cache in caches:
+        for i in range(len(cache)):
+            for s in view360_sources(cache, i):
+                names.setdefault(int(s["class_index"]), s["class"])
+    return [names.get(k, f"class {k}") for k in range(max(names) + 1)] if names else []
 
 
 def train_probe(x: torch.Tensor, y: torch.Tensor, n_classes: int, pcfg: dict, seed: int) -> nn.Module:
@@ -214,6 +249,15 @@ def train_probe(x: torch.Tensor, y: torch.Tensor, n_classes: int, pcfg: dict, se
         opt.step()
     probe = nn.Sequential(_Standardize(mean, std), lin)
     return probe.eval()
+
+
+def within_clip_hits(scores: torch.Tensor, labels: torch.Tensor, clips: torch.Tensor) -> np.ndarray:
+    """Per probe row: is its class the best-scoring among the classes of its clip's sources?"""
+    out = np.zeros(len(labels))
+    for k in range(len(labels)):
+        present = labels[clips == clips[k]].unique()
+        out[k] = float(present[scores[k, present].argmax()] == labels[k])
+    return out
 
 
 class _Standardize(nn.Module):
@@ -237,8 +281,9 @@ def ring_viewpoints(m: int, fov_deg: float) -> list[Viewpoint]:
 
 
 @torch.no_grad()
-def alignment_matrices(model: SpatialModel, cache: FeatureCache, cfg: dict, m: int, fov_deg: float,
-                       chunk: int = 4) -> np.ndarray:
+def alignment_matrices(
+    model: SpatialModel, cache: FeatureCache, cfg: dict, m: int, fov_deg: float, chunk: int = 4
+) -> np.ndarray:
     """``(clips, m, m)`` cosine similarities per clip: row = video viewpoint of the ring, column =
     audio rotated toward that viewpoint, from the objective's heads (AVC: projections; AVSA: V2A
     prediction from all m video viewpoints vs audio target). The audio window is centred on the
@@ -251,8 +296,15 @@ def alignment_matrices(model: SpatialModel, cache: FeatureCache, cfg: dict, m: i
     for b in range(0, len(cache), chunk):
         idx = range(b, min(len(cache), b + chunk))
         starts = [max(0, (cache.info(i)["n_samples"] - n) // 2) for i in idx]
-        crops = torch.stack([render_crops(clip_frames(cache, i, st, n, cfg), vps, cfg) for i, st in zip(idx, starts)])
-        wav = torch.from_numpy(np.stack([clip_window(cache, i, st, n) for i, st in zip(idx, starts)]))
+        crops = torch.stack(
+            [
+                render_crops(clip_frames(cache, i, st, n, cfg), vps, cfg)
+                for i, st in zip(idx, starts, strict=True)
+            ]
+        )
+        wav = torch.from_numpy(
+            np.stack([clip_window(cache, i, st, n) for i, st in zip(idx, starts, strict=True)])
+        )
         c = crops.shape[0]
         v = model.video(crops.flatten(0, 1).to(dev)).view(c, m, -1)
         a = model.audio(wav.to(dev), rot[None].expand(c, -1, -1, -1).to(dev))

@@ -1,6 +1,6 @@
 """Figures of the spatial task: training curves, the accuracy chart, and viewpoint-alignment maps.
 
-Files under ``reports/figures/spatial/`` (names in :data:`SPATIAL_FIGURES`):
+Files under ``reports/figures/spatial/`` (names in :data:`.names.FIGURES`):
 
 - ``loss_curves.png``: per variant, the InfoNCE losses (top) and the in-batch AVC/AVSA
   accuracies (bottom), train solid and validation dashed, from the dvclive logs.
@@ -27,16 +27,16 @@ from avrepro.figures.curves import read_live_dir
 from avrepro.figures.tables import metric_label, read_metrics
 from avrepro.io import read_json
 from avrepro.tasks.spatial.downstream import double_centered
+from avrepro.tasks.spatial.names import FIGURES
 
-SPATIAL_FIGURES = {
-    "loss_curves": "loss_curves.png",
-    "accuracy": "accuracy.png",
-    "alignment_summary": "alignment_summary.png",
-    "alignment_clip": "alignment_{clip}.png",
-}
 ACCURACY_KEYS = ("avc_accuracy", "avsa_accuracy", "probe_accuracy", "probe_class_accuracy")
-_NAMES = {"chance": "chance", "random_backbone": "random backbone", "avc": "AVC",
-          "avsa": "AVSA (no curriculum)", "avsa_curriculum": "AVSA (AVC curriculum)"}
+_NAMES = {
+    "chance": "chance",
+    "random_backbone": "random backbone",
+    "avc": "AVC",
+    "avsa": "AVSA (no curriculum)",
+    "avsa_curriculum": "AVSA (AVC curriculum)",
+}
 _BASELINE_COLORS = {"chance": "#7f7f7f", "random_backbone": "#bcbd22"}
 
 
@@ -69,8 +69,9 @@ def plot_training(live_dirs: dict[str, Path], out_png: Path) -> Path:
                     ax.set_ylim(0, 1)
                     ax.set_ylabel("in-batch accuracy" if col == 0 else "")
         labels = sorted(handles, key=lambda k: (k.split(" ")[1].startswith("acc"), k.split(" ")[1], k))
-        fig.legend([handles[k] for k in labels], labels, loc="outside lower center",
-                   ncols=min(len(labels), 4))
+        fig.legend(
+            [handles[k] for k in labels], labels, loc="outside lower center", ncols=min(len(labels), 4)
+        )
         fig.suptitle("Spatial: training curves (solid train, dashed validation)", fontweight="bold")
         return save_png(fig, out_png)
 
@@ -88,13 +89,26 @@ def plot_accuracy(metric_files: dict[str, Path], out_png: Path) -> Path:
         for q, name in enumerate(bars):
             mean = [data[name].get(k, math.nan) for k in ACCURACY_KEYS]
             sem = [data[name].get(f"{k}_sem", 0.0) or 0.0 for k in ACCURACY_KEYS]
-            ax.bar(x - 0.4 + width * (q + 0.5), mean, width, yerr=sem, capsize=2,
-                   color=_color(name, names), label=_NAMES.get(name, name))
+            ax.bar(
+                x - 0.4 + width * (q + 0.5),
+                mean,
+                width,
+                yerr=sem,
+                capsize=2,
+                color=_color(name, names),
+                label=_NAMES.get(name, name),
+            )
         if "chance" in data:
             for j, key in enumerate(ACCURACY_KEYS):
                 level = data["chance"].get(key, math.nan)
-                ax.plot([j - 0.45, j + 0.45], [level, level], color="black", ls=":", lw=1.2,
-                        label="chance" if j == 0 else None)
+                ax.plot(
+                    [j - 0.45, j + 0.45],
+                    [level, level],
+                    color="black",
+                    ls=":",
+                    lw=1.2,
+                    label="chance" if j == 0 else None,
+                )
         ax.set_xticks(x, [metric_label(k) for k in ACCURACY_KEYS])
         ax.set_ylim(0, 1)
         ax.set_ylabel("accuracy (mean ± SEM over test clips)")
@@ -113,20 +127,21 @@ def _softmax_columns(sim: np.ndarray, temperature: float = 0.07) -> np.ndarray:
 def _load_alignment(pred_dir: Path, variant: str) -> dict[str, tuple[np.ndarray, dict]]:
     out = {}
     for npy in sorted((pred_dir / variant).glob("alignment_*.npy")):
-        clip = npy.stem[len("alignment_"):]
+        clip = npy.stem[len("alignment_") :]
         meta = read_json(require_file(npy.with_suffix(".json"), f"alignment meta of {variant}/{clip}"))
         out[clip] = (np.load(npy), meta)
     return out
 
 
-def plot_alignment_summary(aligned: dict[str, dict], temperature: float, out_png: Path,
-                           scores: dict[str, dict]) -> Path:
+def plot_alignment_summary(
+    aligned: dict[str, dict], temperature: float, out_png: Path, scores: dict[str, dict]
+) -> Path:
     """Mean column-softmax alignment matrix per variant."""
     with styled():
         n = len(aligned)
         fig = new_figure((max(4.0, 3.1 * n), 4.0))
         axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)).ravel()
-        for ax, (name, clips) in zip(axes, aligned.items()):
+        for ax, (name, clips) in zip(axes, aligned.items(), strict=False):
             mats = [_softmax_columns(sim, temperature) for sim, _ in clips.values()]
             yaws = next(iter(clips.values()))[1]["yaw_deg"]
             mean = np.mean(mats, axis=0)
@@ -146,13 +161,70 @@ def plot_alignment_summary(aligned: dict[str, dict], temperature: float, out_png
                 title += f"\ntop-1 {s['alignment_top1']:.2f}, error {s.get('alignment_error', math.nan):.0f}°"
             ax.set_title(title)
             ax.grid(False)
-        fig.suptitle(f"Which viewpoint each audio direction aligns to (mean of {len(mats)} test clips)",
-                     fontweight="bold")
+        fig.suptitle(
+            f"Which viewpoint each audio direction aligns to (mean of {len(mats)} test clips)",
+            fontweight="bold",
+        )
         return save_png(fig, out_png)
 
 
-def plot_alignment_clip(frame: np.ndarray, meta: dict, sims: dict[str, np.ndarray], temperature: float,
-                        out_png: Path) -> Path:
+def _draw_clip_frame(ax, frame: np.ndarray, meta: dict) -> None:
+    """The equirect frame with a circle and the class name at each source."""
+    ax.imshow(frame, extent=(180, -180, -90, 90), aspect="auto")
+    for s in meta["sources"]:
+        ax.plot(
+            s["azimuth_deg"],
+            s["elevation_deg"],
+            "o",
+            mfc="none",
+            mec="white" if s["in_pinhole_view"] else "orange",
+            ms=9,
+            mew=1.5,
+        )
+        ax.annotate(
+            s["class"],
+            (s["azimuth_deg"], s["elevation_deg"]),
+            xytext=(0, 9),
+            textcoords="offset points",
+            ha="center",
+            color="white",
+            fontsize=7,
+        )
+    ax.set_xlim(180, -180)
+    ax.set_ylabel("elevation")
+    ax.set_title(
+        f"Test clip {meta['clip_id']}: 360 frame (white: in the pinhole view, orange: around the listener)",
+        fontsize=9,
+    )
+    ax.grid(False)
+
+
+def _draw_clip_matrix(
+    ax, name: str, sim: np.ndarray, yaws: np.ndarray, step: float, meta: dict, temperature: float
+) -> None:
+    """One variant's softmaxed alignment matrix, its metric's picks and the source azimuths."""
+    prob = _softmax_columns(sim, temperature)
+    ax.imshow(
+        prob,
+        extent=(yaws[0] + step / 2, yaws[-1] - step / 2, yaws[-1] - step / 2, yaws[0] + step / 2),
+        aspect="auto",
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+    )
+    best = yaws[double_centered(sim).argmax(0)]  # the metric's choice (see downstream)
+    ax.plot(yaws, best, "w.", ms=5)
+    for s in meta["sources"]:
+        ax.axvline(s["azimuth_deg"], color="orange", lw=0.8, ls=":")
+    ax.set_xlim(180, -180)
+    ax.set_ylim(-180, 180)
+    ax.set_ylabel(f"{_NAMES.get(name, name)}\nvideo azimuth", fontsize=8)
+    ax.grid(False)
+
+
+def plot_alignment_clip(
+    frame: np.ndarray, meta: dict, sims: dict[str, np.ndarray], temperature: float, out_png: Path
+) -> Path:
     """The clip's equirect frame with its sources, and each variant's matrix on the same azimuths."""
     h, w = frame.shape[:2]
     yaws = np.asarray(meta["yaw_deg"])
@@ -161,59 +233,50 @@ def plot_alignment_clip(frame: np.ndarray, meta: dict, sims: dict[str, np.ndarra
         n = len(sims)
         fig = new_figure((6.4, 2.2 + 1.9 * n))
         axes = np.atleast_1d(fig.subplots(1 + n, 1, squeeze=False)).ravel()
-        ax = axes[0]
-        ax.imshow(frame, extent=(180, -180, -90, 90), aspect="auto")
-        for s in meta["sources"]:
-            ax.plot(s["azimuth_deg"], s["elevation_deg"], "o", mfc="none", mec="white" if s["in_pinhole_view"]
-                    else "orange", ms=9, mew=1.5)
-            ax.annotate(s["class"], (s["azimuth_deg"], s["elevation_deg"]), xytext=(0, 9),
-                        textcoords="offset points", ha="center", color="white", fontsize=7)
-        ax.set_xlim(180, -180)
-        ax.set_ylabel("elevation")
-        ax.set_title(f"Test clip {meta['clip_id']}: 360 frame (white: in the pinhole view, orange: "
-                     "around the listener)", fontsize=9)
-        ax.grid(False)
+        _draw_clip_frame(axes[0], frame, meta)
         step = 360.0 / m
-        for ax, (name, sim) in zip(axes[1:], sims.items()):
-            prob = _softmax_columns(sim, temperature)
-            ax.imshow(prob, extent=(yaws[0] + step / 2, yaws[-1] - step / 2, yaws[-1] - step / 2,
-                                    yaws[0] + step / 2), aspect="auto", cmap="viridis", vmin=0, vmax=1)
-            best = yaws[double_centered(sim).argmax(0)]  # the metric's choice (see downstream)
-            ax.plot(yaws, best, "w.", ms=5)
-            for s in meta["sources"]:
-                ax.axvline(s["azimuth_deg"], color="orange", lw=0.8, ls=":")
-            ax.set_xlim(180, -180)
-            ax.set_ylim(-180, 180)
-            ax.set_ylabel(f"{_NAMES.get(name, name)}\nvideo azimuth", fontsize=8)
-            ax.grid(False)
+        for ax, (name, sim) in zip(axes[1:], sims.items(), strict=True):
+            _draw_clip_matrix(ax, name, sim, yaws, step, meta, temperature)
         axes[-1].set_xlabel("azimuth the audio is turned toward (same axis as the frame)")
         return save_png(fig, out_png)
 
 
-def make_figures(cfg: dict, test_cache, models_dir: Path, metrics_dir: Path, predictions_dir: Path,
-                 out_dir: Path) -> list[Path]:
+def make_figures(
+    cfg: dict, test_cache, models_dir: Path, metrics_dir: Path, predictions_dir: Path, out_dir: Path
+) -> list[Path]:
     """Every spatial figure (see the module docstring) into ``out_dir``."""
     out_dir, models_dir = Path(out_dir), Path(models_dir)
     metrics_dir, predictions_dir = Path(metrics_dir), Path(predictions_dir)
     variants, baselines = list(cfg["variants"]), list(cfg["baselines"])
     temperature = float((cfg.get("model") or {}).get("temperature", 0.07))  # display softmax only
-    written = [plot_training({v: models_dir / v / "live" for v in variants},
-                             out_dir / SPATIAL_FIGURES["loss_curves"])]
-    files = {n: require_file(metrics_dir / f"spatial_{n}.json", f"spatial metrics of '{n}'")
-             for n in baselines + variants}
-    written.append(plot_accuracy(files, out_dir / SPATIAL_FIGURES["accuracy"]))
+    written = [
+        plot_training({v: models_dir / v / "live" for v in variants}, out_dir / FIGURES["loss_curves"])
+    ]
+    files = {
+        n: require_file(metrics_dir / f"spatial_{n}.json", f"spatial metrics of '{n}'")
+        for n in baselines + variants
+    }
+    written.append(plot_accuracy(files, out_dir / FIGURES["accuracy"]))
     aligned = {v: _load_alignment(predictions_dir, v) for v in variants}
     aligned = {v: a for v, a in aligned.items() if a}
     if aligned:
         scores = {v: read_metrics(files[v]) for v in aligned}
-        written.append(plot_alignment_summary(aligned, temperature, out_dir / SPATIAL_FIGURES["alignment_summary"],
-                                              scores))
+        written.append(
+            plot_alignment_summary(aligned, temperature, out_dir / FIGURES["alignment_summary"], scores)
+        )
         common = sorted(set.intersection(*(set(a) for a in aligned.values())))
         for clip in common[:2]:
             i = test_cache.position(clip)
             frames = test_cache.frames(i)
             meta = aligned[next(iter(aligned))][clip][1]
             sims = {v: aligned[v][clip][0] for v in aligned}
-            written.append(plot_alignment_clip(np.asarray(frames[len(frames) // 2]), meta, sims, temperature,
-                                               out_dir / SPATIAL_FIGURES["alignment_clip"].format(clip=clip)))
+            written.append(
+                plot_alignment_clip(
+                    np.asarray(frames[len(frames) // 2]),
+                    meta,
+                    sims,
+                    temperature,
+                    out_dir / FIGURES["alignment_clip"].format(clip=clip),
+                )
+            )
     return written

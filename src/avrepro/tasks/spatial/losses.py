@@ -6,6 +6,7 @@
 - :func:`avsa_loss`: audio-visual spatial alignment (the AVSA code's "easy+hard" contrast): each
   predicted vector must pick its target among all viewpoints of the same clip (hard negatives)
   and the same viewpoint slot of every other clip in the batch (easy negatives).
+- :func:`objective_losses`: the training step's losses of a model's outputs, by its objective.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def avc_loss(v: torch.Tensor, a: torch.Tensor, temperature: float) -> dict[str, 
     return {"loss": (v2a + a2v) / 2, "loss_v2a": v2a, "loss_a2v": a2v, "acc_avc": acc}
 
 
-def joint_contrast(pred: torch.Tensor, target: torch.Tensor, temperature: float
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def joint_contrast(
+    pred: torch.Tensor, target: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """InfoNCE of ``pred`` against ``target`` (both ``(B, K, P)``) over the K viewpoints of the
     same clip (hard) and slot k of the B - 1 other clips (easy).
 
@@ -48,15 +50,15 @@ def joint_contrast(pred: torch.Tensor, target: torch.Tensor, temperature: float
     b, k, _ = pred.shape
     pred = F.normalize(pred.float(), dim=-1)
     target = F.normalize(target.float(), dim=-1)
-    hard = torch.einsum("bkp,bjp->bkj", pred, target)                  # (B, K, K)
-    cross = torch.einsum("bkp,ckp->bkc", pred, target)                 # (B, K, B): slot k of every clip
+    hard = torch.einsum("bkp,bjp->bkj", pred, target)  # (B, K, K)
+    cross = torch.einsum("bkp,ckp->bkc", pred, target)  # (B, K, B): slot k of every clip
     off = ~torch.eye(b, dtype=torch.bool, device=pred.device)
     easy = cross.permute(1, 0, 2)[:, off].view(k, b, b - 1).permute(1, 0, 2)  # (B, K, B-1)
     logits = torch.cat([hard, easy], dim=-1) / temperature
     labels = torch.arange(k, device=pred.device).expand(b, k)
     loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())
     with torch.no_grad():
-        pos = hard.diagonal(dim1=1, dim2=2)                              # (B, K)
+        pos = hard.diagonal(dim1=1, dim2=2)  # (B, K)
         acc_avc = (pos[..., None] > easy).all(-1).float().mean() if b > 1 else pos.new_ones(())
         hard_neg = hard.masked_fill(torch.eye(k, dtype=torch.bool, device=pred.device), float("-inf"))
         acc_avsa = (pos >= hard_neg.amax(-1)).float().mean()
@@ -68,5 +70,20 @@ def avsa_loss(out: dict[str, torch.Tensor], temperature: float) -> dict[str, tor
     audio targets, video predicted from audio (A2V) against the video targets; mean of both."""
     v2a, acc_avc_a, acc_avsa_a = joint_contrast(out["a_pred"], out["a_trg"], temperature)
     a2v, acc_avc_v, acc_avsa_v = joint_contrast(out["v_pred"], out["v_trg"], temperature)
-    return {"loss": (v2a + a2v) / 2, "loss_v2a": v2a, "loss_a2v": a2v,
-            "acc_avc": (acc_avc_a + acc_avc_v) / 2, "acc_avsa": (acc_avsa_a + acc_avsa_v) / 2}
+    return {
+        "loss": (v2a + a2v) / 2,
+        "loss_v2a": v2a,
+        "loss_a2v": a2v,
+        "acc_avc": (acc_avc_a + acc_avc_v) / 2,
+        "acc_avsa": (acc_avsa_a + acc_avsa_v) / 2,
+    }
+
+
+def objective_losses(
+    out: dict[str, torch.Tensor], objective: str, temperature: float
+) -> dict[str, torch.Tensor]:
+    """The named losses of one batch: :func:`avc_loss` of the ``avc`` model's outputs, else
+    :func:`avsa_loss` (``out``: the model's forward outputs)."""
+    if objective == "avc":
+        return avc_loss(out["v"], out["a"], temperature)
+    return avsa_loss(out, temperature)

@@ -16,13 +16,17 @@ import torch
 import torchaudio
 from torch import nn
 
+from avrepro.tasks.spatial.names import OBJECTIVES
+
+TRUNKS = ("video.", "audio.")  # prefixes of the trunks' weights (what a curriculum carries over)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def conv_block(cin: int, cout: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class ConvTrunk(nn.Module):
@@ -67,8 +71,8 @@ def rotate_foa(wav: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
     -> ``(N, K, 4, samples)`` (the batched form of :func:`avrepro.audio.ambisonics.rotate`'s
     matrix action; channels W, Y, Z, X, W unchanged)."""
     k = rot.shape[1]
-    xyz = wav[:, [3, 1, 2]]                                          # (front, left, up)
-    turned = torch.matmul(rot.to(wav.dtype), xyz[:, None])           # (N, K, 3, samples)
+    xyz = wav[:, [3, 1, 2]]  # (front, left, up)
+    turned = torch.matmul(rot.to(wav.dtype), xyz[:, None])  # (N, K, 3, samples)
     w = wav[:, None, :1].expand(-1, k, -1, -1)
     return torch.cat([w, turned[:, :, [1, 2, 0]]], dim=2)
 
@@ -87,8 +91,9 @@ class LogMel(nn.Module):
     (:func:`rotate_foa`).
     """
 
-    def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int, top_db: float,
-                 features: str = "logmel"):
+    def __init__(
+        self, sample_rate: int, n_fft: int, hop: int, n_mels: int, top_db: float, features: str = "logmel"
+    ):
         super().__init__()
         if features not in ("logmel", "logmel_iv"):
             raise ValueError(f"audio.features must be logmel or logmel_iv, got {features!r}")
@@ -96,7 +101,7 @@ class LogMel(nn.Module):
         self.channels = 4 if features == "logmel" else 7
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         fb = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate)
-        self.register_buffer("fb", fb, persistent=False)            # (F, n_mels)
+        self.register_buffer("fb", fb, persistent=False)  # (F, n_mels)
 
     def forward(self, wav: torch.Tensor, rot: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast(wav.device.type, enabled=False):  # dB and ratios in full precision
@@ -104,13 +109,19 @@ class LogMel(nn.Module):
 
     def _features(self, wav: torch.Tensor, rot: torch.Tensor | None) -> torch.Tensor:
         if rot is not None:
-            wav = rotate_foa(wav, rot)                               # (N, K, 4, samples)
+            wav = rotate_foa(wav, rot)  # (N, K, 4, samples)
         lead = wav.shape[:-1]
-        spec = torch.stft(wav.reshape(-1, wav.shape[-1]), self.n_fft, self.hop, window=self.window,
-                          center=True, return_complex=True)
+        spec = torch.stft(
+            wav.reshape(-1, wav.shape[-1]),
+            self.n_fft,
+            self.hop,
+            window=self.window,
+            center=True,
+            return_complex=True,
+        )
         spec = spec.view(*lead, *spec.shape[-2:]).transpose(-1, -2)  # (..., 4, T, F)
         mag = spec.abs()
-        mel = torch.matmul(mag, self.fb)                              # (..., 4, T, n_mels)
+        mel = torch.matmul(mag, self.fb)  # (..., 4, T, n_mels)
         db = 20.0 * torch.log10(mel.clamp_min(1e-10))
         dims = (-3, -2, -1)
         db = torch.maximum(db, db.amax(dim=dims, keepdim=True) - self.top_db)
@@ -120,20 +131,19 @@ class LogMel(nn.Module):
         if self.features == "logmel":
             return out
         w = spec[..., :1, :, :]
-        inten = (w.conj() * spec[..., [3, 1, 2], :, :]).real         # (..., 3, T, F): x, y, z
-        energy = 0.5 * (mag ** 2).sum(dim=-3, keepdim=True)          # (..., 1, T, F)
+        inten = (w.conj() * spec[..., [3, 1, 2], :, :]).real  # (..., 3, T, F): x, y, z
+        energy = 0.5 * (mag**2).sum(dim=-3, keepdim=True)  # (..., 1, T, F)
         iv = torch.matmul(inten, self.fb) / torch.matmul(energy, self.fb).clamp_min(1e-12)
         return torch.cat([out, iv.clamp(-1, 1)], dim=-3)
 
 
 class AudioNet(nn.Module):
     """FOA ``(N, 4, samples)`` -> ``(N, embed_dim)``, or with rotations ``(N, K, 3, 3)`` toward K
-    viewpoints -> ``(N, K, embed_dim)``, through the log-mel front end."""
+    viewpoints -> ``(N, K, embed_dim)``, through the log-mel front end (:class:`LogMel`)."""
 
-    def __init__(self, sample_rate: int, audio_cfg: dict, width: int, stages: int, embed_dim: int):
+    def __init__(self, logmel: LogMel, width: int, stages: int, embed_dim: int):
         super().__init__()
-        self.logmel = LogMel(sample_rate, audio_cfg["n_fft"], audio_cfg["hop"], audio_cfg["n_mels"],
-                             audio_cfg["top_db"], audio_cfg.get("features", "logmel"))
+        self.logmel = logmel
         self.trunk = ConvTrunk(self.logmel.channels, width, stages, embed_dim, stem_stride=2)
         self.out_dim = embed_dim
 
@@ -147,11 +157,10 @@ class AudioNet(nn.Module):
         return self.trunk(x.flatten(0, 1)).view(n, k, -1)
 
 
-def transformer(dim: int, tcfg: dict) -> nn.TransformerEncoder:
+def transformer(dim: int, heads: int, expansion: int, dropout: float, depth: int) -> nn.TransformerEncoder:
     """Self-attention over a clip's viewpoint embeddings (no position encoding: a set)."""
-    layer = nn.TransformerEncoderLayer(dim, tcfg["heads"], dim * tcfg["expansion"], tcfg["dropout"],
-                                       batch_first=True)
-    return nn.TransformerEncoder(layer, tcfg["depth"], enable_nested_tensor=False)
+    layer = nn.TransformerEncoderLayer(dim, heads, dim * expansion, dropout, batch_first=True)
+    return nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
 
 
 class SpatialModel(nn.Module):
@@ -160,22 +169,38 @@ class SpatialModel(nn.Module):
     ``objective="avc"``: ``video_proj``/``audio_proj`` (128-d), cross-modal instance
     discrimination. ``objective="avsa"``: ``v2a``/``a2v`` transformers over the viewpoints and four
     128-d heads (``video_head``, ``audio_head`` for the targets, ``video_pred_head``,
-    ``audio_pred_head`` for the transformers' predictions).
+    ``audio_pred_head`` for the transformers' predictions). ``temperature`` is the objective's
+    InfoNCE temperature (read by the losses, not a weight).
     """
 
-    def __init__(self, cfg: dict, objective: str):
+    def __init__(
+        self,
+        objective: str,
+        logmel: LogMel,
+        *,
+        width: int,
+        video_stages: int,
+        audio_stages: int,
+        embed_dim: int,
+        proj_dim: int,
+        temperature: float,
+        transformer_heads: int,
+        transformer_expansion: int,
+        transformer_dropout: float,
+        transformer_depth: int,
+    ):
         super().__init__()
-        if objective not in ("avc", "avsa"):
+        if objective not in OBJECTIVES:
             raise ValueError(f"spatial objective must be avc or avsa, got {objective!r}")
-        m = cfg["model"]
-        self.objective = objective
-        dim, proj = m["embed_dim"], m["proj_dim"]
-        self.video = VideoNet(m["width"], m["video_stages"], dim)
-        self.audio = AudioNet(cfg["features"]["sample_rate"], cfg["audio"], m["width"], m["audio_stages"], dim)
+        self.objective, self.temperature = objective, temperature
+        dim, proj = embed_dim, proj_dim
+        self.video = VideoNet(width, video_stages, dim)
+        self.audio = AudioNet(logmel, width, audio_stages, dim)
         if objective == "avc":
             self.video_proj, self.audio_proj = nn.Linear(dim, proj), nn.Linear(dim, proj)
         else:
-            self.v2a, self.a2v = transformer(dim, m["transformer"]), transformer(dim, m["transformer"])
+            tf = (transformer_heads, transformer_expansion, transformer_dropout, transformer_depth)
+            self.v2a, self.a2v = transformer(dim, *tf), transformer(dim, *tf)
             self.video_head, self.audio_head = nn.Linear(dim, proj), nn.Linear(dim, proj)
             self.video_pred_head, self.audio_pred_head = nn.Linear(dim, proj), nn.Linear(dim, proj)
 
@@ -183,7 +208,9 @@ class SpatialModel(nn.Module):
     def has_transformer(self) -> bool:
         return self.objective == "avsa"
 
-    def embed(self, crops: torch.Tensor, foa: torch.Tensor, rot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed(
+        self, crops: torch.Tensor, foa: torch.Tensor, rot: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-viewpoint trunk embeddings ``(B, K, D)`` of crops ``(B, K, T, 3, h, w)`` and of the
         clip's FOA ``(B, 4, samples)`` turned by ``rot`` ``(B, K, 3, 3)`` toward each viewpoint."""
         b, k = crops.shape[:2]
@@ -201,9 +228,9 @@ class SpatialModel(nn.Module):
         v, a = self.embed(crops, foa, rot)
         if self.objective == "avc":
             return {"v": self.video_proj(v), "a": self.audio_proj(a)}
-        return {"v_pred": self.video_pred_head(self.a2v(a)), "v_trg": self.video_head(v),
-                "a_pred": self.audio_pred_head(self.v2a(v)), "a_trg": self.audio_head(a)}
-
-
-def build_model(cfg: dict, objective: str) -> SpatialModel:
-    return SpatialModel(cfg, objective)
+        return {
+            "v_pred": self.video_pred_head(self.a2v(a)),
+            "v_trg": self.video_head(v),
+            "a_pred": self.audio_pred_head(self.v2a(v)),
+            "a_trg": self.audio_head(a),
+        }

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import math
 
-from avrepro.figures.tables import (fmt_mean_sem, metric_label, metrics_table, read_metrics,
-                                    table_markdown, write_table)
-from avrepro.report.kit import ReportContext, md_escape
-from avrepro.tasks.spatial.figures import SPATIAL_FIGURES
+from avrepro.figures.tables import fmt_mean_sem, metric_label
+from avrepro.report.kit import ReportContext, load_metrics, md_escape, task_table
+from avrepro.tasks.spatial.names import FIGURES, METRIC_KEYS
 
-KEYS = ["avc_accuracy", "avsa_accuracy", "probe_accuracy", "probe_class_accuracy", "alignment_top1",
-        "alignment_error"]
+BIN_KEYS = ("avc_accuracy", "avsa_accuracy", "probe_accuracy")  # what the statements compare
 _DESCRIBED = {
     "chance": "the expected accuracy of guessing (0.5 for the binary tasks, one of the clip's "
-              "instruments for the probe, a random viewpoint for the alignment)",
+    "instruments for the probe, a random viewpoint for the alignment)",
     "random_backbone": "randomly initialised trunks evaluated the same way (heads and probe trained)",
     "avc": "audio-visual correspondence: each crop contrasted with other clips' audio",
     "avsa": "audio-visual spatial alignment from scratch: also contrasted with the other "
-            "viewpoints of the same clip, through transformers over the viewpoints",
+    "viewpoints of the same clip, through transformers over the viewpoints",
     "avsa_curriculum": "AVSA starting from the AVC run's trunks (the paper's curriculum)",
 }
 
@@ -26,8 +24,10 @@ def _gap(row: dict, ref: dict, key: str) -> str:
     """``0.71 ± 0.02 vs 0.55 ± 0.03 (+0.16, 4.4 SE)``."""
     value, other = row[key], ref[key]
     se = math.hypot(row[f"{key}_sem"] or 0.0, ref[f"{key}_sem"] or 0.0)
-    text = (f"{fmt_mean_sem(value, row[f'{key}_sem'])} vs {fmt_mean_sem(other, ref[f'{key}_sem'])} "
-            f"({value - other:+.3f}")
+    text = (
+        f"{fmt_mean_sem(value, row[f'{key}_sem'])} vs {fmt_mean_sem(other, ref[f'{key}_sem'])} "
+        f"({value - other:+.3f}"
+    )
     if math.isfinite(se) and se > 0:
         text += f", {abs(value - other) / se:.1f} combined SE"
     return text + ")"
@@ -46,14 +46,18 @@ def _curation(ctx: ReportContext, dataset: str) -> str:
     df = pd.read_csv(issues, dtype=str, keep_default_na=False)
     cur = df[df["reason"].str.startswith("curation")]["clip_id"].nunique()
     total = kept + df.loc[df["clip_id"] != "", "clip_id"].nunique()
-    tau = (ctx.cfg.get("verify", {}).get("layouts", {}).get(dataset, {}).get("curation") or {})
-    rule = (f"|E_xyz/E_w − 1| ≤ {tau.get('tau')} below {tau.get('lowpass_hz')} Hz" if tau else
-            "the FOA energy test")
-    return (f"FOA curation ({rule}, E = sum of squares over the clip, E_xyz = E_X + E_Y + E_Z): "
-            f"{kept} of {total} clips of {md_escape(dataset)} kept, {cur} excluded by the test. "
-            "The synthetic FOA is ambiX by construction; excluded clips are tonal sources whose "
-            "reflections interfere coherently, which moves the ratio away from 1 in short clips.\n")
-
+    tau = ctx.cfg.get("verify", {}).get("layouts", {}).get(dataset, {}).get("curation") or {}
+    rule = (
+        f"|E_xyz/E_w − 1| ≤ {tau.get('tau')} below {tau.get('lowpass_hz')} Hz"
+        if tau
+        else "the FOA energy test"
+    )
+    return (
+        f"FOA curation ({rule}, E = sum of squares over the clip, E_xyz = E_X + E_Y + E_Z): "
+        f"{kept} of {total} clips of {md_escape(dataset)} kept, {cur} excluded by the test. "
+        "The synthetic FOA is ambiX by construction; excluded clips are tonal sources whose "
+        "reflections interfere coherently, which moves the ratio away from 1 in short clips.\n"
+    )
 
 
 def spatial_section(ctx: ReportContext) -> str:
@@ -61,20 +65,30 @@ def spatial_section(ctx: ReportContext) -> str:
     scfg = ctx.cfg.get("spatial", {})
     variants, baselines = list(scfg.get("variants", [])), list(scfg.get("baselines", []))
     names = baselines + [v for v in variants if v not in baselines]
-    if not names:
-        raise ValueError("report: spatial.variants and spatial.baselines are both empty")
-    files = {n: ctx.metric_file("spatial", n) for n in names}
-    for path in files.values():
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: spatial metric file not found")
-    df = metrics_table(files, KEYS, reference=None, baselines=baselines, relative_keys=[])
-    md_table, csv_table = ctx.table_dir / "spatial_metrics.md", ctx.table_dir / "spatial_metrics.csv"
-    write_table(df, md_table, csv_table)
+    files = ctx.metric_files("spatial", names)
+    df, table = task_table(
+        ctx, "spatial", files, list(METRIC_KEYS), reference=None, baselines=baselines, relative_keys=[]
+    )
     rows = {r["name"]: r for r in df.to_dict("records")}
-    metrics = {n: read_metrics(p) for n, p in files.items()}
+    parts = [
+        "## Spatial audio-visual alignment from ambisonics and 360 video (AVC / AVSA)\n",
+        _intro(names, scfg),
+        _curation(ctx, scfg.get("dataset", "")),
+        "### Metrics\n",
+        table,
+        _results(rows, variants),
+        _notes(load_metrics(files)),
+        "### Figures\n",
+        _figures(ctx),
+        "### Published reference\n",
+        _reference(),
+    ]
+    return "\n".join(p for p in parts if p)
 
-    out = ["## Spatial audio-visual alignment from ambisonics and 360 video (AVC / AVSA)\n"]
-    out.append(
+
+def _intro(names: list[str], scfg: dict) -> str:
+    """What is trained and how it is evaluated."""
+    return (
         "Self-supervised pre-training on first-order ambisonics (ambiX) and equirectangular video: "
         "each clip is seen through K perspective crops, and its FOA is rotated toward each crop's "
         "centre. " + "; ".join(f"`{n}` is {_DESCRIBED[n]}" for n in names if n in _DESCRIBED) + ". "
@@ -83,69 +97,98 @@ def spatial_section(ctx: ReportContext) -> str:
         "and score clip-level decisions on the test split; the probe is a linear classifier of "
         "the instrument in front of the rotated microphone, scored among the clip's own instruments "
         "(probe accuracy: does the embedding know which instrument it is turned toward; chance "
-        "1 / number of sources) and over all classes (probe class accuracy); alignment top-1 / error measure which "
+        "1 / number of sources) and over all classes (probe class accuracy); alignment top-1 / error "
+        "measure which "
         f"of {scfg.get('eval', {}).get('alignment', {}).get('viewpoints', 'M')} horizon viewpoints "
-        "each audio direction matches best (error in degrees, lower is better).\n")
-    cur = _curation(ctx, scfg.get("dataset", ""))
-    if cur:
-        out.append(cur)
-    out.append("### Metrics\n")
-    out.append(table_markdown(df))
-    out.append(f"Table files: [markdown]({ctx.rel(md_table)}), [CSV]({ctx.rel(csv_table)}).\n")
+        "each audio direction matches best (error in degrees, lower is better).\n"
+    )
 
-    statements = []
+
+def _variant_statement(v: str, row: dict, ref_row: dict, ref: str) -> str:
+    """``- `avc` beats the random backbone on ...: <gaps>.``"""
+    parts = [
+        f"{metric_label(key)} {_gap(row, ref_row, key)}"
+        for key in BIN_KEYS
+        if math.isfinite(row[key]) and math.isfinite(ref_row[key])
+    ]
+    beaten = [metric_label(k) for k in BIN_KEYS if row[k] > ref_row[k]]
+    verdict = (
+        f"beats the {ref.replace('_', ' ')} on all three"
+        if len(beaten) == 3
+        else f"beats the {ref.replace('_', ' ')} on {', '.join(beaten) or 'none'}"
+    )
+    return f"- `{v}` {verdict}: " + "; ".join(parts) + "."
+
+
+def _results(rows: dict[str, dict], variants: list[str]) -> str:
+    """Each variant vs the random backbone (else chance), the curriculum vs AVSA from scratch,
+    and the AVSA variants vs AVC; empty when there is nothing to compare."""
     ref = "random_backbone" if "random_backbone" in rows else "chance" if "chance" in rows else None
-    for v in variants:
-        if v not in rows or ref is None:
-            continue
-        parts = []
-        for key in ("avc_accuracy", "avsa_accuracy", "probe_accuracy"):
-            if math.isfinite(rows[v][key]) and math.isfinite(rows[ref][key]):
-                parts.append(f"{metric_label(key)} {_gap(rows[v], rows[ref], key)}")
-        beaten = [metric_label(k) for k in ("avc_accuracy", "avsa_accuracy", "probe_accuracy")
-                  if rows[v][k] > rows[ref][k]]
-        verdict = (f"beats the {ref.replace('_', ' ')} on all three" if len(beaten) == 3 else
-                   f"beats the {ref.replace('_', ' ')} on {', '.join(beaten) or 'none'}")
-        statements.append(f"- `{v}` {verdict}: " + "; ".join(parts) + ".")
+    statements = [
+        _variant_statement(v, rows[v], rows[ref], ref) for v in variants if v in rows and ref is not None
+    ]
     if "avsa" in rows and "avsa_curriculum" in rows:
-        statements.append("- Curriculum (AVSA from the AVC trunks) vs AVSA from scratch, AVSA accuracy: "
-                          + _gap(rows["avsa_curriculum"], rows["avsa"], "avsa_accuracy") + ".")
+        statements.append(
+            "- Curriculum (AVSA from the AVC trunks) vs AVSA from scratch, AVSA accuracy: "
+            + _gap(rows["avsa_curriculum"], rows["avsa"], "avsa_accuracy")
+            + "."
+        )
     if "avc" in rows:
         for v in ("avsa", "avsa_curriculum"):
             if v in rows:
-                statements.append(f"- `{v}` vs `avc`, AVSA accuracy: " + _gap(rows[v], rows["avc"], "avsa_accuracy")
-                                  + "; AVC accuracy: " + _gap(rows[v], rows["avc"], "avc_accuracy") + ".")
-    if statements:
-        out.append(f"**Results** (value vs {'the ' + ref.replace('_', ' ') if ref else 'reference'}, "
-                   "difference, and the difference in combined standard errors):\n\n"
-                   + "\n".join(statements) + "\n")
-    notes = [f"- `{n}`: {md_escape(m['note'])}" for n, m in metrics.items() if isinstance(m.get("note"), str)]
-    if notes:
-        out.append("\n".join(notes) + "\n")
+                statements.append(
+                    f"- `{v}` vs `avc`, AVSA accuracy: "
+                    + _gap(rows[v], rows["avc"], "avsa_accuracy")
+                    + "; AVC accuracy: "
+                    + _gap(rows[v], rows["avc"], "avc_accuracy")
+                    + "."
+                )
+    if not statements:
+        return ""
+    return (
+        f"**Results** (value vs {'the ' + ref.replace('_', ' ') if ref else 'reference'}, "
+        "difference, and the difference in combined standard errors):\n\n" + "\n".join(statements) + "\n"
+    )
 
+
+def _notes(metrics: dict[str, dict]) -> str:
+    """The notes the metric files carry (e.g. what chance means), one bullet each."""
+    notes = [f"- `{n}`: {md_escape(m['note'])}" for n, m in metrics.items() if isinstance(m.get("note"), str)]
+    return "\n".join(notes) + "\n" if notes else ""
+
+
+_CAPTIONS = {
+    "loss_curves": "Training curves (InfoNCE losses, in-batch AVC/AVSA accuracies):",
+    "accuracy": "Accuracies with frozen trunks (mean ± SEM over test clips; dotted: chance):",
+    "alignment_summary": "Which video viewpoint each audio direction aligns to (mass on the diagonal "
+    "= spatially aligned):",
+}
+
+
+def _figures(ctx: ReportContext) -> str:
+    """The task's figures that exist, with captions (a line saying none were found otherwise)."""
     fig_dir = ctx.figure_dir / "spatial"
-    captions = {
-        "loss_curves": "Training curves (InfoNCE losses, in-batch AVC/AVSA accuracies):",
-        "accuracy": "Accuracies with frozen trunks (mean ± SEM over test clips; dotted: chance):",
-        "alignment_summary": "Which video viewpoint each audio direction aligns to (mass on the diagonal "
-                             "= spatially aligned):",
-    }
     figs = []
-    for key, caption in captions.items():
-        path = fig_dir / SPATIAL_FIGURES[key]
+    for key, caption in _CAPTIONS.items():
+        path = fig_dir / FIGURES[key]
         if path.is_file():
             figs.append(f"{caption}\n\n![{md_escape(key)}]({ctx.rel(path)})\n")
-    for path in sorted(fig_dir.glob(SPATIAL_FIGURES["alignment_clip"].format(clip="*"))):
-        clip = path.stem[len("alignment_"):]
+    for path in sorted(fig_dir.glob(FIGURES["alignment_clip"].format(clip="*"))):
+        clip = path.stem[len("alignment_") :]
         if clip == "summary":
             continue
-        figs.append(f"Test clip `{md_escape(clip)}`: its 360 frame and, on the same azimuth axis, "
-                    f"each model's alignment of the audio turned toward every direction:\n\n"
-                    f"![alignment {md_escape(clip)}]({ctx.rel(path)})\n")
-    out.append("### Figures\n")
-    out.append("\n".join(figs) if figs else f"No figures found under {md_escape(ctx.rel(fig_dir))}.\n")
-    out.append("### Published reference\n")
-    out.append("On YouTube-360 (real 360 video, 5,506 videos) the paper reports AVC-Bin and "
-               "AVSA-Bin accuracies for R(2+1)D-18 / Conv2D-10 trunks; those numbers are not comparable "
-               "to the synthetic scenes above, where trunks, crop sizes and data are scaled down.\n")
-    return "\n".join(out)
+        figs.append(
+            f"Test clip `{md_escape(clip)}`: its 360 frame and, on the same azimuth axis, "
+            f"each model's alignment of the audio turned toward every direction:\n\n"
+            f"![alignment {md_escape(clip)}]({ctx.rel(path)})\n"
+        )
+    return "\n".join(figs) if figs else f"No figures found under {md_escape(ctx.rel(fig_dir))}.\n"
+
+
+def _reference() -> str:
+    """What the paper reports, and why it is not comparable."""
+    return (
+        "On YouTube-360 (real 360 video, 5,506 videos) the paper reports AVC-Bin and "
+        "AVSA-Bin accuracies for R(2+1)D-18 / Conv2D-10 trunks; those numbers are not comparable "
+        "to the synthetic scenes above, where trunks, crop sizes and data are scaled down.\n"
+    )

@@ -36,7 +36,7 @@ def window_boxes(meta: dict, start: int, n_frames: int, size: tuple[int, int]) -
     boxes = []
     for src in meta.get("sources", []):
         per_frame = src.get("boxes") or []
-        sel = [b for b in per_frame[start:start + n_frames] if b[2] > b[0] and b[3] > b[1]]
+        sel = [b for b in per_frame[start : start + n_frames] if b[2] > b[0] and b[3] > b[1]]
         if not sel:
             continue
         arr = np.asarray(sel, dtype=np.float64)
@@ -69,7 +69,9 @@ def localization(heat: np.ndarray, boxes: list[list[int]]) -> dict:
     if not boxes:
         return dict.fromkeys(keys, float("nan"))
     mask = union_mask(boxes, heat.shape)
-    return {"map_mass_in_box": mass_in_box(display_map(heat), mask),
-            "raw_mass_in_box": mass_in_box(heat, mask),
-            "pointing_accuracy": float(pointing_hit(heat, mask)),
-            "box_share": box_share(mask, heat.shape)}
+    return {
+        "map_mass_in_box": mass_in_box(display_map(heat), mask),
+        "raw_mass_in_box": mass_in_box(heat, mask),
+        "pointing_accuracy": float(pointing_hit(heat, mask)),
+        "box_share": box_share(mask, heat.shape),
+    }

@@ -29,10 +29,10 @@ from avrepro.data.cache import FeatureCache
 class Geometry:
     """Window and shift sizes of one clip in frames and samples."""
 
-    frames: int             # video frames per window
-    samples: int            # audio samples per window
+    frames: int  # video frames per window
+    samples: int  # audio samples per window
     samples_per_frame: float
-    max_start: int          # last valid window start (frames)
+    max_start: int  # last valid window start (frames)
     shifts: tuple[int, ...]  # allowed |shift| values (frames)
 
 
@@ -66,7 +66,8 @@ def geometry(sample_cfg: dict, cache: FeatureCache, i: int) -> Geometry:
             f"clip {cache.clip_ids[i]}: {info['n_frames']} frames / {info['n_samples']} samples leave "
             f"no room for a {sample_cfg['seconds']} s window shifted by "
             f"{sample_cfg['shift_seconds'][0]}-{sample_cfg['shift_seconds'][1]} s with at most "
-            f"{sample_cfg['max_overlap']:.0%} overlap")
+            f"{sample_cfg['max_overlap']:.0%} overlap"
+        )
     return Geometry(f, n, spf, max_start, shifts)
 
 
@@ -79,10 +80,9 @@ def draw_pair(geo: Geometry, rng: np.random.Generator) -> tuple[int, int]:
     return pair if rng.random() < 0.5 else (pair[1], pair[0])
 
 
-def mono_window(cache: FeatureCache, i: int, start: int, n: int, rms: float,
-                eps: float = 1e-4) -> np.ndarray:
+def mono_window(cache: FeatureCache, i: int, start: int, n: int, rms: float, eps: float = 1e-4) -> np.ndarray:
     """``n`` samples of clip ``i``'s mono mixdown from ``start``, scaled to RMS ``rms``."""
-    audio = cache.audio(i)[:, start:start + n].astype(np.float32).mean(axis=0) / 32767.0
+    audio = cache.audio(i)[:, start : start + n].astype(np.float32).mean(axis=0) / 32767.0
     if audio.shape[0] != n:
         raise ValueError(f"clip {cache.clip_ids[i]}: audio window [{start}, {start + n}) is out of range")
     level = max(eps, float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))))
@@ -95,8 +95,9 @@ def frames_tensor(frames: np.ndarray, flip: bool = False) -> torch.Tensor:
     return torch.flip(x, dims=[3]) if flip else x
 
 
-def make_example(cache: FeatureCache, i: int, sample_cfg: dict, geo: Geometry, pair: tuple[int, int],
-                 flip: bool = False) -> dict:
+def make_example(
+    cache: FeatureCache, i: int, sample_cfg: dict, geo: Geometry, pair: tuple[int, int], flip: bool = False
+) -> dict:
     """The example of clip ``i`` for a (video start, shifted start) pair.
 
     Returns:
@@ -108,11 +109,13 @@ def make_example(cache: FeatureCache, i: int, sample_cfg: dict, geo: Geometry, p
     aligned = mono_window(cache, i, int(round(v * spf)), n, rms)
     shifted = mono_window(cache, i, int(round(o * spf)), n, rms)
     fps = cache.fps
-    return {"frames": frames_tensor(cache.frames(i)[v:v + geo.frames], flip),
-            "audio": torch.from_numpy(np.stack([aligned, shifted])),
-            "label": torch.tensor([0.0, 1.0]),
-            "shift": torch.tensor([0.0, (o - v) / fps], dtype=torch.float32),
-            "start": torch.tensor(v)}
+    return {
+        "frames": frames_tensor(cache.frames(i)[v : v + geo.frames], flip),
+        "audio": torch.from_numpy(np.stack([aligned, shifted])),
+        "label": torch.tensor([0.0, 1.0]),
+        "shift": torch.tensor([0.0, (o - v) / fps], dtype=torch.float32),
+        "start": torch.tensor(v),
+    }
 
 
 class SyncExamples(Dataset):
@@ -123,8 +126,15 @@ class SyncExamples(Dataset):
         fixed: the same examples every epoch (validation).
     """
 
-    def __init__(self, cache: FeatureCache, cfg: dict, seed: int, per_clip: int, train: bool = True,
-                 fixed: bool = False):
+    def __init__(
+        self,
+        cache: FeatureCache,
+        cfg: dict,
+        seed: int,
+        per_clip: int,
+        train: bool = True,
+        fixed: bool = False,
+    ):
         self.cache, self.sample_cfg, self.seed = cache, cfg["sample"], seed
         self.per_clip, self.train, self.fixed = per_clip, train, fixed
         self.geo = [geometry(self.sample_cfg, cache, i) for i in range(len(cache))]
@@ -144,8 +154,9 @@ class SyncExamples(Dataset):
         return make_example(self.cache, clip, self.sample_cfg, self.geo[clip], pair, flip)
 
 
-def eval_pairs(cache: FeatureCache, i: int, sample_cfg: dict, per_clip: int,
-               seed: int) -> list[tuple[int, int]]:
+def eval_pairs(
+    cache: FeatureCache, i: int, sample_cfg: dict, per_clip: int, seed: int
+) -> list[tuple[int, int]]:
     """The fixed evaluation examples of clip ``i`` (a function of the seed and the clip id only):
     ``per_clip`` window pairs, each used both ways, so that every audio window of the test set is
     once the aligned and once the shifted track (audio alone scores exactly chance).
