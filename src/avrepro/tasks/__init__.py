@@ -59,15 +59,18 @@ def _declared_names(name: str) -> tuple[tuple, tuple, tuple]:
 
 def check_section_names(section: dict, variants, baselines, controls, where: str) -> None:
     """Raise ``ValueError`` naming ``where.<key>`` when a task's params section lists a variant,
-    baseline or control (or an ``init_from`` pair) that is not among the declared names."""
+    baseline or control (or an ``init_from`` pair, an ``eval.demo_variant``) that is not among
+    the declared names."""
     given_controls = section.get("controls") or {}
     init_from = section.get("init_from") or {}
+    demo = (section.get("eval") or {}).get("demo_variant")
     checks = (
         ("variants", section.get("variants") or [], variants),
         ("baselines", section.get("baselines") or [], baselines),
         ("controls", list(given_controls), controls),
         ("controls", list(given_controls.values()), variants),
         ("init_from", list(init_from) + list(init_from.values()), variants),
+        ("eval.demo_variant", [demo] if demo else [], variants),
     )
     for key, given, known in checks:
         unknown = [n for n in given if n not in known]

@@ -78,3 +78,9 @@ def test_unknown_names_in_the_section_are_named(cfg):
         task.check_names({**cfg, "controls": {"mirrored": "full"}}, "params.yaml: binaural")
     with pytest.raises(ValueError, match="binaural.baselines: unknown name 'silence'"):
         task.check_names({**cfg, "baselines": ["silence"]}, "params.yaml: binaural")
+
+
+def test_demo_variant_must_be_a_variant(cfg):
+    task = BinauralTask()
+    with pytest.raises(ValueError, match=r"binaural.eval.demo_variant: unknown name 'ful'"):
+        task.check_names({**cfg, "eval": {**cfg["eval"], "demo_variant": "ful"}}, "params.yaml: binaural")
