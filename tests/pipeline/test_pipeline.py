@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from avrepro.config import load_params
+from avrepro.tasks import get_task
 
 pytestmark = pytest.mark.slow
 
@@ -93,16 +94,19 @@ def workdir(tmp_path_factory, root) -> Path:
 
 
 def test_smoke_dag_completes(workdir):
-    seconds = float((workdir / ".smoke_seconds").read_text())
-    print(f"smoke DAG: {seconds:.0f} s")
-    assert seconds < 300, f"the smoke profile took {seconds:.0f} s (limit 300 s)"
+    # the time is printed, not asserted (benchmarks/dag_times.py measures it on a quiet machine)
+    print(f"smoke DAG: {float((workdir / '.smoke_seconds').read_text()):.0f} s")
     report = (workdir / "reports/report.md").read_text()
     assert "## Binaural" in report and "| mono_mono |" in report
-    smoke = load_params(workdir / "params.yaml")["binaural"]
-    for name in smoke["variants"] + smoke["baselines"] + list(smoke["controls"]):
-        metrics = yaml.safe_load((workdir / f"reports/metrics/binaural_{name}.json").read_text())
-        keys = {"stft_distance", "stft_distance_sem", "env_distance", "env_distance_sem", "n_clips"}
-        assert keys <= set(metrics)
+    cfg = load_params(workdir / "params.yaml")
+    for task_name in cfg["tasks"]:  # every evaluated name of every task, with the task's keys
+        task = get_task(task_name)
+        for name in task.evaluated_names(cfg[task_name]):
+            metrics = yaml.safe_load((workdir / f"reports/metrics/{task_name}_{name}.json").read_text())
+            assert "n_clips" in metrics and set(task.metric_keys) & set(metrics), (task_name, name)
+            assert all(f"{k}_sem" in metrics for k in task.metric_keys if k in metrics), (task_name, name)
+        assert (workdir / "reports/figures" / task_name).is_dir()
+    assert report.count("\n## ") >= 1 + len(cfg["tasks"])  # the run's facts, then one section a task
     assert list((workdir / "reports/figures/binaural").glob("*.mp4"))
     assert (workdir / "reports/figures/binaural/loss_curves.png").stat().st_size > 1000
 
