@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from avrepro.audio import ambisonics as amb
-from avrepro.data.synthetic import generate
 from avrepro.data.synthetic import room as room_mod
 from avrepro.data.synthetic.render_360 import (
     pixel_of,
@@ -23,6 +22,7 @@ from avrepro.data.synthetic.scene import Camera, Room, Scene, Source, direction
 from avrepro.media import read_mp4_frames, read_wav
 from avrepro.video.viewpoints import Viewpoint, crop_directions, perspective_crops, sample_viewpoints
 from helpers.configs import smoke_config
+from helpers.synthetic import generate_fresh
 from helpers.treediff import differences, files
 
 W, Y, Z, X = range(4)
@@ -214,9 +214,9 @@ def test_view360_leaves_binaural_files_unchanged_and_is_deterministic(tmp_path):
         }
     )["synthetic"]
     off = {**cfg, "view360": {**cfg["view360"], "enabled": False}}
-    generate(cfg, tmp_path / "on", seed=5, progress=False)
-    generate(cfg, tmp_path / "on2", seed=5, progress=False, workers=2)
-    generate(off, tmp_path / "off", seed=5, progress=False)
+    generate_fresh(cfg, tmp_path / "on", seed=5)
+    generate_fresh(cfg, tmp_path / "on2", seed=5, workers=2)
+    generate_fresh(off, tmp_path / "off", seed=5)
     assert differences(tmp_path / "on", tmp_path / "on2") == []
     on, plain = files(tmp_path / "on"), files(tmp_path / "off")
     assert {k for k in on if k.startswith(("foa/", "video360/"))} == {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from avrepro.data.synthetic.generate import GENERATOR_VERSION
 from avrepro.data.synthetic.scene import Camera, Room, Scene, Source, direction
 from avrepro.media import read_mp4_frames
 from helpers.configs import smoke_config
+from helpers.synthetic import generate_fresh
 from helpers.treediff import differences, files
 
 # the smoke profile's generator, smaller: 4 clips of 1 s, 64 x 32 frames, no solo clips, no 360 view
@@ -38,21 +38,10 @@ TINY = smoke_config(
 )["synthetic"]
 
 
-def generate_fresh(out: Path, seed: int) -> None:
-    """``generate`` in a new process, as the DAG's rule runs it: the pytest process, after other
-    tests, renders some frames differently (see the note in test_same_seed_same_bytes_any_workers)."""
-    proc = mp.get_context("spawn").Process(
-        target=generate, args=(TINY, out, seed), kwargs={"progress": False}
-    )
-    proc.start()
-    proc.join()
-    assert proc.exitcode == 0, f"generate failed in a fresh process (exit code {proc.exitcode})"
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("syn") / "a"
-    generate_fresh(out, seed=3)
+    generate_fresh(TINY, out, seed=3)
     return out
 
 
@@ -229,7 +218,7 @@ def test_solo_clips_music_layout(tmp_path):
         "solo": {"per_class": 1, "seconds": 1.0},
         "classes": ["violin", "trumpet"],
     }
-    generate(cfg, tmp_path / "a", seed=3, progress=False)
+    generate_fresh(cfg, tmp_path / "a", seed=3)
     solo = tmp_path / "a" / "solo"
     listing = json.loads((solo / "dataset.json").read_text())
     assert listing["clips"] == ["solo_violin_0001", "solo_trumpet_0001"]
@@ -243,9 +232,9 @@ def test_solo_clips_music_layout(tmp_path):
         assert len(boxes) == frames.shape[0] == 10
         x0, y0, x1, y1 = boxes[0]
         assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 32
-    generate(cfg, tmp_path / "b", seed=3, progress=False, workers=2)
+    generate_fresh(cfg, tmp_path / "b", seed=3, workers=2)
     assert differences(tmp_path / "a", tmp_path / "b") == []
-    generate({**cfg, "solo": {"per_class": 0, "seconds": 1.0}}, tmp_path / "c", seed=3, progress=False)
+    generate_fresh({**cfg, "solo": {"per_class": 0, "seconds": 1.0}}, tmp_path / "c", seed=3)
     scenes = {
         k: v for k, v in files(tmp_path / "a").items() if not k.startswith("solo/") and k != "dataset.json"
     }  # (its config lists solo)
