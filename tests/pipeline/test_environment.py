@@ -40,6 +40,7 @@ def test_top_level_layout(root):
         "tests",
         "environment.yml",
         "README.md",
+        "docs",
         "Makefile",
         "pyproject.toml",
         ".ci",
