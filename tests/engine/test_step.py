@@ -14,6 +14,7 @@ from avrepro.engine.checkpoint import load_checkpoint
 from avrepro.engine.loop import train_step
 from avrepro.engine.optim import build_scaler
 from avrepro.engine.runtime import LossModule, prepare_model, unwrap
+from helpers.training import train_film
 
 CPU = torch.device("cpu")
 
@@ -99,8 +100,6 @@ def test_step_scales_and_unscales_before_clipping():
 def test_fp16_on_cuda_scales_and_resumes(tiny_caches, tmp_path):
     """fp16 on CUDA: the scaler's state is checkpointed and restored on resume; the losses are
     finite."""
-    from avrepro.engine.train import train
-    from avrepro.tasks import get_task
 
     c = tiny_caches["caches"]
     cfg = copy.deepcopy(tiny_caches["cfg"]["binaural"])
@@ -111,31 +110,9 @@ def test_fp16_on_cuda_scales_and_resumes(tiny_caches, tmp_path):
             raise Killed
 
     with pytest.raises(Killed):
-        train(
-            get_task("binaural"),
-            cfg,
-            "film",
-            c["train"],
-            c["val"],
-            tmp_path / "run",
-            seed=0,
-            device="cuda",
-            progress=False,
-            on_step=kill_at_3,
-        )
+        train_film(c, cfg, tmp_path / "run", seed=0, device="cuda", progress=False, on_step=kill_at_3)
     partial = load_checkpoint(tmp_path / "run/.partial/last.pt")
     assert partial["scaler"]["scale"] > 0 and partial["state"]["step"] == 2
     steps = []
-    final = train(
-        get_task("binaural"),
-        cfg,
-        "film",
-        c["train"],
-        c["val"],
-        tmp_path / "run",
-        seed=0,
-        device="cuda",
-        progress=False,
-        on_step=steps.append,
-    )
+    final = train_film(c, cfg, tmp_path / "run", seed=0, device="cuda", progress=False, on_step=steps.append)
     assert steps[0] == 3 and torch.isfinite(torch.tensor(final["train/loss"]))

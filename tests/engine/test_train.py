@@ -13,6 +13,7 @@ from avrepro.engine.evaluate import evaluate
 from avrepro.engine.train import train
 from avrepro.io import read_json
 from avrepro.tasks import get_task
+from helpers.training import train_film
 
 
 class Killed(RuntimeError):
@@ -150,17 +151,8 @@ def test_sgd_milestones_clip_and_init(tiny_caches, tmp_path):
     assert first["train/loss"] > 0
     cfg = _cfg(tiny_caches)
     cfg["train"].update(epochs=1, optimizer="sgd", momentum=0.9, grad_clip=1.0)
-    second = train(
-        get_task("binaural"),
-        cfg,
-        "film",
-        c["train"],
-        c["val"],
-        tmp_path / "second",
-        seed=3,
-        device="cpu",
-        progress=False,
-        init=tmp_path / "first/best.pt",
+    second = train_film(
+        c, cfg, tmp_path / "second", seed=3, device="cpu", progress=False, init=tmp_path / "first/best.pt"
     )
     assert second["train/loss"] > 0
     summary = yaml.safe_load((tmp_path / "second/config.yaml").read_text())
@@ -173,31 +165,12 @@ def test_sgd_milestones_clip_and_init(tiny_caches, tmp_path):
     reference = load_checkpoint(tmp_path / "first/best.pt")["model"]
     assert all(torch.equal(v, reference[k]) for k, v in model.state_dict().items())
     with pytest.raises(FileNotFoundError, match="missing.pt: checkpoint to initialise from"):
-        train(
-            get_task("binaural"),
-            cfg,
-            "film",
-            c["train"],
-            c["val"],
-            tmp_path / "third",
-            seed=3,
-            device="cpu",
-            progress=False,
-            init=tmp_path / "missing.pt",
+        train_film(
+            c, cfg, tmp_path / "third", seed=3, device="cpu", progress=False, init=tmp_path / "missing.pt"
         )
     cfg["train"]["init"] = str(tmp_path / "first/best.pt")  # a run-time fact, not configuration
     with pytest.raises(ValueError, match="train.init is not a configuration key"):
-        train(
-            get_task("binaural"),
-            cfg,
-            "film",
-            c["train"],
-            c["val"],
-            tmp_path / "third",
-            seed=3,
-            device="cpu",
-            progress=False,
-        )
+        train_film(c, cfg, tmp_path / "third", seed=3, device="cpu", progress=False)
 
 
 def test_write_predictions_by_suffix(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 
 from avrepro.media import write_wav
 from helpers.configs import task_config
+from helpers.memory_cache import InMemoryCache
 
 SR, FPS, SECONDS = 16000, 10.0, 1.3
 SMALL = {
@@ -20,7 +21,7 @@ SMALL = {
 """What these tests change in the smoke profile's section: small nets, RIR targets (2, 2, 5)."""
 
 
-class TinyCache:
+class TinyCache(InMemoryCache):
     """The subset of :class:`FeatureCache` the task reads, held in memory: odd clips have their
     source (a bright sprite, the louder ear) on the left; one or two simulated RIR pairs each."""
 
@@ -48,27 +49,6 @@ class TinyCache:
             rir[:, 100:] = rng.standard_normal((rir.shape[0], 1500)) * 0.01 * np.exp(-np.arange(1500) / 300)
             write_wav(root / "rirs" / f"{cid}.wav", rir, SR, subtype="FLOAT")
             self._meta.append({"rir": f"rirs/{cid}.wav"})
-
-    def __len__(self):
-        return len(self.clip_ids)
-
-    def audio(self, i):
-        return self._audio[i]
-
-    def audio_float(self, i):
-        return self._audio[i].astype(np.float32) / 32767.0
-
-    def frames(self, i):
-        return self._frames[i]
-
-    def info(self, i):
-        return {"n_samples": self._audio[i].shape[1], "n_frames": len(self._frames[i])}
-
-    def meta(self, i):
-        return self._meta[i]
-
-    def position(self, clip_id):
-        return self.clip_ids.index(clip_id)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.configs import task_config
+from helpers.memory_cache import InMemoryCache
 
 FPS, RATE = 10.0, 4000
 # a tiny net: CAM at 1/4 of a 32 x 16 frame, half the frames in time
@@ -51,7 +52,7 @@ TOY_CFG = task_config(
 SAMPLE = TOY_CFG["sample"]
 
 
-class ToyCache:
+class ToyCache(InMemoryCache):
     """Duck-typed FeatureCache: clips of ``seconds`` with one flashing square per clip.
 
     Every note onset is a decaying noise burst in the audio and, on its frame, a white square
@@ -90,28 +91,3 @@ class ToyCache:
                 }
             )
             self.onsets.append(onsets)
-
-    def __len__(self) -> int:
-        return len(self.clip_ids)
-
-    def audio(self, i):
-        return self._audio[i]
-
-    def audio_float(self, i):
-        return self._audio[i].astype(np.float32) / 32767.0
-
-    def frames(self, i):
-        return self._frames[i]
-
-    def info(self, i):
-        return {
-            "clip_id": self.clip_ids[i],
-            "n_samples": self._audio[i].shape[1],
-            "n_frames": len(self._frames[i]),
-        }
-
-    def meta(self, i):
-        return self._meta[i]
-
-    def position(self, clip_id):
-        return self.clip_ids.index(clip_id)
