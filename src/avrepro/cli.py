@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from avrepro.io import NoSpaceError
+
 
 def _json(text: str) -> dict:
     """``--cfg``: a JSON object."""
@@ -152,6 +154,23 @@ def cmd_figures(args) -> None:
     print(f"figures {args.task}: {len(written)} files -> {args.out}")
 
 
+def cmd_demo(args) -> None:
+    """``avrepro demo``: a task's inference verb on held-out test clips (the DAG's demo stage)."""
+    from avrepro.data.media_clips import split_clips
+    from avrepro.engine.infer import run_demo
+    from avrepro.engine.runtime import seed_everything
+    from avrepro.tasks import get_task
+
+    seed_everything(args.seed, args.threads)
+    demo = args.cfg["demo"]
+    clips = split_clips(args.manifest, args.raw, args.split_file, demo["clips"])
+    model_dir = Path(args.models) / args.task / demo["variant"]
+    shown = run_demo(
+        get_task(args.task), model_dir, args.cfg["eval"], clips, Path(args.out), device=args.device
+    )
+    print(f"demo {args.task}: {len(shown['items'])} items -> {args.out}")
+
+
 def training_facts(models: Path) -> dict[str, str]:
     """``{"<task>/<variant>": "N epochs, M steps on DEVICE[, visual weights: ...]"}`` from every
     trained model's ``config.yaml`` under ``models``."""
@@ -180,13 +199,23 @@ def cmd_report(args) -> None:
         extra=training_facts(Path(args.models)),
         issues_dir=Path(args.issues),
         manifest_dir=Path(args.manifests),
+        demo_dir=Path(args.demos),
     )
     print(f"report -> {args.out}")
 
 
+def cmd_infer(args) -> None:
+    """``avrepro <verb>``: a trained model of the verb's task on the user's media."""
+    from avrepro.engine.infer import run_infer
+    from avrepro.tasks import get_task
+
+    print(json.dumps(run_infer(get_task(args.task), args), indent=2, sort_keys=True))
+
+
 DESCRIPTION = (
-    "The avrepro command: one sub-command per pipeline step (each Snakemake rule calls "
-    "one). Rules pass the exact configuration section they depend on as JSON (--cfg)."
+    "The avrepro command. Use a trained model on your own videos with binauralize, separate, "
+    "sync and locate; the other commands are the pipeline's steps (each Snakemake rule calls "
+    "one and passes the configuration section it depends on as JSON, --cfg)."
 )
 
 
@@ -303,6 +332,22 @@ def _add_figures(sub) -> None:
     p.add_argument("--out", required=True, help="reports/figures/<task> directory")
 
 
+def _add_demo(sub) -> None:
+    p = _verb(sub, "demo", cmd_demo, "run a task's inference verb on held-out test clips for the report")
+    p.add_argument("--task", required=True, help="the task's registered name (e.g. binaural)")
+    p.add_argument(
+        "--cfg", type=_json, required=True, help="the task's params section (JSON; its `demo` and `eval`)"
+    )
+    p.add_argument("--models", default="models", help="the trained models (models/<task>/<demo.variant>)")
+    p.add_argument("--manifest", required=True, help="the dataset's manifest CSV")
+    p.add_argument("--raw", required=True, help="the raw dataset directory")
+    p.add_argument("--split-file", required=True, help="the test split's clip list")
+    p.add_argument("--out", required=True, help="reports/demos/<task> (media files and demo.json)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
+
+
 def _add_report(sub) -> None:
     p = _verb(sub, "report", cmd_report, "assemble reports/report.md (+ .html) and the tables")
     p.add_argument("--cfg", type=_json, required=True, help="the resolved configuration (JSON)")
@@ -312,6 +357,7 @@ def _add_report(sub) -> None:
     p.add_argument("--tables", default="reports/tables", help="where the tables are written")
     p.add_argument("--issues", default="reports/data_issues", help="verify's issues, one CSV per dataset")
     p.add_argument("--manifests", default="data/manifests", help="verify's manifests, one CSV per dataset")
+    p.add_argument("--demos", default="reports/demos", help="the demo stage's outputs, one folder per task")
     p.add_argument("--out", required=True, help="the markdown report (the HTML goes next to it)")
 
 
@@ -324,14 +370,50 @@ VERBS = (
     _add_train,
     _add_evaluate,
     _add_figures,
+    _add_demo,
     _add_report,
 )
 
 
+def _add_model_arguments(p: argparse.ArgumentParser, task: str) -> None:
+    """The arguments every inference verb shares: which trained model, where, on what device."""
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--model",
+        default=None,
+        help=f"a trained model directory (models/{task}/<variant>, with best.pt and config.yaml); "
+        "default: the best variant of the last run",
+    )
+    g.add_argument("--variant", default=None, help=f"or just the variant name under --models/{task}/")
+    g.add_argument("--models", default="models", help="the trained models of a run (default: models)")
+    g.add_argument(
+        "--metrics", default="reports/metrics", help="the run's metric files (to pick the best variant)"
+    )
+    g.add_argument(
+        "--params", default="params.yaml", help="the params file the model was trained with (eval settings)"
+    )
+    g.add_argument("--profile", default=None, help="its profile (default: the one the model matches)")
+    g.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    g.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_inference_verbs(sub) -> None:
+    """One sub-command per task verb, declared in the task package's light ``verb.py``."""
+    from avrepro.tasks import task_verbs
+
+    for verb, (task, module) in task_verbs().items():
+        p = _verb(sub, verb, cmd_infer, module.HELP)
+        p.set_defaults(task=task)
+        module.add_arguments(p)
+        _add_model_arguments(p, task)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``avrepro`` parser: one sub-command per pipeline step."""
+    """The ``avrepro`` parser: the inference verbs, then one sub-command per pipeline step."""
     parser = argparse.ArgumentParser(prog="avrepro", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_inference_verbs(sub)
     for add in VERBS:
         add(sub)
     return parser
@@ -342,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # `train` re-runs itself under torchrun with the same arguments
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, NoSpaceError) as exc:
         # Errors raised on purpose name the file/key and the reason: no stack trace needed.
         print(f"avrepro {args.command}: error: {exc}", file=sys.stderr)
         return 1

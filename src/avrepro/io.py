@@ -1,8 +1,16 @@
-"""Atomic file output: a killed job never leaves a file that looks complete."""
+"""Atomic file output: a killed job never leaves a file that looks complete.
+
+What the writers create gets the mode the user's umask gives any new file or directory (not the
+0600/0700 of a private temporary file), so colleagues on a shared file system can read the outputs.
+A full disk (or quota) while writing is one :class:`NoSpaceError` naming the final path; the
+temporary file is removed and an older file at that path is left untouched.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import json
 import os
 import shutil
@@ -11,22 +19,108 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+#: a write that failed with less free space than this on its file system ran out of it (torch.save
+#: says "unexpected pos 61140736 vs 61140624", soundfile "System error.", neither gives an errno)
+NEARLY_FULL_BYTES = 1 << 20
+
+
+class NoSpaceError(OSError):
+    """The disk (or the user's quota) filled up while writing ``path``.
+
+    ``str(err)`` is ``no space left on device: <path>`` (``disk quota exceeded: <path>`` for
+    EDQUOT); ``err.errno`` is ENOSPC (or EDQUOT) and ``err.filename`` the path.
+    """
+
+    def __init__(self, path: str | Path, code: int = errno.ENOSPC):
+        reason = "disk quota exceeded" if code == errno.EDQUOT else "no space left on device"
+        super().__init__(code, reason, str(path))
+
+    def __str__(self) -> str:
+        return f"{self.strerror}: {self.filename}"
+
+    def __reduce__(self):  # survives a process pool's pickling
+        return type(self), (self.filename, self.errno)
+
+
+@functools.cache
+def umask() -> int:
+    """The process's umask, read once: from ``/proc/self/status`` where Linux gives it (nothing
+    changes), else by setting it and putting it straight back."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode a new file gets from the umask (``0o666 & ~umask``: 0644 under umask 022)."""
+    return 0o666 & ~umask()
+
+
+def new_dir_mode() -> int:
+    """The mode a new directory gets from the umask (``0o777 & ~umask``: 0755 under umask 022)."""
+    return 0o777 & ~umask()
+
+
+def _free_bytes(directory: Path) -> int:
+    """Bytes an unprivileged write may still use on ``directory``'s file system (huge if unknown)."""
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return 1 << 62
+    return stat.f_bavail * stat.f_frsize
+
+
+def as_no_space(exc: BaseException, path: Path) -> NoSpaceError | None:
+    """``exc`` as a :class:`NoSpaceError` for ``path`` when the disk ran full, else ``None``: an
+    ENOSPC/EDQUOT OSError, or any other failure while the file system of ``path`` is (nearly) full
+    (libraries such as torch and libsndfile lose the errno)."""
+    if isinstance(exc, NoSpaceError):
+        return exc if exc.filename == str(path) else NoSpaceError(path, exc.errno)
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+        return NoSpaceError(path, exc.errno)
+    if isinstance(exc, Exception) and _free_bytes(path.parent) < NEARLY_FULL_BYTES:
+        return NoSpaceError(path)
+    return None
+
+
+@contextlib.contextmanager
+def _no_space_named(path: Path) -> Iterator[None]:
+    """A full disk inside the block becomes :class:`NoSpaceError` naming ``path``."""
+    try:
+        yield
+    except Exception as exc:
+        err = as_no_space(exc, path)
+        if err is None or err is exc:
+            raise
+        raise err from exc
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
 
     The temporary name keeps the file's suffix (``.x.tmp123.wav``) so libraries that pick a
-    format from the extension still work.
+    format from the extension still work. The file gets the umask's mode (:func:`new_file_mode`).
+
+    Raises:
+        NoSpaceError: the disk filled up (the temporary file is removed, ``path`` untouched).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
+    with _no_space_named(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}", dir=path.parent)
+        os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
+        with _no_space_named(path):
+            yield tmp
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -35,12 +129,21 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory next to ``path``; it replaces ``path`` if the block succeeds."""
+    """Yield a temporary directory next to ``path``; it replaces ``path`` if the block succeeds.
+
+    The directory gets the umask's mode (:func:`new_dir_mode`).
+
+    Raises:
+        NoSpaceError: the disk filled up (the temporary directory is removed, ``path`` untouched).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    with _no_space_named(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        yield tmp
+        os.chmod(tmp, new_dir_mode())
+        with _no_space_named(path):
+            yield tmp
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -8,6 +8,7 @@ Every writer is atomic.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import soundfile as sf
 from scipy.io import wavfile
 
-from avrepro.io import atomic_path
+from avrepro.io import NoSpaceError, atomic_path
 
 
 class MediaError(ValueError):
@@ -119,14 +120,15 @@ def write_mp4(
 @contextlib.contextmanager
 def open_media(path: str | Path, failure: str) -> Iterator[av.container.InputContainer]:
     """Open a media file for reading; any decoder error inside the block becomes
-    ``MediaError(path, "<failure> (<error>)")`` (a :class:`MediaError` passes through)."""
+    ``MediaError(path, "<failure> (<error>)")`` (a :class:`MediaError` or a full disk's
+    :class:`~avrepro.io.NoSpaceError` passes through)."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(path, "file not found")
     try:
         with av.open(str(path)) as container:
             yield container
-    except MediaError:
+    except (MediaError, NoSpaceError):
         raise
     except Exception as exc:
         raise MediaError(path, f"{failure} ({exc.__class__.__name__}: {exc})") from None
@@ -161,23 +163,93 @@ def probe_mp4(path: str | Path) -> dict:
         }
 
 
-def read_mp4_frames(path: str | Path, size: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:
+class DecodeErrors:
+    """What FFmpeg reported while a block decoded (filled in by :func:`counting_decode_errors`)."""
+
+    def __init__(self):
+        self.errors = 0  # FFmpeg error messages (one per damaged slice, reference, NAL unit...)
+        self.corrupt_frames = 0  # frames the decoder flagged corrupt (counted by the caller)
+        self.first: str | None = None  # the first error message
+
+    def __bool__(self) -> bool:
+        return bool(self.errors or self.corrupt_frames)
+
+    def reason(self, kind: str, n_frames: int) -> str:
+        """``video: 4 decode errors, 1 of 15 frames corrupt (corrupt stream; first: ...)``."""
+        first = f"; first: {self.first}" if self.first else ""
+        errors = f"{self.errors} decode error{'s' * (self.errors != 1)}"
+        return f"{kind}: {errors}, {self.corrupt_frames} of {n_frames} frames corrupt (corrupt stream{first})"
+
+
+_ERROR_LOG = threading.Lock()
+_error_log_users = {"n": 0, "level": None}
+
+
+@contextlib.contextmanager
+def _ffmpeg_errors_logged() -> Iterator[None]:
+    """FFmpeg's log callback on (at ERROR) while any block of any thread needs it; PyAV turns it
+    off by default, and then a corrupt stream's concealed errors leave no trace."""
+    with _ERROR_LOG:
+        if _error_log_users["n"] == 0:
+            _error_log_users["level"] = av.logging.get_level()
+            if _error_log_users["level"] is None or _error_log_users["level"] < av.logging.ERROR:
+                av.logging.set_level(av.logging.ERROR)
+        _error_log_users["n"] += 1
+    try:
+        yield
+    finally:
+        with _ERROR_LOG:
+            _error_log_users["n"] -= 1
+            if _error_log_users["n"] == 0 and av.logging.get_level() != _error_log_users["level"]:
+                av.logging.set_level(_error_log_users["level"])
+
+
+@contextlib.contextmanager
+def counting_decode_errors() -> Iterator[DecodeErrors]:
+    """Count FFmpeg's error messages while the block decodes; they are kept off the console.
+
+    FFmpeg conceals a damaged stream (grey or smeared frames) and says so only in its log. The
+    count is of this process's errors during the block: decode one file at a time per process
+    (PyAV keeps one global count); the messages are captured for this thread.
+    """
+    found = DecodeErrors()
+    with _ffmpeg_errors_logged():
+        start = av.logging.get_last_error()[0]
+        try:
+            with av.logging.Capture() as logs:
+                yield found
+        finally:
+            found.errors = av.logging.get_last_error()[0] - start
+            messages = [m.strip() for level, _, m in logs if level <= av.logging.ERROR]
+            found.first = messages[0] if messages else None
+
+
+def read_mp4_frames(
+    path: str | Path, size: tuple[int, int] | None = None, strict: bool = False
+) -> tuple[np.ndarray, float]:
     """Decode every video frame as ``(T, H, W, 3)`` uint8 RGB, optionally resized to ``(W, H)``.
 
+    ``strict``: a stream with decode errors (which FFmpeg conceals) is an error too.
+
     Raises:
-        MediaError: missing, corrupt or truncated file, no video stream, or no decodable frame.
+        MediaError: missing, corrupt or truncated file, no video stream, or no decodable frame;
+            in ``strict`` mode also ``video: N decode errors, M of T frames corrupt (corrupt stream; ...)``.
     """
     frames = []
-    with open_media(path, "corrupt or truncated video") as container:
+    counting = counting_decode_errors() if strict else contextlib.nullcontext(DecodeErrors())
+    with counting as found, open_media(path, "corrupt or truncated video") as container:
         stream = video_stream(container, path)
         stream.thread_type = "NONE"
         fps = average_fps(stream)
         for frame in container.decode(stream):
+            found.corrupt_frames += bool(strict and frame.is_corrupt)
             if size is not None:
                 frame = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
             frames.append(frame.to_ndarray(format="rgb24"))
     if not frames:
         raise MediaError(path, "no decodable video frame")
+    if found:
+        raise MediaError(path, found.reason("video", len(frames)))
     return np.stack(frames), fps
 
 
@@ -200,3 +272,45 @@ def read_media_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if not chunks:
         raise MediaError(path, "no decodable audio")
     return np.concatenate(chunks, axis=1), rate
+
+
+def _encode_audio(container: av.container.OutputContainer, audio: np.ndarray, rate: int) -> None:
+    """Add an AAC stream to ``container`` and encode float ``(C, N)`` audio into it (1 or 2 channels)."""
+    if audio.ndim != 2 or audio.shape[0] not in (1, 2):
+        raise ValueError(f"audio must be (1 or 2, samples), got {audio.shape}")
+    stream = container.add_stream("aac", rate=rate)
+    stream.layout = "stereo" if audio.shape[0] == 2 else "mono"
+    pcm = np.ascontiguousarray(np.clip(audio, -1, 1).astype(np.float32))
+    step = 1 << 16
+    for start in range(0, pcm.shape[1], step):
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(pcm[:, start : start + step]), format="fltp", layout=stream.layout.name
+        )
+        frame.sample_rate, frame.pts = rate, start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode())
+
+
+def replace_audio(video: str | Path, audio: np.ndarray, rate: int, out: str | Path) -> None:
+    """Write ``out``: the video stream of ``video`` copied as is (no re-encoding) with ``audio``
+    (float ``(C, N)`` at ``rate``, AAC) in place of its sound. Atomic.
+
+    Raises:
+        MediaError: ``video`` is missing, unreadable or has no video stream.
+    """
+    with open_media(video, "not a readable video") as src, atomic_path(out) as tmp:
+        vin = video_stream(src, video)
+        with av.open(str(tmp), mode="w", format="mp4") as dst:
+            vout = dst.add_stream_from_template(vin)
+            _encode_audio(dst, np.asarray(audio), rate)
+            for packet in src.demux(vin):
+                if packet.dts is None:
+                    continue
+                packet.stream = vout
+                dst.mux(packet)
+
+
+def media_duration(path: str | Path) -> float:
+    """A media file's duration in seconds as its container states it (NaN when it does not)."""
+    with open_media(path, "not a readable media file") as container:
+        return float(container.duration) / av.time_base if container.duration else float("nan")

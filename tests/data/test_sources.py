@@ -164,14 +164,15 @@ def test_local_folder_with_a_bad_clip_groups_and_resizing(fixture_dir, tmp_path)
     listing = json.loads((raw / "dataset.json").read_text())
     assert "000003" not in listing["clips"] and len(listing["clips"]) == 7
     report = (raw / "download_report.csv").read_text()
-    assert "000003,000003.mp4," in report and "000009" in report and "no video for this audio" in report
+    assert f"000003,{src}/videos/000003.mp4," in report  # the user's file, by its path
+    assert f"000009,{src}/binaural_audios/000009.wav,no video for this audio" in report
     assert json.loads((raw / "meta/000002.json").read_text())["group"] == "sessionA"
     probe = probe_mp4(raw / "videos/000001.mp4")
     assert (probe["width"], probe["height"]) == (48, 24)
     manifest = verify_dataset(raw, "local", VERIFY, tmp_path / "m.csv", tmp_path / "i.csv", progress=False)
     assert len(manifest) == 7 and set(manifest["group"]) >= {"sessionA"}
     issues = (tmp_path / "i.csv").read_text()  # what the download could not use reaches the report
-    assert "local,000003,000003.mp4,download: " in issues and "local,000009," in issues
+    assert f"local,000003,{src}/videos/000003.mp4,download: " in issues and "local,000009," in issues
 
 
 def test_local_without_path_is_a_clear_error(tmp_path):

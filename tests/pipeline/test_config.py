@@ -152,12 +152,17 @@ def test_misspelt_override_is_named(raw, schema):
     [
         (("split", "sed", 3), [], "common.split.sed: unknown key"),
         (("sync", "variants", ["fused", "fusd"]), [], "params.yaml: sync.variants: unknown name 'fusd'"),
+        (
+            ("split", "fractions", {"train": 0.7, "val": 0.2, "test": 0.15}),
+            [],
+            "common.split.fractions: must sum to 1, got train 0.7 + val 0.2 + test 0.15 = 1.05",
+        ),
         (None, ["dataset=fairplay"], "'dataset=fairplay' is not an override of params.yaml"),
     ],
 )
 def test_snakemake_refuses_bad_params(root, tmp_path, change, config, message):
-    """The Snakefile validates at start: a dry run on a bad params file (a key, a variant name) or
-    with a `--config` that is no override fails naming the key."""
+    """The Snakefile validates at start: a dry run on a bad params file (a key, a variant name,
+    fractions that do not sum to 1) or with a `--config` that is no override fails naming the key."""
     import shutil
     import subprocess
     import sys

@@ -9,6 +9,12 @@ from avrepro.dvcyaml import ParamSection
 # Progress bars go to the rules' log files: refresh them every few seconds, not many times a second.
 os.environ.setdefault("TQDM_MININTERVAL", "5")
 
+# Every job's shell keeps Snakemake's terminal on file descriptor 3 while the rule sends the job's
+# stdout and stderr to its log: `avrepro train` writes its start line and one line per epoch there
+# too (avrepro.engine.console). Set as the shell prefix (Snakemake's default plus these two
+# commands), not in the rules' commands, so the change reruns no job.
+shell.prefix("set -euo pipefail; exec 3>&2; export AVREPRO_CONSOLE_FD=3; ")
+
 
 def section(*keys, only=None, exclude=()):
     """The resolved configuration at ``keys`` (restricted to the sub-keys ``only``, or without
@@ -138,13 +144,22 @@ def train_cache_arg(input):
 # -- report stage (report.smk) -------------------------------------------------------------------
 
 
+def demo_tasks():
+    """The tasks whose section asks for the demo stage (``<task>.demo``)."""
+    return [t for t in TASKS if CFG[t].get("demo")]
+
+
+def demo_model(task):
+    return f"models/{task}/{CFG[task]['demo']['variant']}"
+
+
 def metric_files(task, suffix=".json"):
     return [f"reports/metrics/{task}_{n}{suffix}" for n in names(task, "baselines", "variants", "controls")]
 
 
 # What each stage of a task reads from the task's section: training gets everything but what
 # only evaluation, reporting or the DAG's shape use; evaluation everything but training's.
-DAG_KEYS = ("dataset", "variants", "baselines", "controls", "init_from")
+DAG_KEYS = ("dataset", "variants", "baselines", "controls", "init_from", "demo")
 TRAIN_EXCLUDE = ("eval",) + DAG_KEYS
 EVAL_EXCLUDE = ("train",) + DAG_KEYS
 

@@ -32,6 +32,7 @@ rule report:
         configs=[f"models/{t}/{v}/config.yaml" for t in TASKS for v in names(t, "variants")],
         figures=[f"reports/figures/{t}" for t in TASKS],
         issues=[f"reports/data_issues/{d}.csv" for d in DATASETS],
+        demos=[f"reports/demos/{t}" for t in demo_tasks()],
     output:
         md="reports/report.md",
         html="reports/report.html",

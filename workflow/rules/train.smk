@@ -1,6 +1,8 @@
 # Training stage: one job per task variant (rule train_<task>), on a GPU when one is available
 # (on train.gpus GPUs with DDP when it is above 1; the launcher is chosen inside `avrepro train`).
 # `<task>.init_from: {variant: other}` starts a variant from another's best.pt (a curriculum).
+# The job's output (progress bars, errors) goes to its log; one line per epoch also reaches the
+# console, through the descriptor the shell prefix keeps open (common.smk).
 
 
 for _task in TASKS:

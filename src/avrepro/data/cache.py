@@ -69,13 +69,18 @@ def to_int16(audio: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(audio * 32767.0), -32767, 32767).astype(np.int16)
 
 
-def load_audio(path: str | Path, rate: int) -> np.ndarray:
-    """Read a wav as float32 ``(C, T)`` at ``rate`` (resampled with ``resample_poly`` if needed)."""
-    audio, rate_in = read_wav(path)
+def resample(audio: np.ndarray, rate_in: int, rate: int) -> np.ndarray:
+    """Float32 ``(C, T)`` audio from ``rate_in`` to ``rate`` with ``resample_poly`` (as is when equal)."""
     if rate_in != rate:
         frac = Fraction(rate, rate_in)
         audio = resample_poly(audio, frac.numerator, frac.denominator, axis=-1).astype(np.float32)
     return audio
+
+
+def load_audio(path: str | Path, rate: int) -> np.ndarray:
+    """Read a wav as float32 ``(C, T)`` at ``rate`` (resampled with ``resample_poly`` if needed)."""
+    audio, rate_in = read_wav(path)
+    return resample(audio, rate_in, rate)
 
 
 def _split_rows(manifest_csv: Path, split_file: Path) -> pd.DataFrame:

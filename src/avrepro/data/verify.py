@@ -7,6 +7,11 @@ where binaural is expected, silent or NaN audio, too short, audio and video leng
 disagree, unparseable meta) is listed in the issues CSV and left out of the manifest, or, in
 strict mode, stops the run with a :class:`DataIssueError` naming the file and the reason.
 
+Extensions match in any case (``.MP4``); a clip name follows :data:`CLIP_NAME_RULE`; a video is
+decoded with FFmpeg's error log on, so a damaged stream whose errors the decoder conceals is
+excluded too; files of other extensions in the video and audio folders are listed as not used. A
+clip converted from a user's folder names that folder's file in the issues (meta ``source_files``).
+
 The manifest (``data/manifests/<dataset>.csv``) has one row per good clip; paths are relative
 to the raw directory. Its row format is ``workflow/schemas/manifest.schema.yaml``; read it back
 with :func:`read_manifest` (clip ids stay strings: ``000001`` is not the number 1).
@@ -14,6 +19,7 @@ with :func:`read_manifest` (clip ids stay strings: ``000001`` is not the number 
 
 from __future__ import annotations
 
+import glob
 import math
 import re
 import sys
@@ -49,12 +55,14 @@ FLOAT_COLUMNS = ["duration_s", "fps"]
 
 #: a clip id is a file stem: no path separators, not starting with a dot
 CLIP_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+CLIP_NAME_RULE = "allowed: letters A-Z a-z, digits 0-9, '_', '-', '.'; not starting with '.'"
 SILENCE_PEAK = 1e-4  # peak |x| below this is silent audio
 MAX_AV_MISMATCH_S = 0.5  # audio and video durations must agree within this
 VERIFY_DECODE_SIZE = (32, 16)  # frames are decoded at this (W, H) only to prove they decode
 VIDEO_DIR = "videos"
 AUDIO_DIR = "binaural_audios"
 META_DIR = "meta"
+VIDEO_EXT, AUDIO_EXT = ".mp4", ".wav"
 
 
 class DataIssueError(ValueError):
@@ -67,9 +75,46 @@ class DataIssueError(ValueError):
         super().__init__(f"{file}: {reason}")
 
 
+def clip_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a clip name (``None`` when it can): see :data:`CLIP_NAME_RULE`."""
+    return None if CLIP_ID_RE.match(name) else f"invalid clip name {name!r} ({CLIP_NAME_RULE})"
+
+
+def has_ext(path: Path, ext: str) -> bool:
+    """``path`` ends in ``ext`` in any case (``.MP4``, ``.Mp4`` are ``.mp4``)."""
+    return path.suffix.lower() == ext
+
+
+def media_file(folder: Path, stem: str, ext: str) -> Path:
+    """``folder/<stem><ext>``, or the existing file whose extension differs only in case."""
+    path = folder / f"{stem}{ext}"
+    if path.exists() or not folder.is_dir():
+        return path
+    variants = (
+        p for p in sorted(folder.glob(f"{glob.escape(stem)}.*")) if p.stem == stem and has_ext(p, ext)
+    )
+    return next(variants, path)
+
+
+def unused_reason(folder: str, ext: str) -> str:
+    """The issue reason of a file in ``folder`` that is not a ``*<ext>`` file."""
+    return f"not used: only {ext} files are read from {folder}/"
+
+
+def unused_files(folder: Path, ext: str) -> list[Path]:
+    """Entries of ``folder`` that are not ``*<ext>`` files (hidden ones aside): nothing reads them."""
+    if not folder.is_dir():
+        return []
+    return [
+        p
+        for p in sorted(folder.iterdir())
+        if not p.name.startswith(".") and not (p.is_file() and has_ext(p, ext))
+    ]
+
+
 def list_clips(raw_dir: str | Path) -> list[str]:
     """Clip ids of a raw dataset: ``dataset.json``'s ``clips`` (in order, duplicates dropped),
-    else the stems of ``videos/*.mp4`` (sorted).
+    else the stems of ``videos/*.mp4`` (any case of the extension; sorted).
 
     Raises:
         DataIssueError: ``dataset.json`` unreadable or malformed, or neither it nor
@@ -89,7 +134,7 @@ def list_clips(raw_dir: str | Path) -> list[str]:
     videos = raw_dir / VIDEO_DIR
     if not videos.is_dir():
         raise DataIssueError(raw_dir, f"not a raw dataset: neither dataset.json nor {VIDEO_DIR}/ exists")
-    return sorted(p.stem for p in videos.glob("*.mp4"))
+    return sorted({p.stem for p in videos.iterdir() if p.is_file() and has_ext(p, VIDEO_EXT)})
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -134,7 +179,7 @@ def _check_video(video: Path, vrel: str, meta_obj: dict | None) -> tuple[dict, f
         probe = probe_mp4(video)
         width, height, declared = int(probe["width"]), int(probe["height"]), int(probe["frames"])
         facts.update(width=width, height=height)
-        frames, fps = read_mp4_frames(video, size=VERIFY_DECODE_SIZE)
+        frames, fps = read_mp4_frames(video, size=VERIFY_DECODE_SIZE, strict=True)
         n_frames = int(frames.shape[0])
         del frames
         if not (math.isfinite(fps) and fps > 0):
@@ -245,10 +290,12 @@ def check_clip(
         ``(file relative to raw_dir, reason)``; a clip is good exactly when ``issues`` is empty.
     """
     root = Path(raw_dir)
-    if not CLIP_ID_RE.match(clip_id):
-        return None, [("dataset.json", f"invalid clip id {clip_id!r} (must be a plain file stem)")]
-    video = root / video_dir / f"{clip_id}.mp4"
-    audio = root / audio_dir / f"{clip_id}.wav"
+    problem = clip_name_problem(clip_id)
+    if problem:
+        listing = "dataset.json" if (root / "dataset.json").is_file() else f"{video_dir}/{clip_id}{VIDEO_EXT}"
+        return None, [(listing, problem)]
+    video = media_file(root / video_dir, clip_id, VIDEO_EXT)
+    audio = media_file(root / audio_dir, clip_id, AUDIO_EXT)
     meta = root / META_DIR / f"{clip_id}.json"
     vrel, arel, mrel = _rel(video, root), _rel(audio, root), _rel(meta, root)
     group, meta_obj, meta_issues = _check_meta(meta, mrel, clip_id)
@@ -327,6 +374,46 @@ def download_issues(raw_dir: str | Path, dataset: str) -> list[dict]:
     ]
 
 
+def source_files(raw_dir: Path, clip_id: str) -> dict[str, str]:
+    """The user's files a clip was converted from (meta ``source_files``: path relative to the raw
+    dir -> the user's path), so issues name the file the user can fix; ``{}`` if not recorded."""
+    if clip_name_problem(clip_id):
+        return {}
+    meta = raw_dir / META_DIR / f"{clip_id}.json"
+    try:
+        files = read_json(meta).get("source_files") if meta.is_file() else None
+    except (ValueError, OSError, UnicodeDecodeError, AttributeError):
+        files = None
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def _user_named(raw_dir: Path, clip_id: str, clip_issues: Issues) -> list[tuple[str, str]]:
+    """``clip_issues`` with each converted file named as the user's file it came from."""
+    files = source_files(raw_dir, clip_id)
+    named = []
+    for file, reason in clip_issues:
+        shown = files.get(file, file)
+        named.append((shown, reason.replace(file, shown) if shown != file else reason))
+    return named
+
+
+def unused_file_issues(raw_dir: Path, dataset: str, layout: Mapping[str, Any]) -> list[dict]:
+    """One issue row per entry of the video and audio folders that is not a video / audio file
+    (another extension): listed once, never read."""
+    rows = []
+    for folder, ext in ((layout["video_dir"], VIDEO_EXT), (layout["audio_dir"], AUDIO_EXT)):
+        for path in unused_files(raw_dir / folder, ext):
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "clip_id": "",
+                    "file": _rel(path, raw_dir),
+                    "reason": unused_reason(folder, ext),
+                }
+            )
+    return rows
+
+
 def _check_clips(
     raw_dir: Path,
     dataset: str,
@@ -345,9 +432,11 @@ def _check_clips(
     ):
         row, clip_issues = check_clip(raw_dir, clip_id, min_seconds, **layout)
         if clip_issues:
+            named = _user_named(raw_dir, clip_id, clip_issues)
             if strict:
-                file, reason = clip_issues[0]
-                raise DataIssueError(raw_dir / file, reason, clip_id=clip_id)
+                (file, reason), raw_file = named[0], clip_issues[0][0]
+                raise DataIssueError(raw_dir / file if file == raw_file else file, reason, clip_id=clip_id)
+            clip_issues = named
             issues += [
                 {"dataset": dataset, "clip_id": clip_id, "file": f, "reason": r} for f, r in clip_issues
             ]
@@ -398,7 +487,7 @@ def verify_dataset(
 
     clip_ids = list_clips(raw_dir)
     rows, issues = _check_clips(raw_dir, dataset, clip_ids, min_seconds, layout, strict, progress)
-    issues += download_issues(raw_dir, dataset)
+    issues += download_issues(raw_dir, dataset) + unused_file_issues(raw_dir, dataset, layout)
     issues_df = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
     _write_csv(_merge_issues(issues_out, dataset, issues_df), issues_out)
     n_bad = len(clip_ids) - len(rows)

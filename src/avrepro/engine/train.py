@@ -13,7 +13,6 @@ appear only when training has finished, each written atomically (:func:`publish`
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from tqdm import tqdm
 from avrepro.config import config_hash
 from avrepro.engine import ddp
 from avrepro.engine.checkpoint import load_checkpoint, save_checkpoint
+from avrepro.engine.console import EpochReporter, console_stream
 from avrepro.engine.loop import accumulate, epoch_batches, train_step, validate
 from avrepro.engine.optim import build_optimizer, build_scaler, build_scheduler
 from avrepro.engine.runtime import (
@@ -40,7 +40,7 @@ from avrepro.engine.runtime import (
     to_device,
     use_channels_last,
 )
-from avrepro.io import atomic_dir, write_text
+from avrepro.io import atomic_dir, atomic_path, write_text
 
 if TYPE_CHECKING:
     from avrepro.tasks.base import Task
@@ -74,6 +74,7 @@ class Run:
     state: dict = field(default_factory=_fresh_state)
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     net: nn.Module | None = None  # the LossModule the steps call (DDP / compile wrapped)
+    report: EpochReporter = field(default_factory=lambda: EpochReporter("", 0, enabled=False))
 
     @property
     def tcfg(self) -> dict:
@@ -237,13 +238,10 @@ def _train(run: Run, train_ds, val_ds, out_dir: Path, on_step) -> dict:
     }
     val_loader, val_world = validation_loader(run, val_ds, loader_kw)
     epochs = run.tcfg["epochs"]
-    bar = tqdm(
-        total=epochs,
-        initial=run.state["epoch"],
-        desc=f"train {run.task.name}/{run.variant}",
-        unit="epoch",
-        disable=not run.progress,
-    )
+    name = f"train {run.task.name}/{run.variant}"
+    run.report = EpochReporter(name, epochs, run.progress, console_stream() if run.progress else None)
+    run.report.start(run.state["epoch"], str(run.device))
+    bar = tqdm(total=epochs, initial=run.state["epoch"], desc=name, unit="epoch", disable=not run.progress)
     while run.state["epoch"] < epochs:
         run_epoch(run, train_ds, loader_kw, bar, on_step)
         end_epoch(run, val_loader, val_world, bar)
@@ -310,6 +308,7 @@ def run_epoch(run: Run, train_ds, loader_kw: dict, bar, on_step=None) -> None:
     train_ds.set_epoch(epoch)
     batches = epoch_batches(len(train_ds), tcfg["batch_size"], run.seed, epoch)
     mine = [ddp.shard(b, run.world) for b in batches[state["batch"] :]]
+    run.report.epoch_begins(state["batch"])
     loader = DataLoader(train_ds, batch_sampler=mine, **loader_kw)
     run.net.train()
     log_every = tcfg.get("log_every", 50)
@@ -324,7 +323,9 @@ def run_epoch(run: Run, train_ds, loader_kw: dict, bar, on_step=None) -> None:
         if state["step"] % tcfg["checkpoint_every"] == 0:
             save_progress(run)
         if run.progress and state["step"] % log_every == 0:
-            bar.set_postfix(step=state["step"], loss=f"{float(losses['loss']):.4g}")
+            loss = float(losses["loss"])
+            bar.set_postfix(step=state["step"], loss=f"{loss:.4g}")
+            run.report.step(epoch, state["batch"], len(batches), loss)
 
 
 def end_epoch(run: Run, val_loader, val_world: ddp.World, bar) -> None:
@@ -360,6 +361,7 @@ def end_epoch(run: Run, val_loader, val_world: ddp.World, bar) -> None:
     save_progress(run)
     bar.update(1)
     bar.set_postfix(train=f"{row['train/loss']:.4g}", val=f"{val['loss']:.4g}")
+    run.report.epoch_done(epoch, row["train/loss"], val["loss"], state["best_val"])
 
 
 def global_sums(run: Run) -> dict[str, float]:
@@ -394,8 +396,8 @@ def publish(run: Run, out_dir: Path, weights_note: str) -> None:
     state = run.state
     with atomic_dir(out_dir / "live") as tmp_live:
         _replay_live(tmp_live, state["history"])
-    shutil.copyfile(run.partial / "best.pt", out_dir / ".best.pt.tmp")
-    os.replace(out_dir / ".best.pt.tmp", out_dir / "best.pt")
+    with atomic_path(out_dir / "best.pt") as tmp:
+        shutil.copyfile(run.partial / "best.pt", tmp)
     save_checkpoint(
         out_dir / "last.pt",
         {"model": run.model.state_dict(), "state": state, "run_hash": run.run_hash, "variant": run.variant},

@@ -19,7 +19,9 @@ import numpy as np
 SILENT = 1e-5
 
 
-def _bss(references: np.ndarray, estimates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bss_eval(references: np.ndarray, estimates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-source SDR, SIR, SAR (dB) of ``estimates`` against ``references`` (``(n, T)``, in order:
+    no permutation search), by mir_eval's BSS Eval."""
     from mir_eval.separation import bss_eval_sources
 
     with warnings.catch_warnings():  # mir_eval 0.8 marks bss_eval_sources deprecated (kept in 0.8)
@@ -49,8 +51,8 @@ def mixture_scores(references: np.ndarray, estimates: np.ndarray, mixture: np.nd
         )
     if any(is_silent(r) for r in references) or any(is_silent(e) for e in estimates):
         return None
-    sdr, sir, sar = _bss(references, estimates)
-    sdr_mix, _, _ = _bss(references, np.repeat(np.asarray(mixture)[None], len(references), axis=0))
+    sdr, sir, sar = bss_eval(references, estimates)
+    sdr_mix, _, _ = bss_eval(references, np.repeat(np.asarray(mixture)[None], len(references), axis=0))
     return {
         "sdr": float(sdr.mean()),
         "sir": float(sir.mean()),

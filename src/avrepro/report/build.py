@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from avrepro.io import write_text
+from avrepro.report.demo import demo_section
 from avrepro.report.html import markdown_to_html
 from avrepro.report.kit import ReportContext, code, label, md_escape
 from avrepro.tasks import TASKS, get_task
@@ -99,6 +100,7 @@ def build_report(
     tasks: list[str] | None = None,
     issues_dir: Path | None = None,
     manifest_dir: Path | None = None,
+    demo_dir: Path | None = None,
 ) -> str:
     """Write ``out_md`` and its HTML twin (``.html`` next to it); return the markdown.
 
@@ -112,6 +114,7 @@ def build_report(
         tasks: the sections to build (default: ``cfg["tasks"]``).
         issues_dir, manifest_dir: ``reports/data_issues`` and ``data/manifests`` for the data
             summary (kept and excluded clips per dataset); omitted when not given.
+        demo_dir: ``reports/demos`` (each task's inference verb on test clips); omitted when not given.
     Raises:
         FileNotFoundError: a metric file the config implies is missing (named).
         KeyError: a task that is not registered (named).
@@ -126,10 +129,11 @@ def build_report(
         extra=dict(extra or {}),
         issues_dir=Path(issues_dir) if issues_dir else None,
         manifest_dir=Path(manifest_dir) if manifest_dir else None,
+        demo_dir=Path(demo_dir) if demo_dir else None,
     )
     if tasks is None:
         tasks = [t for t in cfg.get("tasks", TASKS) if t in cfg]
-    sections = [get_task(t).report_section(ctx) for t in tasks]
+    sections = [get_task(t).report_section(ctx) + demo_section(ctx, t) for t in tasks]
     profile = cfg.get("profile", "?")
     names = sorted(set(task_datasets(cfg, tasks).values()))
     parts = [

@@ -15,6 +15,21 @@ def _safe_url(url: str) -> str:
     return url
 
 
+_VIDEO = (".mp4", ".webm", ".mov")
+_AUDIO = (".wav", ".mp3", ".ogg", ".flac")
+
+
+def _embed(alt: str, url: str) -> str:
+    """``![alt](url)``: a video or audio player for media files, else an image."""
+    url = _safe_url(url)
+    path = url.lower().split("?")[0]
+    if path.endswith(_VIDEO):
+        return f'<video controls preload="metadata" width="320" src="{url}" title="{alt}"></video>'
+    if path.endswith(_AUDIO):
+        return f'<audio controls preload="none" src="{url}" title="{alt}"></audio>'
+    return f'<img src="{url}" alt="{alt}">'
+
+
 def _inline(text: str) -> str:
     held: list[str] = []
 
@@ -25,11 +40,7 @@ def _inline(text: str) -> str:
     text = re.sub(r"\\([\\`*\[\]|<>_#!()-])", lambda m: hold(html.escape(m.group(1))), text)
     text = re.sub(r"`([^`]+)`", lambda m: hold(f"<code>{html.escape(m.group(1))}</code>"), text)
     text = html.escape(text, quote=True)
-    text = re.sub(
-        r"!\[([^\]]*)\]\(([^)\s]+)\)",
-        lambda m: hold(f'<img src="{_safe_url(m.group(2))}" alt="{m.group(1)}">'),
-        text,
-    )
+    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", lambda m: hold(_embed(m.group(1), m.group(2))), text)
     text = re.sub(
         r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{_safe_url(m.group(2))}">{m.group(1)}</a>', text
     )

@@ -26,6 +26,7 @@ class ReportContext:
     extra: dict = field(default_factory=dict)
     issues_dir: Path | None = None  # reports/data_issues (one CSV per dataset)
     manifest_dir: Path | None = None  # data/manifests
+    demo_dir: Path | None = None  # reports/demos (one folder per task, demo.json)
 
     def rel(self, path: str | Path) -> str:
         """``path`` relative to the report's folder, URL-quoted, with forward slashes."""

@@ -57,20 +57,38 @@ def _declared_names(name: str) -> tuple[tuple, tuple, tuple]:
     return entry.variants, entry.baselines, entry.controls
 
 
+def task_verbs() -> dict[str, tuple[str, object]]:
+    """``{verb: (task name, verb module)}`` of the built-in tasks: each package's light
+    ``verb.py`` (``VERB``, ``HELP``, ``add_arguments(parser)``; no torch import, so ``avrepro
+    --help`` and the pipeline steps stay fast). The verb runs through :meth:`Task.infer`."""
+    verbs = {}
+    for name, entry in _REGISTRY.items():
+        if not isinstance(entry, str):
+            continue
+        try:
+            module = import_module(entry.split(":")[0].rsplit(".", 1)[0] + ".verb")
+        except ModuleNotFoundError:
+            continue
+        verbs[module.VERB] = (name, module)
+    return verbs
+
+
 def check_section_names(section: dict, variants, baselines, controls, where: str) -> None:
     """Raise ``ValueError`` naming ``where.<key>`` when a task's params section lists a variant,
-    baseline or control (or an ``init_from`` pair, an ``eval.demo_variant``) that is not among
-    the declared names."""
+    baseline or control (or an ``init_from`` pair, an ``eval.demo_variant``, a ``demo.variant``)
+    that is not among the declared names (a ``demo.variant`` also among the section's variants)."""
     given_controls = section.get("controls") or {}
     init_from = section.get("init_from") or {}
-    demo = (section.get("eval") or {}).get("demo_variant")
+    demo = [(section.get("eval") or {}).get("demo_variant"), (section.get("demo") or {}).get("variant")]
     checks = (
         ("variants", section.get("variants") or [], variants),
         ("baselines", section.get("baselines") or [], baselines),
         ("controls", list(given_controls), controls),
         ("controls", list(given_controls.values()), variants),
         ("init_from", list(init_from) + list(init_from.values()), variants),
-        ("eval.demo_variant", [demo] if demo else [], variants),
+        ("eval.demo_variant", [demo[0]] if demo[0] else [], variants),
+        ("demo.variant", [demo[1]] if demo[1] else [], variants),
+        ("demo.variant", [demo[1]] if demo[1] else [], section.get("variants") or []),
     )
     for key, given, known in checks:
         unknown = [n for n in given if n not in known]

@@ -16,6 +16,7 @@ Words mean the same thing in every task:
 
 from __future__ import annotations
 
+import argparse
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -46,6 +47,9 @@ class Task(ABC):
     figures: ClassVar[dict[str, str]]
     """Figure key -> file name (a pattern with ``{fields}`` for per-clip files) under
     ``reports/figures/<task>/``."""
+    primary_metric: ClassVar[tuple[str, str]] = ("", "min")
+    """(summary key, ``"min"`` or ``"max"``): what makes one trained variant better than another
+    (the inference verb's default model is the best variant of the last run)."""
 
     # -- model -----------------------------------------------------------------------------
 
@@ -120,6 +124,22 @@ class Task(ABC):
     @abstractmethod
     def report_section(self, ctx: ReportContext) -> str:
         """The task's section of the report (markdown); tables go under ``ctx.table_dir``."""
+
+    # -- inference on a user's media ---------------------------------------------------------
+
+    def infer(self, model: nn.Module, cfg: dict, args: argparse.Namespace, *, progress: bool = True) -> dict:
+        """The task's verb (``avrepro <verb>``, declared with its arguments in the package's light
+        ``verb.py``) on the media ``args`` names: write the outputs ``args`` asks for and return
+        a JSON-able summary. ``cfg`` is the model's training section with the ``eval`` section."""
+        raise NotImplementedError(f"task {self.name!r} has no inference verb")
+
+    def demo(
+        self, model: nn.Module, cfg: dict, clips: list[dict], out_dir: Path, *, progress: bool = True
+    ) -> dict:
+        """The verb on held-out test ``clips`` (``{"clip_id", "video", "audio", "meta"}``): write
+        its media into ``out_dir`` and return ``{"items": [{"title", "clip", "files", "numbers"}],
+        "summary": {...}}`` for the report (the DAG's ``demo`` stage)."""
+        raise NotImplementedError(f"task {self.name!r} has no inference demo")
 
     # -- names -----------------------------------------------------------------------------
 

@@ -121,4 +121,29 @@ def perspective_crops(frames, viewpoints: list[Viewpoint], out_hw: tuple[int, in
     return out.reshape(k, t, 3, *out_hw).clamp(0, 1)
 
 
-__all__ = ["Viewpoint", "angular_distance", "crop_directions", "perspective_crops", "sample_viewpoints"]
+def equirect_directions(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Azimuth in degrees of every column centre ``(width,)`` (+180 at the left edge, decreasing to
+    the right) and elevation of every row centre ``(height,)`` (+90 at the top) of an equirect
+    frame: the inverse of the sampling of :func:`perspective_crops`."""
+    az = 180.0 - 360.0 * (np.arange(width) + 0.5) / width
+    el = 90.0 - 180.0 * (np.arange(height) + 0.5) / height
+    return az, el
+
+
+def equirect_pixel(yaw_deg: float, pitch_deg: float, width: int, height: int) -> tuple[int, int]:
+    """The ``(column, row)`` of an equirect frame whose centre is nearest direction
+    ``(yaw_deg, pitch_deg)``."""
+    col = int(np.floor(np.mod(0.5 - yaw_deg / 360.0, 1.0) * width)) % width
+    row = int(np.clip(np.floor((0.5 - pitch_deg / 180.0) * height), 0, height - 1))
+    return col, row
+
+
+__all__ = [
+    "Viewpoint",
+    "angular_distance",
+    "crop_directions",
+    "equirect_directions",
+    "equirect_pixel",
+    "perspective_crops",
+    "sample_viewpoints",
+]

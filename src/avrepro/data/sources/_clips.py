@@ -4,7 +4,10 @@ A clip (one video, one audio file) becomes ``videos/<id>.mp4`` at the dataset's 
 picked at the nearest source timestamp; frames larger than ``frame_width`` x ``frame_height``
 resized to it, smaller ones kept), ``<audio_dir>/<id>.wav`` resampled to ``sample_rate`` (16-bit
 PCM) and ``meta/<id>.json``. A video already at the right rate and size is copied byte for byte.
-Clips that cannot be converted are listed in ``download_report.csv`` with the reason, never a crash.
+Clips that cannot be converted are listed in ``download_report.csv`` with the reason (naming the
+source file), never a crash; a full disk stops the run. Source files are matched by extension in any
+case (``.MP4``, ``.WAV``); a name that breaks the clip-name rule, or a file of another extension, is
+listed there too.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import numpy as np
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from avrepro.io import atomic_path, write_json
+from avrepro.data.verify import AUDIO_EXT, VIDEO_EXT, clip_name_problem, has_ext, unused_files, unused_reason
+from avrepro.io import NoSpaceError, atomic_path, write_json
 from avrepro.media import MediaError, probe_mp4, read_mp4_frames, read_wav, write_mp4, write_wav
 
 REPORT_NAME = "download_report.csv"
@@ -86,7 +90,7 @@ def convert_clip(
             shutil.copyfile(video_in, tmp)
         n_frames = int(probe["frames"])
     else:
-        frames, _ = read_mp4_frames(video_in, size=(width, height))
+        frames, _ = read_mp4_frames(video_in, size=(width, height), strict=True)
         frames = frames[pick_frames(len(frames), fps_in, fps)]
         n_frames = len(frames)
         write_mp4(video_out, frames, fps=int(round(fps)))
@@ -116,7 +120,9 @@ def _convert_job(args) -> tuple[str, dict | None, list[tuple[str, str]]]:
     try:
         return clip_id, convert_clip(clip_id, video_in, audio_in, out_dir, cfg, audio_dir, channels, meta), []
     except MediaError as exc:
-        return clip_id, None, [(Path(exc.path).name, exc.reason)]
+        return clip_id, None, [(exc.path, exc.reason.replace(exc.path, Path(exc.path).name))]
+    except NoSpaceError:
+        raise
     except (OSError, ValueError) as exc:
         return clip_id, None, [("", f"{exc.__class__.__name__}: {exc}")]
 
@@ -165,17 +171,49 @@ def write_report(out_dir: str | Path, rows: list[dict], columns: list[str] = REP
     return path
 
 
+def media_by_clip(folder: Path, ext: str) -> tuple[dict[str, Path], list[dict]]:
+    """The ``*<ext>`` files of ``folder`` (any case of the extension) by clip name, and issue rows
+    for what is not used: a name that breaks the clip-name rule, a second file of one name, an
+    entry of another extension (also counted in one printed warning)."""
+    files, issues = {}, []
+    if not folder.is_dir():
+        return files, issues
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and has_ext(p, ext)):
+        problem = clip_name_problem(path.stem)
+        if path.stem in files:
+            problem = f"not used: {files[path.stem].name} has the same clip name"
+        if problem:
+            issues.append({"clip_id": path.stem, "file": str(path), "reason": problem})
+        else:
+            files[path.stem] = path
+    others = unused_files(folder, ext)
+    issues += [{"clip_id": "", "file": str(p), "reason": unused_reason(folder.name, ext)} for p in others]
+    if others:
+        print(f"warning: {len(others)} file(s) in {folder} not used (not {ext}), e.g. {others[0].name}")
+    return files, issues
+
+
 def pair_clips(video_dir: Path, audio_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[dict]]:
-    """Match ``<id>.mp4`` with ``<id>.wav``; ids with only one of the two become issue rows."""
-    videos = {p.stem: p for p in video_dir.glob("*.mp4")} if video_dir.is_dir() else {}
-    audios = {p.stem: p for p in audio_dir.glob("*.wav")} if audio_dir.is_dir() else {}
+    """Match ``<id>.mp4`` with ``<id>.wav`` (extensions in any case); ids with only one of the two,
+    and files that are not used (:func:`media_by_clip`), become issue rows naming the file."""
+    videos, issues = media_by_clip(video_dir, VIDEO_EXT)
+    audios, audio_issues = media_by_clip(audio_dir, AUDIO_EXT)
     pairs = [(c, videos[c], audios[c]) for c in sorted(set(videos) & set(audios))]
-    issues = [
-        {"clip_id": c, "file": f"{audio_dir.name}/{c}.wav", "reason": "no audio for this video"}
+    issues += audio_issues
+    issues += [
+        {
+            "clip_id": c,
+            "file": str(videos[c]),
+            "reason": f"no audio for this video (no {audio_dir.name}/{c}{AUDIO_EXT})",
+        }
         for c in sorted(set(videos) - set(audios))
     ]
     issues += [
-        {"clip_id": c, "file": f"{video_dir.name}/{c}.mp4", "reason": "no video for this audio"}
+        {
+            "clip_id": c,
+            "file": str(audios[c]),
+            "reason": f"no video for this audio (no {video_dir.name}/{c}{VIDEO_EXT})",
+        }
         for c in sorted(set(audios) - set(videos))
     ]
     return pairs, issues

@@ -143,6 +143,37 @@ def coherence_correct(
     return np.concatenate(correct)
 
 
+def sliding_hop(eval_cfg: dict, sample_rate: int) -> int:
+    """Samples between the starts of two sliding windows (``eval.hop_seconds``)."""
+    return max(1, int(round(eval_cfg["hop_seconds"] * sample_rate)))
+
+
+@torch.no_grad()
+def predict_binaural(
+    net: BinauralNet,
+    cfg: dict,
+    binaural: np.ndarray,
+    feats: FrameFeatures,
+    sample_rate: int,
+    fps: float,
+    *,
+    chunk: int | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Sliding-window prediction ``(2, T)`` of a clip from the mixture of its reference pair
+    ``binaural`` (see :func:`sliding_binauralize`), each window with the frame of ``feats``
+    nearest its centre (encoded when first needed); ``chunk``, ``on_chunk``: as there."""
+    n = window_samples(cfg["audio"], sample_rate)
+
+    def predict(mix: np.ndarray, win_starts: list[int]) -> np.ndarray:
+        findex = window_frames(win_starts, n, sample_rate, fps, len(feats.frames))
+        feats.encode(findex)
+        return predict_differences(net, cfg, mix, feats, findex, n)
+
+    hop = sliding_hop(cfg["eval"], sample_rate)
+    return sliding_binauralize(binaural, n, hop, cfg["audio"]["rms"], predict, chunk=chunk, on_chunk=on_chunk)
+
+
 @torch.no_grad()
 def binauralize(
     net: BinauralNet,
@@ -165,18 +196,10 @@ def binauralize(
         coherence head and ``rir`` ``(2, bands, bins)`` dB (mean over the clip's frames) with
         a RIR head.
     """
-    acfg, ecfg = cfg["audio"], cfg["eval"]
-    n = window_samples(acfg, sample_rate)
-    hop = max(1, int(round(ecfg["hop_seconds"] * sample_rate)))
-    findex = window_frames(window_starts(binaural.shape[-1], n, hop), n, sample_rate, fps, len(frames))
     feats = FrameFeatures(net, cfg, frames, mode)
-    feats.encode(findex)
-
-    def predict(mix: np.ndarray, win_starts: list[int]) -> np.ndarray:
-        return predict_differences(net, cfg, mix, feats, findex, n)
-
-    result = {"audio": sliding_binauralize(binaural, n, hop, acfg["rms"], predict)}
+    result = {"audio": predict_binaural(net, cfg, binaural, feats, sample_rate, fps)}
     if net.coherence is not None:
+        n = window_samples(cfg["audio"], sample_rate)
         result["coherence_correct"] = coherence_correct(net, cfg, binaural, feats, n, sample_rate, fps)
     if net.rir is not None:
         result["rir"] = net.rir(feats.visual["map"]).mean(0).cpu().numpy()
@@ -231,6 +254,12 @@ def score_clips(
     return summarize(rows, keys), rows, predictions
 
 
+def frame_mode(net: BinauralNet, flipped: bool = False) -> str:
+    """The frames a model is shown (see :class:`FrameFeatures`): ``flipped`` for the mirrored
+    control, ``blank`` for a variant trained without frames, else the true ``frame``."""
+    return "flipped" if flipped else "blank" if net.parts.blank_frame else "frame"
+
+
 def evaluate_model(
     net: BinauralNet, cfg: dict, test: FeatureCache, name: str, progress: bool = True
 ) -> Evaluation:
@@ -242,7 +271,7 @@ def evaluate_model(
             f"(variants: {', '.join(VARIANTS)}; controls: {', '.join(CONTROLS)})"
         )
     net.eval()
-    mode = "flipped" if name == "flipped" else "blank" if net.parts.blank_frame else "frame"
+    mode = frame_mode(net, flipped=name == "flipped")
 
     def predict(i: int, true: np.ndarray) -> dict:
         res = binauralize(net, cfg, true, test.frames(i), test.sample_rate, test.fps, mode)

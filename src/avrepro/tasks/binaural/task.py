@@ -3,6 +3,9 @@ evaluation): the contract's methods, each delegating to the package's modules.""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -11,6 +14,7 @@ from avrepro.tasks.base import Evaluation, Task
 from avrepro.tasks.binaural.baselines import evaluate_baseline
 from avrepro.tasks.binaural.data import spec_ft, window_datasets
 from avrepro.tasks.binaural.evaluate import evaluate_model
+from avrepro.tasks.binaural.infer import binauralize_video, demo_clips
 from avrepro.tasks.binaural.losses import step_losses
 from avrepro.tasks.binaural.model import build_model, variant_parts
 from avrepro.tasks.binaural.names import (
@@ -35,6 +39,7 @@ class BinauralTask(Task):
     baselines = BASELINES
     metric_keys = METRIC_KEYS
     figures = FIGURES
+    primary_metric = ("stft_distance", "min")
 
     def build_model(self, cfg: dict, variant: str) -> nn.Module:
         m = cfg["model"]
@@ -92,3 +97,14 @@ class BinauralTask(Task):
         from avrepro.tasks.binaural.report import binaural_section
 
         return binaural_section(ctx)
+
+    def infer(self, model: nn.Module, cfg: dict, args: argparse.Namespace, *, progress: bool = True) -> dict:
+        audio = Path(args.audio) if args.audio else None
+        return binauralize_video(
+            model, cfg, Path(args.video), Path(args.out), audio, wav_only=args.wav_only, progress=progress
+        )
+
+    def demo(
+        self, model: nn.Module, cfg: dict, clips: list[dict], out_dir: Path, *, progress: bool = True
+    ) -> dict:
+        return demo_clips(model, cfg, clips, out_dir, progress=progress)

@@ -57,10 +57,12 @@ def usable_clips(cache: FeatureCache, n_mix: int) -> tuple[list[int], dict[str, 
 
 
 def read_window(cache: FeatureCache, i: int, start: int, length: int) -> np.ndarray:
-    """``length`` samples of clip ``i``'s (first channel) audio from ``start``, zero padded, float."""
-    audio = cache.audio(i)[0, start : start + length].astype(np.float32) / 32767.0
-    if len(audio) < length:
-        audio = np.pad(audio, (0, length - len(audio)))
+    """``length`` samples of clip ``i``'s (first channel) audio from ``start`` (negative: zeros
+    before the clip), zero padded, float."""
+    lead = max(0, -start)
+    audio = cache.audio(i)[0, start + lead : start + length].astype(np.float32) / 32767.0
+    if lead or len(audio) < length:
+        audio = np.pad(audio, (lead, length - lead - len(audio)))
     return audio
 
 

@@ -80,16 +80,21 @@ def model_masker(model: PixelPlayer, name: str, cfg: dict, test: FeatureCache) -
     crop, threshold = crop_hw(cfg["frames"]), cfg["eval"]["mask_threshold"]
 
     def masks(chunk: Chunk) -> tuple[torch.Tensor, np.ndarray]:
-        frames = torch.stack(
-            [
-                torch.stack([eval_frames(test.frames(i)[f], crop) for i, f in zip(combo, fi, strict=False)])
-                for combo, fi in zip(chunk.combos, chunk.fidx, strict=False)
-            ]
-        )
+        frames = chunk_frames(test, chunk, crop)
         soft, maps = _model_masks(model, chunk.sources.to(device), frames.to(device), cfg["audio"])
         return ((soft > threshold).float() if kind == "binary" else soft), maps
 
     return masks
+
+
+def chunk_frames(test: FeatureCache, chunk: Chunk, crop: tuple[int, int]) -> torch.Tensor:
+    """``(b, N, count, 3, h, w)``: each clip's frames of a chunk, resized to the crop size."""
+    return torch.stack(
+        [
+            torch.stack([eval_frames(test.frames(i)[f], crop) for i, f in zip(combo, fi, strict=False)])
+            for combo, fi in zip(chunk.combos, chunk.fidx, strict=False)
+        ]
+    )
 
 
 @torch.no_grad()
@@ -169,14 +174,25 @@ def _estimate(
 
 
 def read_chunk(test: FeatureCache, combos: list[tuple[int, ...]], first: int, cfg: dict) -> Chunk:
-    """The sources (each / N), mixture STFT and frame indices of the mixtures ``combos``."""
-    acfg, n_mix, fcfg = cfg["audio"], cfg["mix"]["n"], cfg["frames"]
-    length = acfg["window"]
+    """The sources (each / N), mixture STFT and frame indices of the mixtures ``combos``, each
+    clip read at its centre window."""
+    length = cfg["audio"]["window"]
     starts = [[centre_start(test, i, length) for i in combo] for combo in combos]
+    return chunk_at(test, combos, starts, first, cfg)
+
+
+def chunk_at(
+    test: FeatureCache, combos: list[tuple[int, ...]], starts: list[list[int]], first: int, cfg: dict
+) -> Chunk:
+    """The mixtures ``combos`` with each clip's window at ``starts`` (samples; zeros outside the
+    clip): sources (each / the mixture's clip count), mixture STFT and frame indices."""
+    acfg, fcfg = cfg["audio"], cfg["frames"]
+    length = acfg["window"]
     sources = torch.from_numpy(
         np.stack(
             [
-                np.stack([read_window(test, i, s, length) for i, s in zip(combo, st, strict=False)]) / n_mix
+                np.stack([read_window(test, i, s, length) for i, s in zip(combo, st, strict=False)])
+                / len(combo)
                 for combo, st in zip(combos, starts, strict=False)
             ]
         ).astype(np.float32)

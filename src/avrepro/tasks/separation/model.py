@@ -109,9 +109,17 @@ class PixelPlayer(nn.Module):
         """
         maps = self.frame_maps(frames)
         frame = maps.shape[3] // 2 if frame is None else frame
-        maps = maps[:, :, :, frame]  # (B, N, K, h, w)
+        return self.pixel_energy(maps[:, :, :, frame], self.sound(log_mag), mag)
+
+    @torch.no_grad()
+    def pixel_energy(self, maps: torch.Tensor, sound: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+        """Energy share of the sound of every position of ``maps``: pixel p's mask ``m_p`` (the
+        synthesizer on its feature vector) gives ``sum(m_p * |mix|) / sum(|mix|)``.
+
+        Shape: maps ``(B, N, K, h, w)`` (activated frame features), sound ``(B, K, F, T)`` (the
+        sound net's output), mag ``(B, 1, F, T)`` -> ``(B, N, h, w)`` in [0, 1].
+        """
         b, n, k, h, w = maps.shape
-        sound = self.sound(log_mag)
         weight = mag[:, 0] / mag[:, 0].sum(dim=(1, 2), keepdim=True).clamp_min(1e-12)
         out = []
         for i in range(b):  # one clip at a time: (N, P, F, T) masks per clip

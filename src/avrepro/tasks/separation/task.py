@@ -33,6 +33,7 @@ class SeparationTask(Task):
     baselines = names.BASELINES
     metric_keys = names.METRIC_KEYS
     figures = names.FIGURES
+    primary_metric = ("sdr", "max")
 
     def build_model(self, cfg: dict, variant: str) -> nn.Module:
         return build_model(variant, **cfg["model"])
@@ -80,3 +81,15 @@ class SeparationTask(Task):
         from avrepro.tasks.separation.report import separation_section
 
         return separation_section(ctx)
+
+    def infer(self, model: PixelPlayer, cfg: dict, args, *, progress: bool = True) -> dict:
+        from avrepro.tasks.separation.infer import infer
+
+        return infer(model, cfg, args, progress=progress)
+
+    def demo(
+        self, model: PixelPlayer, cfg: dict, clips: list[dict], out_dir, *, progress: bool = True
+    ) -> dict:
+        from avrepro.tasks.separation.infer import demo
+
+        return demo(model, cfg, clips, out_dir, progress=progress)

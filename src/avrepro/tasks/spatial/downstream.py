@@ -291,7 +291,6 @@ def alignment_matrices(
     n = window_samples(cfg, cache.sample_rate)
     vps = ring_viewpoints(m, fov_deg)
     rot = torch.from_numpy(view_rotations(vps))
-    dev = _device(model)
     out = []
     for b in range(0, len(cache), chunk):
         idx = range(b, min(len(cache), b + chunk))
@@ -305,16 +304,27 @@ def alignment_matrices(
         wav = torch.from_numpy(
             np.stack([clip_window(cache, i, st, n) for i, st in zip(idx, starts, strict=True)])
         )
-        c = crops.shape[0]
-        v = model.video(crops.flatten(0, 1).to(dev)).view(c, m, -1)
-        a = model.audio(wav.to(dev), rot[None].expand(c, -1, -1, -1).to(dev))
-        if model.objective == "avc":
-            pv, pa = model.video_proj(v), model.audio_proj(a)
-        else:
-            pv, pa = model.audio_pred_head(model.v2a(v)), model.audio_head(a)
-        sim = F.normalize(pv, dim=-1) @ F.normalize(pa, dim=-1).transpose(1, 2)
-        out.append(sim.cpu().numpy())
+        out.append(viewpoint_similarity(model, crops, wav, rot).cpu().numpy())
     return np.concatenate(out)
+
+
+@torch.no_grad()
+def viewpoint_similarity(
+    model: SpatialModel, crops: torch.Tensor, wav: torch.Tensor, rot: torch.Tensor
+) -> torch.Tensor:
+    """``(C, m, m)`` cosine similarities of C windows seen from m viewpoints: row = the crop of a
+    viewpoint (``crops`` ``(C, m, T, 3, h, w)``), column = the window's FOA (``wav`` ``(C, 4, n)``)
+    turned by ``rot`` ``(m, 3, 3)`` toward a viewpoint, from the objective's heads (AVC:
+    projections; AVSA: V2A prediction from all m crops vs audio target)."""
+    dev = _device(model)
+    c, m = crops.shape[:2]
+    v = model.video(crops.flatten(0, 1).to(dev)).view(c, m, -1)
+    a = model.audio(wav.to(dev), rot[None].expand(c, -1, -1, -1).to(dev))
+    if model.objective == "avc":
+        pv, pa = model.video_proj(v), model.audio_proj(a)
+    else:
+        pv, pa = model.audio_pred_head(model.v2a(v)), model.audio_head(a)
+    return F.normalize(pv, dim=-1) @ F.normalize(pa, dim=-1).transpose(1, 2)
 
 
 def double_centered(sim: np.ndarray) -> np.ndarray:

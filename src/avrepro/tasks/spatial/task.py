@@ -50,6 +50,7 @@ class SpatialTask(Task):
     baselines = names.BASELINES
     metric_keys = names.METRIC_KEYS
     figures = names.FIGURES
+    primary_metric = ("avsa_accuracy", "max")
 
     # -- model -----------------------------------------------------------------------------
 
@@ -138,6 +139,22 @@ class SpatialTask(Task):
         progress: bool = True,
     ) -> Evaluation:
         return run_baseline(name, cfg, test, train=train, progress=progress, build=self.objective_model)
+
+    # -- inference on a user's media ---------------------------------------------------------
+
+    def infer(self, model: SpatialModel, cfg: dict, args, *, progress: bool = True) -> dict:
+        """``avrepro locate``: a heat map of where the sound comes from in a 360 video."""
+        from avrepro.tasks.spatial.infer import run_locate
+
+        return run_locate(model, cfg, args, progress=progress)
+
+    def demo(
+        self, model: SpatialModel, cfg: dict, clips: list[dict], out_dir, *, progress: bool = True
+    ) -> dict:
+        """``locate`` on held-out test clips: heat-map videos and images, peak vs true sources."""
+        from avrepro.tasks.spatial.infer import run_demo
+
+        return run_demo(model, cfg, clips, out_dir, progress=progress)
 
     # -- outputs ---------------------------------------------------------------------------
 

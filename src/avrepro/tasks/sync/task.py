@@ -31,6 +31,7 @@ class SyncTask(Task):
     baselines = names.BASELINES
     metric_keys = names.METRIC_KEYS
     figures = names.FIGURES
+    primary_metric = ("accuracy", "max")
 
     def build_model(self, cfg: dict, variant: str) -> nn.Module:
         m = cfg["model"]
@@ -93,3 +94,13 @@ class SyncTask(Task):
         from avrepro.tasks.sync.report import sync_section
 
         return sync_section(ctx)
+
+    def infer(self, model: nn.Module, cfg: dict, args, *, progress: bool = True) -> dict:
+        from avrepro.tasks.sync.infer import infer_sync
+
+        return infer_sync(model, cfg, args, progress)
+
+    def demo(self, model: nn.Module, cfg: dict, clips: list[dict], out_dir, *, progress: bool = True) -> dict:
+        from avrepro.tasks.sync.infer import demo_sync
+
+        return demo_sync(model, cfg, clips, out_dir, progress)
