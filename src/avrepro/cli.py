@@ -159,12 +159,11 @@ def cmd_demo(args) -> None:
     from avrepro.data.media_clips import split_clips
     from avrepro.engine.infer import run_demo
     from avrepro.engine.runtime import seed_everything
-    from avrepro.tasks import get_task
+    from avrepro.tasks import demo_variant, get_task
 
     seed_everything(args.seed, args.threads)
-    demo = args.cfg["demo"]
-    clips = split_clips(args.manifest, args.raw, args.split_file, demo["clips"])
-    model_dir = Path(args.models) / args.task / demo["variant"]
+    clips = split_clips(args.manifest, args.raw, args.split_file, args.cfg["demo"]["clips"])
+    model_dir = Path(args.models) / args.task / demo_variant(args.task, args.cfg)
     shown = run_demo(
         get_task(args.task), model_dir, args.cfg["eval"], clips, Path(args.out), device=args.device
     )

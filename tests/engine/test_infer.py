@@ -9,7 +9,7 @@ import pytest
 
 from avrepro.engine.infer import best_variant, eval_section
 from avrepro.report.build import build_report
-from avrepro.tasks import get_task, task_verbs
+from avrepro.tasks import demo_variant, get_task, task_verbs
 from helpers import ROOT
 from helpers.configs import task_config
 from helpers.trained import DAG_KEYS
@@ -92,3 +92,14 @@ def test_report_plays_the_demo_media(tmp_path):
     page = (tmp_path / "r" / "report.html").read_text()
     assert '<video controls preload="metadata" width="320" src="../demos/binaural/a_binaural.mp4"' in page
     assert '<audio controls preload="none" src="../demos/binaural/a_binaural.wav"' in page
+
+
+def test_demo_variant_defaults_to_the_last_full_variant():
+    assert demo_variant("sync", {"demo": {"clips": 2}, "variants": ["fused", "audio_only"]}) == "fused"
+    assert demo_variant("binaural", {"demo": {"clips": 1}, "variants": ["film", "full"]}) == "full"
+    assert (
+        demo_variant("binaural", {"demo": {"clips": 1, "variant": "film"}, "variants": ["film", "full"]})
+        == "film"
+    )
+    assert demo_variant("sync", {"demo": {"clips": 2}, "variants": ["audio_only"]}) is None
+    assert demo_variant("sync", {"variants": ["fused"]}) is None

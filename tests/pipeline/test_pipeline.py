@@ -167,4 +167,11 @@ def test_learning_rate_change_reruns_only_binaural_training_downstream(workdir):
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     rules = planned_rules(workdir)
     assert "train_binaural" in rules
-    assert rules <= {"train_binaural", "evaluate_binaural", "figures_binaural", "report", "all"}, rules
+    assert rules <= {
+        "train_binaural",
+        "evaluate_binaural",
+        "figures_binaural",
+        "demo_binaural",
+        "report",
+        "all",
+    }, rules

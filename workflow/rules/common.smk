@@ -5,6 +5,7 @@ import json
 import os
 
 from avrepro.dvcyaml import ParamSection
+from avrepro.tasks import demo_variant
 
 # Progress bars go to the rules' log files: refresh them every few seconds, not many times a second.
 os.environ.setdefault("TQDM_MININTERVAL", "5")
@@ -145,12 +146,13 @@ def train_cache_arg(input):
 
 
 def demo_tasks():
-    """The tasks whose section asks for the demo stage (``<task>.demo``)."""
-    return [t for t in TASKS if CFG[t].get("demo")]
+    """The tasks whose section asks for the demo stage (``<task>.demo``) and trains a variant to
+    show (a run of shortcut variants alone has none)."""
+    return [t for t in TASKS if demo_variant(t, CFG[t])]
 
 
 def demo_model(task):
-    return f"models/{task}/{CFG[task]['demo']['variant']}"
+    return f"models/{task}/{demo_variant(task, CFG[task])}"
 
 
 def metric_files(task, suffix=".json"):

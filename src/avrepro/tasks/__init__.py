@@ -57,6 +57,23 @@ def _declared_names(name: str) -> tuple[tuple, tuple, tuple]:
     return entry.variants, entry.baselines, entry.controls
 
 
+def demo_variant(name: str, section: dict) -> str | None:
+    """The variant the demo stage runs (``<task>.demo``): ``demo.variant``, else the last variant
+    of the section that is not a shortcut variant; None when the section has no ``demo``."""
+    demo = section.get("demo")
+    if not demo:
+        return None
+    if demo.get("variant"):
+        return demo["variant"]
+    entry = _REGISTRY[name]
+    if isinstance(entry, str):
+        shortcuts = import_module(entry.split(":")[0].rsplit(".", 1)[0] + ".names").SHORTCUT_VARIANTS
+    else:
+        shortcuts = entry.shortcut_variants
+    full = [v for v in section.get("variants") or [] if v not in shortcuts]
+    return full[-1] if full else None
+
+
 def task_verbs() -> dict[str, tuple[str, object]]:
     """``{verb: (task name, verb module)}`` of the built-in tasks: each package's light
     ``verb.py`` (``VERB``, ``HELP``, ``add_arguments(parser)``; no torch import, so ``avrepro
