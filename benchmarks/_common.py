@@ -85,6 +85,11 @@ def tree_paths(tree: Path, dataset: str = "synthetic") -> dict[str, Path]:
     }
 
 
+def add_tree_argument(ap, help_: str = "an output tree of the pipeline") -> None:
+    """``--tree``: the output tree a benchmark reads (default: this checkout)."""
+    ap.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1], help=help_)
+
+
 def require(path: Path, what: str) -> Path:
     if not path.exists():
         raise SystemExit(

@@ -24,7 +24,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import require, save, tree_cache, tree_paths  # noqa: E402
+from _common import add_tree_argument, require, save, tree_cache, tree_paths  # noqa: E402
 from avrepro.config import load_params  # noqa: E402
 from avrepro.engine.loop import train_step  # noqa: E402
 from avrepro.engine.optim import build_optimizer  # noqa: E402
@@ -63,12 +63,7 @@ def load_tree(tree: Path, settings: list[str]) -> tuple[dict, tuple]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument(
-        "--tree",
-        type=Path,
-        default=Path(__file__).resolve().parents[1],
-        help="an output tree of the pipeline (its params.yaml, caches and metrics)",
-    )
+    add_tree_argument(ap, "an output tree of the pipeline (its params.yaml, caches and metrics)")
     ap.add_argument(
         "--minutes",
         type=float,

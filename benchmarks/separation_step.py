@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import save  # noqa: E402
+from _common import add_tree_argument, save  # noqa: E402
 from avrepro.engine.loop import train_step  # noqa: E402
 from avrepro.engine.optim import build_optimizer  # noqa: E402
 from avrepro.engine.runtime import LossModule, cpu_has_bf16, seed_everything, select_device, train_autocast  # noqa: E402
@@ -65,12 +65,7 @@ def time_parts(task, model, cfg: dict, batch: dict, device: torch.device, on: bo
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument(
-        "--tree",
-        type=Path,
-        default=Path(__file__).resolve().parents[1],
-        help="an output tree of the pipeline (its params.yaml and separation cache)",
-    )
+    add_tree_argument(ap, "an output tree of the pipeline (its params.yaml and separation cache)")
     ap.add_argument("--steps", type=int, default=6, help="timed steps per row")
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
     ap.add_argument(

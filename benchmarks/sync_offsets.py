@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import require, save  # noqa: E402
+from _common import add_tree_argument, require, save  # noqa: E402
 from avrepro.data.media_clips import split_clips  # noqa: E402
 from avrepro.engine.infer import load_trained  # noqa: E402
 from avrepro.media import read_mp4_frames, read_wav  # noqa: E402
@@ -37,12 +37,7 @@ from avrepro.tasks.sync.infer import load_clip, sync_video, write_offset_clip  #
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument(
-        "--tree",
-        type=Path,
-        default=Path(__file__).resolve().parents[1],
-        help="an output tree of the pipeline",
-    )
+    add_tree_argument(ap)
     ap.add_argument("--model", type=Path, default=None, help="a sync model (default: TREE/models/sync/fused)")
     ap.add_argument("--profile", default="default", help="the tree's profile the model was trained with")
     ap.add_argument(

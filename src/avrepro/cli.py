@@ -225,6 +225,13 @@ def _verb(sub, name: str, func, help_: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """``--seed``, ``--device`` and ``--threads`` of a step that runs a model."""
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
+
+
 def _add_synthesize(sub) -> None:
     p = _verb(sub, "synthesize", cmd_synthesize, "generate the embedded synthetic dataset")
     p.add_argument("--cfg", type=_json, required=True, help="the `synthetic` params section (JSON)")
@@ -315,9 +322,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--metrics", required=True, help="the metric JSON to write")
     p.add_argument("--clips", required=True, help="the per-clip CSV to write")
     p.add_argument("--predictions", default=None, help="directory for the task's predictions")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
+    _add_run_arguments(p)
 
 
 def _add_figures(sub) -> None:
@@ -342,9 +347,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--raw", required=True, help="the raw dataset directory")
     p.add_argument("--split-file", required=True, help="the test split's clip list")
     p.add_argument("--out", required=True, help="reports/demos/<task> (media files and demo.json)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (the rule's threads)")
+    _add_run_arguments(p)
 
 
 def _add_report(sub) -> None:

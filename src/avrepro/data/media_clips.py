@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from avrepro.data.cache import load_audio, resample, to_int16
+from avrepro.data.split import read_split
+from avrepro.data.verify import read_manifest
+from avrepro.io import read_json
 from avrepro.media import MediaError, probe_mp4, read_media_audio, read_mp4_frames
 
 
@@ -134,10 +137,6 @@ class MediaClips:
 def split_clips(manifest: str | Path, raw_dir: str | Path, split_file: str | Path, count: int) -> list[dict]:
     """``count`` clips of a split, evenly spaced over it (so they span its classes and rooms), as
     ``{"clip_id", "video", "audio", "meta"}`` with absolute paths and the meta JSON read."""
-    from avrepro.data.split import read_split
-    from avrepro.data.verify import read_manifest
-    from avrepro.io import read_json
-
     ids = read_split(split_file)
     rows = read_manifest(manifest).drop_duplicates("clip_id").set_index("clip_id")
     ids = [c for c in ids if c in rows.index]
