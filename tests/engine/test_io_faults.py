@@ -28,8 +28,12 @@ def half_write_then(exc: BaseException):
     """A stand-in writer: writes a few bytes to its target, then fails like a full disk."""
 
     def write(*args, **kwargs):
-        target = next(a for a in args if isinstance(a, (str, Path)))  # torch: (obj, f); soundfile: (f, data)
-        Path(target).write_bytes(b"half")
+        # torch: (obj, path or open file); soundfile: (path, data)
+        target = next(a for a in args if isinstance(a, (str, Path)) or hasattr(a, "write"))
+        if hasattr(target, "write"):
+            target.write(b"half")
+        else:
+            Path(target).write_bytes(b"half")
         raise exc
 
     return write

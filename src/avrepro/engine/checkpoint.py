@@ -10,9 +10,12 @@ from avrepro.io import atomic_path
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
-    """``torch.save`` into a temporary file, then rename (a kill never leaves half a checkpoint)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """``torch.save`` into a temporary file, then rename (a kill never leaves half a checkpoint).
+    Saved through an open file, not a path: torch then names the archive's records ``archive/``
+    instead of after the (random) temporary file, so the same state gives the same bytes and
+    DVC sees a retrained but identical model as unchanged."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
