@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= all
 
-.PHONY: repro test lint format smoke venv clean-outputs bench
+.PHONY: repro test lint format smoke report venv clean-outputs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,9 +14,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+SNAKEMAKE = PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake
+# A lock left by a killed Snakemake is removed first, only when no Snakemake runs here.
+UNLOCK = $(BIN)/python -m avrepro unlock-stale
+
 ## Run the whole DAG on the default profile (same as `snakemake --cores all` inside the venv).
 repro: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
+	$(UNLOCK)
+	$(SNAKEMAKE) --cores $(CORES) --workflow-profile workflow/profiles/default
+
+## The reviewer's path, after `dvc pull`: every figure, table and the report rebuilt from the
+## pulled models and metrics. No training, evaluation or data job may run (--allowed-rules).
+REPORT_RULES = $$($(SNAKEMAKE) --list-rules 2>/dev/null | grep -E '^(figures_[a-z]+|report)$$')
+report: $(STAMP)
+	$(UNLOCK)
+	$(SNAKEMAKE) --touch --cores 1 --quiet all
+	$(SNAKEMAKE) --cores $(CORES) --workflow-profile workflow/profiles/default \
+	  --allowed-rules $(REPORT_RULES) --forcerun $(REPORT_RULES)
 
 ## Unit tests plus a smoke run of the whole DAG.
 test: $(STAMP)
@@ -37,7 +51,8 @@ format: $(STAMP)
 
 ## Only the smoke run of the DAG, into the working tree.
 smoke: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default --config profile=smoke
+	$(UNLOCK)
+	$(SNAKEMAKE) --cores $(CORES) --workflow-profile workflow/profiles/default --config profile=smoke
 
 ## Benchmarks (benchmarks/): print the figures and write reports/benchmarks.md. TREE is an output
 ## tree where the default profile has run (default: this checkout, after `make repro`).

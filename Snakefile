@@ -15,6 +15,9 @@ CFG = load_params("params.yaml", overrides=cli_overrides(config))
 check_task_names(CFG, "params.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -27,3 +30,4 @@ rule all:
     default_target: True
     input:
         "reports/report.md",
+        dag_outputs(),  # every output, so that a deleted one is rebuilt (common.smk)

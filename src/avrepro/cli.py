@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from avrepro.io import NoSpaceError
+from avrepro.runguard import remove_stale_lock, watch_snakemake
 
 
 def _json(text: str) -> dict:
@@ -170,18 +171,23 @@ def cmd_demo(args) -> None:
     print(f"demo {args.task}: {len(shown['items'])} items -> {args.out}")
 
 
-def training_facts(models: Path) -> dict[str, str]:
-    """``{"<task>/<variant>": "N epochs, M steps on DEVICE[, visual weights: ...]"}`` from every
-    trained model's ``config.yaml`` under ``models``."""
+def training_facts(models: Path, cfg: dict) -> dict[str, str]:
+    """``{"<task>/<variant>": "N epochs, M steps on DEVICE[, visual weights: ...]"}`` from the
+    ``config.yaml`` of every variant the configuration ``cfg`` trains (models of other runs
+    that share the folder are not this run's)."""
     import yaml
 
     facts = {}
-    for cfg_file in sorted(models.glob("*/*/config.yaml")):
-        run = yaml.safe_load(cfg_file.read_text())
-        line = f"{run['epochs']} epochs, {run['steps']} steps on {run['device']}"
-        if run.get("visual_weights") not in (None, "n/a"):
-            line += f", visual weights: {run['visual_weights']}"
-        facts[f"{run['task']}/{run['variant']}"] = line
+    for task in cfg.get("tasks", []):
+        for variant in cfg.get(task, {}).get("variants") or []:
+            cfg_file = models / task / variant / "config.yaml"
+            if not cfg_file.is_file():
+                continue
+            run = yaml.safe_load(cfg_file.read_text())
+            line = f"{run['epochs']} epochs, {run['steps']} steps on {run['device']}"
+            if run.get("visual_weights") not in (None, "n/a"):
+                line += f", visual weights: {run['visual_weights']}"
+            facts[f"{run['task']}/{run['variant']}"] = line
     return facts
 
 
@@ -195,12 +201,37 @@ def cmd_report(args) -> None:
         Path(args.metrics),
         Path(args.figures),
         Path(args.tables),
-        extra=training_facts(Path(args.models)),
+        extra=training_facts(Path(args.models), args.cfg),
         issues_dir=Path(args.issues),
         manifest_dir=Path(args.manifests),
         demo_dir=Path(args.demos),
     )
     print(f"report -> {args.out}")
+
+
+def cmd_unlock_stale(args) -> None:
+    """``avrepro unlock-stale``: remove the lock a killed Snakemake left (none runs here)."""
+    removed = remove_stale_lock(Path(args.dir))
+    if removed:
+        print(f"removed a stale Snakemake lock in {Path(args.dir).resolve()} (no Snakemake runs there)")
+
+
+def cmd_stale(args) -> None:
+    """``avrepro stale``: outputs of other configurations (listed, or removed with --remove)."""
+    from snakemake.cli import parse_config
+
+    from avrepro.config import cli_overrides
+    from avrepro.stale import remove_stale, stale_outputs
+
+    config = parse_config(args.config)  # as `snakemake --config` reads it
+    cli_overrides(config)  # refused keys are named before the DAG is built
+    stale = stale_outputs(Path(args.dir), config)
+    for rel in stale:
+        print(rel.as_posix())
+    if args.remove:
+        remove_stale(Path(args.dir), stale)
+    what = "removed" if args.remove else "not made by this configuration (remove them with --remove)"
+    print(f"{len(stale)} stale output(s) {what}", file=sys.stderr)
 
 
 def cmd_infer(args) -> None:
@@ -363,6 +394,29 @@ def _add_report(sub) -> None:
     p.add_argument("--out", required=True, help="the markdown report (the HTML goes next to it)")
 
 
+def _add_unlock_stale(sub) -> None:
+    p = _verb(
+        sub,
+        "unlock-stale",
+        cmd_unlock_stale,
+        "remove the lock a killed Snakemake left, when no Snakemake runs in the directory",
+    )
+    p.add_argument("--dir", default=".", help="the workflow's directory (default: here)")
+
+
+def _add_stale(sub) -> None:
+    p = _verb(sub, "stale", cmd_stale, "list (or remove) outputs the current configuration does not make")
+    p.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the configuration, as given to snakemake (e.g. profile=smoke 'tasks=[binaural]')",
+    )
+    p.add_argument("--remove", action="store_true", help="delete them")
+    p.add_argument("--dir", default=".", help="the workflow's directory (default: here)")
+
+
 VERBS = (
     _add_synthesize,
     _add_verify,
@@ -374,6 +428,8 @@ VERBS = (
     _add_figures,
     _add_demo,
     _add_report,
+    _add_unlock_stale,
+    _add_stale,
 )
 
 
@@ -424,12 +480,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv  # `train` re-runs itself under torchrun with the same arguments
+    watch_snakemake()  # a job stops when the Snakemake that started it is killed
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, KeyError, NoSpaceError) as exc:
         # Errors raised on purpose name the file/key and the reason: no stack trace needed.
         print(f"avrepro {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"avrepro {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -80,6 +80,7 @@ def snakemake_jobs(workdir: str | Path = ".", config: dict | None = None) -> lis
                         "wildcards": dict(job.wildcards_dict),
                         "input": sorted({str(f) for f in job.input}),
                         "output": sorted(str(f) for f in job.output),
+                        "log": sorted(str(f) for f in job.log),
                         "params": params,
                     }
                 )

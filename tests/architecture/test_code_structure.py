@@ -12,13 +12,13 @@ SRC = ROOT / "src"
 MAX_FUNCTION_LINES = 60
 # Lowest first: a module may import from its own layer or any layer below it, never above.
 LAYERS = (
-    ("avrepro.io", "avrepro.config"),
+    ("avrepro.io", "avrepro.config", "avrepro.runguard"),
     ("avrepro.media", "avrepro.audio", "avrepro.video", "avrepro.nets", "avrepro.metrics"),
     ("avrepro.data",),
     ("avrepro.figures", "avrepro.report.kit", "avrepro.report.html", "avrepro.report"),
     ("avrepro.tasks",),
     ("avrepro.engine",),
-    ("avrepro.report.build", "avrepro.dvcyaml"),
+    ("avrepro.report.build", "avrepro.dvcyaml", "avrepro.stale"),
     ("avrepro.cli", "avrepro.__main__", "avrepro"),
 )
 

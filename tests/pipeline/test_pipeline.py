@@ -1,26 +1,31 @@
 """The whole DAG on the smoke profile, then the contract around it: nothing left to do after a run,
-a params change reruns only what it touches, `dvc repro` rebuilds the same metrics, and
-push -> delete -> pull -> `snakemake --touch` restores a tree Snakemake considers complete."""
+a run of other tasks neither shows nor loses this run's outputs, the reviewer's path (push ->
+delete -> pull -> `make report`) rebuilds figures and report and nothing else, `dvc repro`
+rebuilds the same metrics, kills during training lose nothing, deleted outputs and params edits
+are seen by Snakemake and DVC alike."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from avrepro.config import load_params
+from avrepro.runguard import processes_in
 from avrepro.tasks import get_task
+from helpers.project import DVC, copy_project
 
 pytestmark = pytest.mark.slow
 
-COPY = ["Snakefile", "params.yaml", "workflow", "src", ".dvc/config", ".dvcignore", ".gitignore"]
 OUTPUT_DIRS = ["data", "models", "reports"]
 
 
@@ -55,14 +60,32 @@ def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def planned_rules(cwd: Path) -> set[str]:
-    """Rules of the jobs a dry run would execute (from the job-stats table)."""
-    out = snakemake(cwd, "-n").stdout
+def make(cwd: Path, target: str) -> subprocess.CompletedProcess:
+    """A README command (`make repro`, `make report`) with this interpreter's environment."""
+    return run(["make", target, f"BIN={Path(sys.executable).parent}", "STAMP=", "CORES=2"], cwd)
+
+
+def executed_rules(text: str) -> set[str]:
+    """Rules of the jobs a Snakemake run executed (its `rule NAME:` job headers)."""
+    return set(re.findall(r"^(?:local)?rule (\w+):$", text, re.M)) - {"all"}
+
+
+def planned_rules(cwd: Path, *args: str) -> set[str]:
+    """Rules of the jobs a dry run would execute (from the job-stats table; the target rule
+    `all` left out)."""
+    out = snakemake(cwd, "-n", *args).stdout
     if "Nothing to be done" in out:
         return set()
     table = re.split(r"^job\s+count\s*$", out, maxsplit=1, flags=re.M)[1]
     table = re.split(r"^total\s+\d+\s*$", table, maxsplit=1, flags=re.M)[0]
-    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)}
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)} - {"all"}
+
+
+def dvc_commit(cwd: Path) -> None:
+    """Record the tree in DVC's cache; `dvc commit` relinks the outputs it caches (new
+    modification times), so `snakemake --touch` tells Snakemake they are current again."""
+    run(["dvc", "commit", "--force", "--quiet"], cwd)
+    snakemake(cwd, "--touch")
 
 
 def metric_values(cwd: Path) -> dict:
@@ -70,16 +93,9 @@ def metric_values(cwd: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory, root) -> Path:
+def workdir(tmp_path_factory) -> Path:
     """A copy of the project with the smoke profile selected, its dvc.yaml regenerated, in git."""
-    work = tmp_path_factory.mktemp("pipeline")
-    for item in COPY:
-        src, dst = root / item, work / item
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy(src, dst)
+    work = copy_project(tmp_path_factory.mktemp("pipeline"), DVC + ("Makefile",))
     raw = yaml.safe_load((work / "params.yaml").read_text())
     raw["profile"] = "smoke"
     (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -115,6 +131,38 @@ def test_nothing_to_do_after_a_run(workdir):
     assert planned_rules(workdir) == set()
 
 
+def test_snakemake_report_carries_the_figures_with_captions(workdir):
+    """Snakemake's own report (the workflow catalog's convention): every figure PNG, captioned,
+    and the project's report.html."""
+    run([sys.executable, "-m", "snakemake", "--report", "report.zip"], workdir)
+    with zipfile.ZipFile(workdir / "report.zip") as archive:
+        names = archive.namelist()
+        text = "".join(archive.read(n).decode(errors="ignore") for n in names if n.endswith((".js", ".html")))
+    figures = {p.name for p in (workdir / "reports/figures").rglob("*.png")}
+    assert figures and figures <= {Path(n).name for n in names}
+    assert any(n.endswith("/report.html") and "/data/raw/" in n for n in names), names[:20]  # ours
+    assert "training curves" in text and "metric tables" in text  # the two captions
+    (workdir / "report.zip").unlink()
+
+
+def test_a_run_of_other_tasks_shows_only_its_own_outputs(workdir):
+    """`--config 'tasks=[binaural]'` in a tree that holds all four tasks' outputs: its report
+    names binaural alone (run facts, data table, sections); switching back rebuilds only the
+    report, and it is the same bytes as before."""
+    before = (workdir / "reports/report.md").read_text()
+    assert planned_rules(workdir, "--config", "tasks=[binaural]") == {"report"}
+    snakemake(workdir, "--config", "tasks=[binaural]")
+    report = (workdir / "reports/report.md").read_text()
+    run_facts = report.split("## Run", 1)[1].split("\n## ", 1)[0].lower()
+    assert "binaural/full" in run_facts
+    for other in ("separation", "sync", "spatial", "synthetic_solo", "synthetic_foa"):
+        assert other not in run_facts, other
+    assert "## Binaural" in report and "## Separation" not in report
+    assert planned_rules(workdir) == {"report"}
+    snakemake(workdir)
+    assert (workdir / "reports/report.md").read_text() == before
+
+
 def test_dvc_push_delete_pull_touch(workdir):
     before = metric_values(workdir)
     report = (workdir / "reports/report.md").read_text()
@@ -129,7 +177,13 @@ def test_dvc_push_delete_pull_touch(workdir):
     for d in OUTPUT_DIRS:
         shutil.rmtree(workdir / d)
     run(["dvc", "pull", "--quiet"], workdir)
-    snakemake(workdir, "--touch")
+    # the reviewer's path: one command rebuilds every figure, table and the report, and no
+    # training, evaluation or data job runs (the rule list is what Snakemake executed)
+    start = time.monotonic()
+    out = make(workdir, "report")
+    print(f"make report after dvc pull: {time.monotonic() - start:.0f} s")
+    cfg = load_params(workdir / "params.yaml")
+    assert executed_rules(out.stdout + out.stderr) == {"report"} | {f"figures_{t}" for t in cfg["tasks"]}
     assert planned_rules(workdir) == set()
     assert metric_values(workdir) == before
     assert (workdir / "reports/report.md").read_text() == report
@@ -161,7 +215,101 @@ def test_dvc_repro_rebuilds_the_same_metrics(workdir):
     assert planned_rules(workdir) == set()
 
 
+def _train_processes(workdir: Path) -> list[int]:
+    """Live `python -m avrepro train` processes working in ``workdir``."""
+    return processes_in(workdir, lambda argv: "avrepro" in argv and "train" in argv)
+
+
+def _wait(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _start(cmd: list[str], cwd: Path) -> subprocess.Popen:
+    """``cmd`` in a process group of its own (so that the group can be killed)."""
+    return subprocess.Popen(
+        cmd, cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+
+
+def _killed_while(proc: subprocess.Popen, workdir: Path, ready, what: str, group: bool) -> None:
+    """``kill -9`` Snakemake alone or its whole group once ``ready()``; then no training job may
+    live on or write (its checkpoint is left as it was)."""
+    try:
+        _wait(lambda: ready() and _train_processes(workdir), 300, what)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL) if group else os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    _wait(lambda: not _train_processes(workdir), 30, "the training job to stop")
+    partial = workdir / "models/binaural/full/.partial/last.pt"
+    stamp = partial.stat().st_mtime_ns
+    time.sleep(2)
+    assert partial.stat().st_mtime_ns == stamp and not _train_processes(workdir)
+    assert list((workdir / ".snakemake/locks").glob("*.lock")), "the killed run left no lock"
+
+
+def test_kills_during_training_lose_nothing(workdir):
+    """While binaural `full` trains: `kill -9` of Snakemake alone (its job stops itself), then,
+    during `make repro`'s resumed training, of the whole process group. No job writes after a
+    kill, `make repro` needs no manual --unlock, resumes from the checkpoint and ends with the
+    same metric bytes as the uninterrupted run."""
+    before = metric_values(workdir)
+    model = (workdir / "models/binaural/full/best.pt").read_bytes()
+    partial = workdir / "models/binaural/full/.partial/last.pt"
+    log = workdir / "reports/logs/train_binaural_full.log"
+    snakemake_cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
+    forced = ["--workflow-profile", "workflow/profiles/default", "--forcerun", "models/binaural/full/best.pt"]
+    proc = _start(snakemake_cmd + forced, workdir)
+    _killed_while(proc, workdir, partial.exists, "a training checkpoint", group=False)
+    repro = ["make", "repro", f"BIN={Path(sys.executable).parent}", "STAMP=", "CORES=2"]
+    proc = _start(repro, workdir)
+    _killed_while(
+        proc,
+        workdir,
+        lambda: log.exists() and "resuming binaural/full" in log.read_text(),
+        "the resumed training",
+        group=True,
+    )
+    out = make(workdir, "repro")
+    assert "removed a stale Snakemake lock" in out.stdout
+    assert metric_values(workdir) == before
+    assert (workdir / "models/binaural/full/best.pt").read_bytes() == model  # the same checkpoint
+    assert planned_rules(workdir) == set()
+
+
+@pytest.mark.parametrize(
+    "deleted, jobs, stages",
+    [
+        (
+            "reports/metrics/binaural_mono_mono.json",  # and its _clips.csv, which the figures read
+            {"baseline_binaural", "figures_binaural", "report"},
+            {"baseline_binaural_mono_mono", "report"},
+        ),
+        (
+            "models/binaural/backbone/best.pt",
+            {"train_binaural", "evaluate_binaural", "figures_binaural", "report"},
+            {"train_binaural_backbone", "evaluate_binaural_backbone"},
+        ),
+    ],
+)
+def test_a_deleted_output_is_seen_by_snakemake_and_dvc(workdir, deleted, jobs, stages):
+    """Snakemake plans the job that makes the file and every job after it; DVC names the stage
+    that makes it and the stages that read it."""
+    dvc_commit(workdir)
+    assert planned_rules(workdir) == set()
+    (workdir / deleted).unlink()
+    assert planned_rules(workdir) == jobs
+    status = run(["dvc", "status"], workdir).stdout
+    assert set(re.findall(r"^(\w+):", status, re.M)) == stages, status
+    run(["dvc", "checkout", "--quiet", deleted], workdir)
+    snakemake(workdir, "--touch")  # the restored file is current again
+    assert planned_rules(workdir) == set()
+
+
 def test_learning_rate_change_reruns_only_binaural_training_downstream(workdir):
+    dvc_commit(workdir)
     raw = yaml.safe_load((workdir / "params.yaml").read_text())
     raw["profiles"]["smoke"]["binaural"]["train"]["lr_audio"] = 5e-4
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -175,3 +323,29 @@ def test_learning_rate_change_reruns_only_binaural_training_downstream(workdir):
         "report",
         "all",
     }, rules
+    # DVC sees the profile's own key as well: the binaural trainings (and the report, which reads
+    # the whole configuration) are the stages whose params changed
+    status = run(["dvc", "status"], workdir).stdout
+    stages = set(re.findall(r"^(\w+):", status, re.M))
+    assert stages == {"train_binaural_backbone", "train_binaural_full", "report"}, status
+
+
+def test_dvc_experiment_compares_a_param_change(workdir):
+    """`dvc exp run -S KEY=VALUE` reruns only what the key reaches (here the smoke profile's
+    binaural window hop: evaluations, figures, demo and report, no training); `dvc exp show
+    --only-changed` and `dvc metrics diff` compare the experiment with the committed baseline."""
+    run(["git", "checkout", "--", "params.yaml"], workdir)
+    dvc_commit(workdir)
+    for git in (["add", "-A"], ["commit", "-qm", "baseline", "--allow-empty"]):
+        run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *git], workdir)
+    key = "profiles.smoke.binaural.eval.hop_seconds"  # -S overrides a key params.yaml has
+    out = run(["dvc", "exp", "run", "--name", "hop-0.1", "-S", f"{key}=0.1"], workdir).stdout
+    ran = set(re.findall(r"Running stage '(\w+)'", out))
+    assert {"evaluate_binaural_full", "baseline_binaural_mono_mono", "report"} <= ran, out
+    assert all(s.startswith(("evaluate_binaural", "baseline_binaural", "figures_binaural", "demo_binaural"))
+               or s == "report" for s in ran), ran  # fmt: skip
+    show = run(["dvc", "exp", "show", "--only-changed", "--md"], workdir).stdout
+    assert "hop-0.1" in show and "hop_seconds" in show and "stft_distance" in show, show
+    diff = run(["dvc", "metrics", "diff"], workdir).stdout
+    assert "binaural_full.json" in diff and "stft_distance" in diff, diff
+    assert "sync_" not in diff  # the other tasks' metrics did not change

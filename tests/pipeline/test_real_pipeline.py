@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,10 +18,10 @@ import yaml
 
 from helpers.fairplay_fixture import make_fairplay
 from helpers.fileserver import FileServer
+from helpers.project import copy_project
 
 pytestmark = pytest.mark.slow
 
-COPY = ["Snakefile", "params.yaml", "workflow", "src"]
 FAIRPLAY = "binaural={dataset: fairplay}"  # Snakemake's --config refuses dotted keys (binaural.dataset)
 
 
@@ -41,17 +40,10 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_fairplay_fixture_runs_to_a_report(tmp_path, root):
+def test_fairplay_fixture_runs_to_a_report(tmp_path):
     fixture = tmp_path / "fixture"
     www = make_fairplay(fixture, n_clips=9)
-    work = tmp_path / "work"
-    for item in COPY:
-        src, dst = root / item, work / item
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, dst)
+    work = copy_project(tmp_path / "work")
     with FileServer(www) as server:
         raw = yaml.safe_load((work / "params.yaml").read_text())
         raw["profile"] = "smoke"

@@ -12,9 +12,11 @@ os.environ.setdefault("TQDM_MININTERVAL", "5")
 
 # Every job's shell keeps Snakemake's terminal on file descriptor 3 while the rule sends the job's
 # stdout and stderr to its log: `avrepro train` writes its start line and one line per epoch there
-# too (avrepro.engine.console). Set as the shell prefix (Snakemake's default plus these two
-# commands), not in the rules' commands, so the change reruns no job.
-shell.prefix("set -euo pipefail; exec 3>&2; export AVREPRO_CONSOLE_FD=3; ")
+# too (avrepro.engine.console). It also names Snakemake's process (the shell's parent): a job
+# stops when Snakemake is killed, instead of writing on as an orphan (avrepro.runguard). Set as
+# the shell prefix (Snakemake's default plus these commands), not in the rules' commands, so the
+# change reruns no job.
+shell.prefix("set -euo pipefail; exec 3>&2; export AVREPRO_CONSOLE_FD=3 AVREPRO_SNAKEMAKE_PID=$PPID; ")
 
 
 def section(*keys, only=None, exclude=()):
@@ -67,6 +69,24 @@ def raw_source(dataset):
 
 # Raw folders the download step fetches: every source but the generator's (`datasets.<name>`).
 DOWNLOADED = sorted({raw_source(d) for d in DATASETS} - {"synthetic"})
+
+
+def user_folder(dataset):
+    """The user's own folder a dataset converts (``datasets.<dataset>.path``, e.g. ``local``):
+    an input of its download job, so DVC hashes it and a missing folder is named."""
+    path = (CFG["datasets"].get(dataset) or {}).get("path")
+    return [os.path.expanduser(path)] if path else []
+
+
+def download_cfg(dataset):
+    """What ``download`` reads: ``datasets.<dataset>``, and for a user's folder a digest of its
+    files (names, sizes, times), so adding, replacing or removing a clip reruns the conversion."""
+    if not user_folder(dataset) or not os.path.isdir(user_folder(dataset)[0]):
+        return section("datasets", dataset)
+    from avrepro.data.sources.local import folder_manifest
+
+    value = {**CFG["datasets"][dataset], "folder_manifest": folder_manifest(user_folder(dataset)[0])}
+    return json_param(value, [f"datasets.{dataset}"])
 
 
 def raw_input(dataset):
@@ -158,6 +178,25 @@ def demo_model(task):
 def metric_files(task, suffix=".json"):
     return [f"reports/metrics/{task}_{n}{suffix}" for n in names(task, "baselines", "variants", "controls")]
 
+
+def dag_outputs():
+    """Every output of the DAG. The target rule asks for all of them: Snakemake rebuilds a
+    missing intermediate output only when a later job has to run anyway, so a deleted model,
+    cache folder or metric file would otherwise go unseen; as a target it is rebuilt, and then
+    everything after it."""
+    out = [raw_input(d) for d in DATASETS] + ["reports/tables", "reports/report.html"]
+    for d in DATASETS:
+        out += [f"data/manifests/{d}.csv", f"reports/data_issues/{d}.csv"]
+        out += [f"data/splits/{d}/{s}.txt" for s in SPLIT_NAMES]
+    for t in TASKS:
+        out += [cache(t, s) for s in SPLIT_NAMES] + [f"reports/figures/{t}"]
+        out += [f"models/{t}/{v}/{f}" for v in names(t, "variants") for f in TRAIN_OUTPUTS]
+        out += metric_files(t) + metric_files(t, "_clips.csv")
+        out += [f"reports/predictions/{t}/{n}" for n in names(t, "variants", "controls")]
+    return sorted(set(out + [f"reports/demos/{t}" for t in demo_tasks()]))
+
+
+TRAIN_OUTPUTS = ("best.pt", "last.pt", "config.yaml", "live")
 
 # What each stage of a task reads from the task's section: training gets everything but what
 # only evaluation, reporting or the DAG's shape use; evaluation everything but training's.

@@ -18,6 +18,8 @@ rule synthesize:
 
 
 rule download:
+    input:
+        lambda wc: user_folder(wc.dataset),
     output:
         directory("data/raw/{dataset}"),
     log:
@@ -26,7 +28,7 @@ rule download:
         dataset=alternation(DOWNLOADED),
     threads: 2
     params:
-        cfg=lambda wc: section("datasets", wc.dataset),
+        cfg=lambda wc: download_cfg(wc.dataset),
         downloads="data/downloads/{dataset}",
     shell:
         "python -m avrepro download --dataset {wildcards.dataset} --cfg {params.cfg:q} "

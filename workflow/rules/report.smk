@@ -1,4 +1,6 @@
-# Report stage: per-task figures (rule figures_<task>), then the report with its tables.
+# Report stage: per-task figures (rule figures_<task>), then the report with its tables. The
+# figures and report.html are marked for Snakemake's own report (`snakemake --report report.zip`;
+# captions in workflow/report/).
 
 
 for _task in TASKS:
@@ -14,7 +16,13 @@ for _task in TASKS:
                 f"reports/predictions/{_task}/{{name}}", name=names(_task, "variants", "controls")
             ),
         output:
-            directory(f"reports/figures/{_task}"),
+            # `snakemake --report report.zip` carries every PNG, with a caption, under the task
+            report(
+                directory(f"reports/figures/{_task}"),
+                patterns=["{name}.png"],
+                caption="../report/figures.rst",
+                category=_task.capitalize(),
+            ),
         log:
             f"{LOGS}/figures_{_task}.log",
         params:
@@ -35,7 +43,7 @@ rule report:
         demos=[f"reports/demos/{t}" for t in demo_tasks()],
     output:
         md="reports/report.md",
-        html="reports/report.html",
+        html=report("reports/report.html", caption="../report/report.rst", category="Report"),
         tables=directory("reports/tables"),
     log:
         f"{LOGS}/report.log",

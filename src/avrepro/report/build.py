@@ -66,8 +66,10 @@ def _data_facts(ctx: ReportContext) -> str:
     if ctx.issues_dir is None or not ctx.issues_dir.is_dir():
         return ""
     rows = []
-    for issues_csv in sorted(ctx.issues_dir.glob("*.csv")):
-        dataset = issues_csv.stem
+    for dataset in sorted(set(task_datasets(ctx.cfg).values())):  # this run's, not every CSV there
+        issues_csv = ctx.issues_dir / f"{dataset}.csv"
+        if not issues_csv.is_file():
+            continue
         issues = pd.read_csv(issues_csv, dtype=str, keep_default_na=False)
         manifest = ctx.manifest_dir / f"{dataset}.csv" if ctx.manifest_dir else None
         kept = (

@@ -12,6 +12,8 @@ files (``source_files``), so ``verify`` names them, not the converted copies, in
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,21 @@ def fetch(
     )
     _annotate_meta(src, Path(out_dir))
     return summary
+
+
+def folder_manifest(path: str | Path) -> str:
+    """A digest of every file under the user's folder (relative path, size, modification time):
+    it changes when a clip is added, replaced, edited or removed. The download rule's params
+    carry it, so Snakemake reruns the conversion exactly then (DVC hashes the folder itself)."""
+    root = Path(path).expanduser()
+    digest = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(files):
+            stat = (Path(folder) / name).stat()
+            rel = (Path(folder) / name).relative_to(root).as_posix()
+            digest.update(f"{rel}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def _read_groups(src: Path) -> dict[str, str]:
