@@ -12,7 +12,7 @@ import yaml
 from avrepro.engine.checkpoint import save_checkpoint
 from avrepro.tasks import get_task
 
-DAG_KEYS = ("eval", "dataset", "variants", "baselines", "controls", "init_from", "demo")
+DAG_KEYS = ("eval", "dataset", "variants", "baselines", "controls", "init_from", "demo", "left_out")
 """What the train rule leaves out of a task's section (workflow/rules/common.smk TRAIN_EXCLUDE)."""
 
 

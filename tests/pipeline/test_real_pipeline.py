@@ -1,7 +1,7 @@
 """The whole DAG on a real-dataset source: a tiny FAIR-Play in its official layout (tarballs, .h5
 splits with another machine's absolute paths) served from loopback, chosen on the command line
-(`--config 'binaural={dataset: fairplay}'`), the official split1, smoke-sized binaural settings,
-through to the report."""
+(`--config 'binaural={dataset: fairplay}'`), the official split1, the smoke profile's binaural
+variants as they are, through to the report."""
 
 from __future__ import annotations
 
@@ -50,7 +50,6 @@ def test_fairplay_fixture_runs_to_a_report(tmp_path):
         raw["common"]["split"]["scheme"] = "official"
         raw["common"]["split"]["official"] = "split1"
         raw["common"]["datasets"]["fairplay"]["base_url"] = server.url
-        raw["profiles"]["smoke"]["binaural"]["variants"] = ["film"]
         raw["common"]["tasks"] = ["binaural"]  # the other tasks read synthetic data
         (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         start = time.monotonic()
@@ -83,8 +82,12 @@ def test_fairplay_fixture_runs_to_a_report(tmp_path):
     assert splits["test"] == ["000008", "000009"] and splits["val"] == ["000006", "000007"]
     report = (work / "reports/report.md").read_text()
     assert "fairplay" in report and "## Binaural" in report
-    metrics = json.loads((work / "reports/metrics/binaural_film.json").read_text())
-    assert metrics["n_clips"] == 2
+    # the smoke profile's own variants (backbone, full, the flipped control) run as they are;
+    # full without its RIR head (FAIR-Play has no simulated RIRs), and the report says so
+    metrics = json.loads((work / "reports/metrics/binaural_full.json").read_text())
+    assert metrics["n_clips"] == 2 and "rir_error" not in metrics
+    assert (work / "reports/metrics/binaural_flipped.json").is_file()
+    assert "`full` trained and evaluated without what needs the simulated room impulse" in report
     with open(work / "reports/data_issues/fairplay.csv") as fh:
         assert list(csv.DictReader(fh)) == []
     assert seconds < 150, f"the fixture FAIR-Play DAG took {seconds:.0f} s"

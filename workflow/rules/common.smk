@@ -200,7 +200,7 @@ TRAIN_OUTPUTS = ("best.pt", "last.pt", "config.yaml", "live")
 
 # What each stage of a task reads from the task's section: training gets everything but what
 # only evaluation, reporting or the DAG's shape use; evaluation everything but training's.
-DAG_KEYS = ("dataset", "variants", "baselines", "controls", "init_from", "demo")
+DAG_KEYS = ("dataset", "variants", "baselines", "controls", "init_from", "demo", "left_out")
 TRAIN_EXCLUDE = ("eval",) + DAG_KEYS
 EVAL_EXCLUDE = ("train",) + DAG_KEYS
 

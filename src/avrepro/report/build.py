@@ -14,7 +14,7 @@ from avrepro.io import write_text
 from avrepro.report.demo import demo_section
 from avrepro.report.html import markdown_to_html
 from avrepro.report.kit import ReportContext, code, label, md_escape
-from avrepro.tasks import TASKS, get_task
+from avrepro.tasks import SIMULATOR_FACTS, TASKS, get_task
 
 
 def task_datasets(cfg: dict, tasks: list[str] | None = None) -> dict[str, str]:
@@ -92,6 +92,37 @@ def _data_facts(ctx: ReportContext) -> str:
     )
 
 
+def fit_note(cfg: dict, task_name: str) -> str:
+    """What the run left out because its dataset has no simulator ground truth (the section's
+    ``left_out`` and ``without``, set by :func:`avrepro.tasks.fit_to_datasets`); "" when nothing."""
+    section = cfg.get(task_name) or {}
+    left_out, without = section.get("left_out") or {}, section.get("without") or []
+    if not left_out and not without:
+        return ""
+    needs = get_task(task_name).simulator_needs
+    parts = [f"variant {code(v)} left out ({md_escape(why)})" for v, why in left_out.items()]
+    for fact in without:
+        reduced = [code(v) for v in section.get("variants") or [] if fact in needs.get(v, ())]
+        parts.append(
+            f"{', '.join(reduced)} trained and evaluated without what needs "
+            f"{md_escape(SIMULATOR_FACTS.get(fact, fact))} (its metrics and figures are not made)"
+        )
+    return (
+        f"> On {code(section.get('dataset', '?'))}, which the simulator did not make: "
+        + "; ".join(parts)
+        + ".\n"
+    )
+
+
+def _with_fit_note(text: str, cfg: dict, task_name: str) -> str:
+    """``text`` (a task's section) with :func:`fit_note` under its heading."""
+    note = fit_note(cfg, task_name)
+    if not note:
+        return text
+    heading, _, rest = text.partition("\n")
+    return f"{heading}\n\n{note}{rest}"
+
+
 def build_report(
     cfg: dict,
     out_md: Path,
@@ -135,7 +166,7 @@ def build_report(
     )
     if tasks is None:
         tasks = [t for t in cfg.get("tasks", TASKS) if t in cfg]
-    sections = [get_task(t).report_section(ctx) + demo_section(ctx, t) for t in tasks]
+    sections = [_with_fit_note(get_task(t).report_section(ctx), cfg, t) + demo_section(ctx, t) for t in tasks]
     profile = cfg.get("profile", "?")
     names = sorted(set(task_datasets(cfg, tasks).values()))
     parts = [

@@ -49,6 +49,65 @@ def check_task_names(cfg: dict, source: str = "params.yaml") -> None:
         check_section_names(cfg.get(name) or {}, variants, baselines, controls, f"{source}: {name}")
 
 
+SIMULATOR_FACTS = {"rir": "the simulated room impulse responses"}
+"""What only the embedded simulator knows about a clip, by the name tasks use for it."""
+
+
+def fit_to_datasets(cfg: dict) -> dict:
+    """Fit each task of ``cfg`` to its dataset, in place. On data the simulator did not make, the
+    variants that are nothing without a simulator fact (the task's ``names.SIMULATOR_ONLY``) are
+    left out (``<task>.left_out``: variant -> reason; the controls, ``init_from`` pairs and
+    ``demo.variant`` naming them too), and the kept variants train and evaluate without the parts
+    that need one (``<task>.without``: facts, from ``names.SIMULATOR_NEEDS``)."""
+    for name in cfg.get("tasks", []):
+        section = cfg[name]
+        if _is_synthetic(cfg, section["dataset"]):
+            continue
+        needs, only = _simulator_needs(name)
+        variants = list(section.get("variants") or [])
+        left_out = {v: needs.get(v, ()) for v in variants if v in only}
+        kept = [v for v in variants if v not in left_out]
+        if left_out and not kept:
+            raise ValueError(
+                f"{name}.variants: every variant needs what only the simulator knows "
+                f"({', '.join(left_out)}); dataset {section['dataset']} has none of it"
+            )
+        without = sorted({f for v in kept for f in needs.get(v, ())})
+        if left_out or without:
+            _leave_out(section, kept, left_out, without)
+    return cfg
+
+
+def _leave_out(section: dict, kept: list[str], left_out: dict, without: list[str]) -> None:
+    section["variants"] = kept
+    section["controls"] = {c: v for c, v in (section.get("controls") or {}).items() if v in kept}
+    section["init_from"] = {
+        v: o for v, o in (section.get("init_from") or {}).items() if v in kept and o in kept
+    }
+    if (section.get("demo") or {}).get("variant") in left_out:
+        section["demo"] = {k: v for k, v in section["demo"].items() if k != "variant"}
+    section["left_out"] = {
+        v: "needs " + ", ".join(SIMULATOR_FACTS.get(f, f) for f in facts) for v, facts in left_out.items()
+    }
+    if without:
+        section["without"] = without
+
+
+def _is_synthetic(cfg: dict, dataset: str) -> bool:
+    """Whether the embedded simulator made ``dataset`` (itself, or a view of its folder)."""
+    layout = (cfg.get("verify") or {}).get("layouts", {}).get(dataset) or {}
+    return layout.get("source", dataset) == "synthetic"
+
+
+def _simulator_needs(name: str) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """A task's ``SIMULATOR_NEEDS`` and ``SIMULATOR_ONLY`` (none declared: none)."""
+    entry = _REGISTRY[name]
+    if isinstance(entry, str):
+        entry = import_module(entry.split(":")[0].rsplit(".", 1)[0] + ".names")
+        return dict(getattr(entry, "SIMULATOR_NEEDS", {})), tuple(getattr(entry, "SIMULATOR_ONLY", ()))
+    return dict(getattr(entry, "simulator_needs", {})), tuple(getattr(entry, "simulator_only", ()))
+
+
 def _declared_names(name: str) -> tuple[tuple, tuple, tuple]:
     entry = _REGISTRY[name]
     if isinstance(entry, str):

@@ -47,6 +47,12 @@ class Task(ABC):
     figures: ClassVar[dict[str, str]]
     """Figure key -> file name (a pattern with ``{fields}`` for per-clip files) under
     ``reports/figures/<task>/``."""
+    simulator_needs: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """Variant -> what only the embedded simulator knows that it uses (e.g. ``rir``); on other
+    data those parts are dropped (the section's ``without``), see
+    :func:`avrepro.tasks.fit_to_datasets`."""
+    simulator_only: ClassVar[tuple[str, ...]] = ()
+    """Variants that are nothing without their simulator facts: left out on other data."""
     primary_metric: ClassVar[tuple[str, str]] = ("", "min")
     """(summary key, ``"min"`` or ``"max"``): what makes one trained variant better than another
     (the inference verb's default model is the best variant of the last run)."""

@@ -19,7 +19,7 @@ difference spectrogram STFT(L-R). On top of that backbone:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -324,12 +324,16 @@ def build_model(
     coherence_ngf: int | None = None,
     spec_ft: tuple[int, int] = (256, 64),
     rir_shape: tuple[int, int, int] | None = None,
+    without: tuple[str, ...] = (),
 ) -> BinauralNet:
     """Build a binaural variant (see ``VARIANT_PARTS``): ``backbone`` (published Mono2Binaural),
     ``film``, ``audio_only`` (FiLM net, blank frame), ``fusion`` (+APNet), ``coherence``,
     ``geometry``, ``rir`` (each fusion + that term) and ``full`` (all). ``coherence_ngf``
-    defaults to ``ngf``; ``rir_shape`` is used by the variants with a RIR head only."""
+    defaults to ``ngf``; ``rir_shape`` is used by the variants with a RIR head only. ``without``
+    ``("rir",)`` drops the RIR head (data without simulated RIRs)."""
     parts = variant_parts(variant)
+    if "rir" in without:
+        parts = replace(parts, rir=False)
     return BinauralNet(
         ngf,
         crop_hw,

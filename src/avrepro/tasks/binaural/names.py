@@ -6,6 +6,14 @@ Every other module of the package imports them from here.
 VARIANTS = ("backbone", "film", "audio_only", "fusion", "coherence", "geometry", "rir", "full")
 """Every trainable variant (their parts: :data:`avrepro.tasks.binaural.model.VARIANT_PARTS`)."""
 
+SIMULATOR_NEEDS = {"rir": ("rir",), "full": ("rir",)}
+"""Variant -> what only the simulator knows that it uses (``rir``: a clip's room impulse
+responses). On other data the variants of :data:`SIMULATOR_ONLY` are left out of the run and the
+others train and evaluate without those parts (:func:`avrepro.tasks.fit_to_datasets`)."""
+
+SIMULATOR_ONLY = ("rir",)
+"""Variants that are nothing without their simulator facts (``rir``: fusion plus the RIR head)."""
+
 SHORTCUT_VARIANTS = ("audio_only",)
 """Variants trained on part of the input: ``audio_only`` sees a blank frame."""
 

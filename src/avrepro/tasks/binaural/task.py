@@ -23,6 +23,8 @@ from avrepro.tasks.binaural.names import (
     FIGURES,
     METRIC_KEYS,
     SHORTCUT_VARIANTS,
+    SIMULATOR_NEEDS,
+    SIMULATOR_ONLY,
     VARIANTS,
 )
 from avrepro.tasks.binaural.rir import rir_shape
@@ -35,6 +37,8 @@ class BinauralTask(Task):
     name = "binaural"
     variants = VARIANTS
     shortcut_variants = SHORTCUT_VARIANTS
+    simulator_needs = SIMULATOR_NEEDS
+    simulator_only = SIMULATOR_ONLY
     controls = CONTROLS
     baselines = BASELINES
     metric_keys = METRIC_KEYS
@@ -52,6 +56,7 @@ class BinauralTask(Task):
             coherence_ngf=m.get("coherence_ngf", m["ngf"]),
             spec_ft=spec_ft(cfg["audio"], cfg["features"]["sample_rate"]),
             rir_shape=rir_shape(cfg["rir"]) if "rir" in cfg else None,
+            without=tuple(cfg.get("without") or ()),
         )
 
     def param_groups(self, model: nn.Module, cfg: dict) -> list[dict]:
@@ -60,7 +65,8 @@ class BinauralTask(Task):
 
     def datasets(self, cfg: dict, train: FeatureCache, val: FeatureCache, variant: str, seed: int):
         parts = variant_parts(variant)
-        return window_datasets(cfg, train, val, seed, blank_frame=parts.blank_frame, rir=parts.rir)
+        rir = parts.rir and "rir" not in (cfg.get("without") or ())
+        return window_datasets(cfg, train, val, seed, blank_frame=parts.blank_frame, rir=rir)
 
     def losses(self, model: nn.Module, batch: dict, cfg: dict) -> dict[str, torch.Tensor]:
         return step_losses(model, batch, cfg)
