@@ -81,11 +81,12 @@ def user_folder(dataset):
 def download_cfg(dataset):
     """What ``download`` reads: ``datasets.<dataset>``, and for a user's folder a digest of its
     files (names, sizes, times), so adding, replacing or removing a clip reruns the conversion."""
-    if not user_folder(dataset) or not os.path.isdir(user_folder(dataset)[0]):
+    folder = user_folder(dataset)
+    if not folder or not os.path.isdir(folder[0]):
         return section("datasets", dataset)
     from avrepro.data.sources.local import folder_manifest
 
-    value = {**CFG["datasets"][dataset], "folder_manifest": folder_manifest(user_folder(dataset)[0])}
+    value = {**CFG["datasets"][dataset], "folder_manifest": folder_manifest(folder[0])}
     return json_param(value, [f"datasets.{dataset}"])
 
 
