@@ -34,3 +34,4 @@ rule all:
     input:
         "reports/report.md",
         dag_outputs(),  # every output, so that a deleted one is rebuilt (common.smk)
+        rerun_damaged_folders,  # and a folder output that lost a file

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from avrepro.io import NoSpaceError
+from avrepro.io import NoSpaceError, record_contents
 from avrepro.runguard import remove_stale_lock, watch_snakemake
 
 
@@ -152,6 +152,7 @@ def cmd_figures(args) -> None:
         Path(args.predictions),
         Path(args.out),
     )
+    record_contents(args.out)
     print(f"figures {args.task}: {len(written)} files -> {args.out}")
 
 
@@ -184,7 +185,8 @@ def training_facts(models: Path, cfg: dict) -> dict[str, str]:
             if not cfg_file.is_file():
                 continue
             run = yaml.safe_load(cfg_file.read_text())
-            line = f"{run['epochs']} epochs, {run['steps']} steps on {run['device']}"
+            epochs, steps = run["epochs"], run["steps"]
+            line = f"{epochs} epoch{'s' * (epochs != 1)}, {steps} step{'s' * (steps != 1)} on {run['device']}"
             if run.get("visual_weights") not in (None, "n/a"):
                 line += f", visual weights: {run['visual_weights']}"
             facts[f"{run['task']}/{run['variant']}"] = line
@@ -206,6 +208,7 @@ def cmd_report(args) -> None:
         manifest_dir=Path(args.manifests),
         demo_dir=Path(args.demos),
     )
+    record_contents(args.tables)
     print(f"report -> {args.out}")
 
 

@@ -4,6 +4,10 @@ What the writers create gets the mode the user's umask gives any new file or dir
 0600/0700 of a private temporary file), so colleagues on a shared file system can read the outputs.
 A full disk (or quota) while writing is one :class:`NoSpaceError` naming the final path; the
 temporary file is removed and an older file at that path is left untouched.
+
+A folder output carries a record of its files (:data:`CONTENTS`, written by :func:`atomic_dir` and
+:func:`record_contents`) so that a file later deleted from it is seen (:func:`missing_contents`):
+Snakemake checks only that a folder exists.
 """
 
 from __future__ import annotations
@@ -144,12 +148,50 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         os.chmod(tmp, new_dir_mode())
         with _no_space_named(path):
             yield tmp
+            record_contents(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: the record of a folder output's files, inside it: ``{relative path: size in bytes}``
+CONTENTS = ".contents.json"
+#: files in a folder output that are not part of its contents (Snakemake's own marker)
+NOT_CONTENTS = (CONTENTS, ".snakemake_timestamp")
+
+
+def _folder_files(folder: Path) -> dict[str, int]:
+    """``{relative path: size}`` of every file under ``folder``, sorted, records left out."""
+    files = (p for p in folder.rglob("*") if p.is_file() and p.name not in NOT_CONTENTS)
+    return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(files)}
+
+
+def record_contents(folder: str | Path) -> None:
+    """Write ``folder``'s record of its files (:data:`CONTENTS`), atomically."""
+    folder = Path(folder)
+    write_text(folder / CONTENTS, json.dumps(_folder_files(folder), indent=0) + "\n")
+
+
+def missing_contents(folder: str | Path) -> list[str]:
+    """The files of ``folder``'s record that are gone or changed size (``"name (missing)"``,
+    ``"name (size changed)"``); empty when all are there, or when ``folder`` or its record is
+    absent (nothing to compare with)."""
+    record = Path(folder) / CONTENTS
+    try:
+        expected = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return []
+    damage = []
+    for name, size in expected.items():
+        path = record.parent / name
+        if not path.is_file():
+            damage.append(f"{name} (missing)")
+        elif path.stat().st_size != size:
+            damage.append(f"{name} (size changed)")
+    return damage
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -88,6 +88,7 @@ def test_round_trip_and_shards(data, tmp_path):
     assert [s["n_clips"] for s in index["shards"]] == [2, 2, 1]
     assert [(c["shard"], c["row"]) for c in index["clips"]] == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        ".contents.json",
         "audio_00000.npy",
         "audio_00001.npy",
         "audio_00002.npy",

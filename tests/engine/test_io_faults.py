@@ -145,4 +145,5 @@ def test_outputs_get_the_umask_mode(tmp_path, mask):
         "m/best.pt": files,
         "d": dirs,
         "d/inner.json": files,
+        "d/.contents.json": files,
     }

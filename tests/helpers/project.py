@@ -1,8 +1,12 @@
-"""A copy of the project's workflow in a temporary folder, for tests that run Snakemake or DVC."""
+"""A copy of the project's workflow in a temporary folder, for tests that run Snakemake or DVC,
+and the commands they run in it."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from helpers import ROOT
@@ -22,3 +26,27 @@ def copy_project(dest: Path, extra: tuple[str, ...] = ()) -> Path:
         else:
             shutil.copy(src, dst)
     return Path(dest)
+
+
+def env() -> dict:
+    """The environment with this interpreter's ``bin`` first on PATH (``python``, ``avrepro``,
+    ``dvc`` of the test run's venv)."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """``cmd`` in ``cwd``; a failure (when ``check``) shows its output and the rules' logs."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        logs = "\n".join(
+            f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "reports/logs").glob("*.log"))
+        )
+        output = f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output}\n{logs}")
+    return proc
+
+
+def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake on 2 cores with the project's workflow profile (as ``make repro``)."""
+    profile = ["--workflow-profile", "workflow/profiles/default"]
+    return run([sys.executable, "-m", "snakemake", "--cores", "2", *profile, *args], cwd)

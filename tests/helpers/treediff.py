@@ -10,10 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
+from avrepro.io import CONTENTS
+
 
 def files(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` by relative posix path (sorted)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under ``root`` by relative posix path (sorted), but the folder's record of file
+    sizes (:data:`avrepro.io.CONTENTS`): it follows from the other files, which are compared."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != CONTENTS
+    }
 
 
 def describe(a: Path, b: Path) -> str:

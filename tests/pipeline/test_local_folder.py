@@ -4,10 +4,8 @@ nothing else changes while the folder does not."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,27 +13,20 @@ import pytest
 import yaml
 
 from helpers.fairplay_fixture import make_fairplay
-from helpers.project import DVC, copy_project
+from helpers.project import DVC, copy_project, run, snakemake
 
 pytestmark = pytest.mark.slow
 
 RAW = "data/raw/local"
 
 
-def _run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
-
-
 def _snakemake_plans_conversion(work: Path) -> bool:
-    out = _run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", RAW], work)
+    out = run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", RAW], work).stdout
     return "Nothing to be done" not in out and re.search(r"^download\s+1\s*$", out, re.M) is not None
 
 
 def _dvc_changed_stages(work: Path) -> set[str]:
-    return set(re.findall(r"^(\w+):", _run(["dvc", "status"], work), re.M))
+    return set(re.findall(r"^(\w+):", run(["dvc", "status"], work).stdout, re.M))
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +43,17 @@ def local_tree(tmp_path_factory) -> tuple[Path, Path]:
     raw["common"]["binaural"]["dataset"] = "local"
     raw["common"]["datasets"]["local"]["path"] = str(folder)
     (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    _run([sys.executable, "-m", "avrepro.dvcyaml"], work)
+    run([sys.executable, "-m", "avrepro.dvcyaml"], work)
     stage = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]["download_local"]
     assert str(folder) in stage["deps"]  # DVC hashes the user's folder
     for git in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "init"]):
-        _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *git], work)
-    _run(["dvc", "repro", "--quiet", "download_local"], work)
+        run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *git], work)
+    run(["dvc", "repro", "--quiet", "download_local"], work)
     return work, folder
 
 
 def _convert_again(work: Path) -> None:
-    _run(["dvc", "repro", "--quiet", "download_local"], work)
+    run(["dvc", "repro", "--quiet", "download_local"], work)
     assert not _snakemake_plans_conversion(work)
     assert "download_local" not in _dvc_changed_stages(work)
 
@@ -91,3 +82,27 @@ def test_a_folder_edit_is_seen_by_snakemake_and_dvc(local_tree, edit):
     _convert_again(work)
     expected = 7 if edit in ("add", "replace") else 6
     assert len(list((work / RAW / "videos").glob("*.mp4"))) == expected
+
+
+def _outputs(work: Path) -> dict[str, str]:
+    """What a reader compares: the report and every metric file."""
+    out = {"report.md": (work / "reports/report.md").read_text()}
+    return out | {p.name: p.read_text() for p in sorted((work / "reports/metrics").glob("*.json"))}
+
+
+@pytest.mark.long
+def test_runs_in_one_tree_never_mix(local_tree):
+    """The folder's run, then a synthetic-data run in the same tree, then the folder's run again:
+    each report names only its own dataset and models, and the third run gives the first's report
+    and metric bytes (the first ran in a fresh tree)."""
+    work, _ = local_tree
+    snakemake(work)
+    first = _outputs(work)
+    assert "`local`" in first["report.md"] and "`synthetic`" not in first["report.md"]
+    snakemake(work, "--config", "binaural={dataset: synthetic}")
+    other = (work / "reports/report.md").read_text()
+    assert "`synthetic`" in other and "`local`" not in other
+    assert "which the simulator did not make" in first["report.md"]  # full without its RIR head
+    assert "which the simulator did not make" not in other
+    snakemake(work)
+    assert _outputs(work) == first

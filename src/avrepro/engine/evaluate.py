@@ -11,7 +11,7 @@ import torch
 
 from avrepro.engine.checkpoint import load_checkpoint
 from avrepro.engine.runtime import seed_everything, select_device
-from avrepro.io import atomic_path, write_json
+from avrepro.io import atomic_path, record_contents, write_json
 from avrepro.media import write_wav
 from avrepro.tasks import get_task
 
@@ -34,6 +34,7 @@ def write_predictions(predictions: dict, out_dir: Path, sample_rate: int) -> lis
         else:
             raise ValueError(f"prediction {name!r}: suffix must be .npy, .json or none (wav)")
         written.append(path)
+    record_contents(out_dir)
     return written
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from avrepro.data.sources.fairplay import AUDIO_DIRS, convert_folder, find_dir
 from avrepro.data.verify import AUDIO_DIR, AUDIO_EXT, META_DIR, VIDEO_DIR, VIDEO_EXT
-from avrepro.io import read_json, write_json
+from avrepro.io import read_json, record_contents, write_json
 
 NAME = "local"
 
@@ -45,6 +45,7 @@ def fetch(
         src, Path(out_dir), cfg, NAME, workers=workers, progress=progress, extra={"source": str(src)}
     )
     _annotate_meta(src, Path(out_dir))
+    record_contents(out_dir)  # the annotated meta files
     return summary
 
 
