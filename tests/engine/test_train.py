@@ -42,13 +42,14 @@ def _run(tiny, out, variant="film", on_step=None):
     )
 
 
-def _eval(tiny, out, name):
+def _eval(tiny, run, name, out):
+    """Evaluate ``run``'s best.pt; the metric files go to ``out``."""
     return evaluate(
         "binaural",
         _cfg(tiny),
         name,
         tiny["caches"]["test"],
-        checkpoint=out / "best.pt",
+        checkpoint=run / "best.pt",
         metrics_out=out / "m.json",
         clips_out=out / "c.csv",
         device="cpu",
@@ -56,9 +57,16 @@ def _eval(tiny, out, name):
     )
 
 
-def test_outputs_and_logs(tiny_caches, tmp_path):
-    final = _run(tiny_caches, tmp_path / "run")
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def reference(tiny_caches, tmp_path_factory):
+    """One uninterrupted run of the module's configuration (seed 3): ``(folder, final metrics)``;
+    the tests read it and never write into it."""
+    run = tmp_path_factory.mktemp("reference")
+    return run, _run(tiny_caches, run)
+
+
+def test_outputs_and_logs(reference):
+    run, final = reference
     for name in ("best.pt", "last.pt", "config.yaml"):
         assert (run / name).is_file()
     assert not (run / ".partial").exists()
@@ -69,15 +77,18 @@ def test_outputs_and_logs(tiny_caches, tmp_path):
     assert state["state"]["epoch"] == 2
 
 
-def test_same_seed_same_metrics(tiny_caches, tmp_path):
-    a = _run(tiny_caches, tmp_path / "a")
-    b = _run(tiny_caches, tmp_path / "b")
-    assert a == b
-    assert _eval(tiny_caches, tmp_path / "a", "film") == _eval(tiny_caches, tmp_path / "b", "film")
+def test_same_seed_same_metrics(tiny_caches, reference, tmp_path):
+    run, final = reference
+    assert _run(tiny_caches, tmp_path / "b") == final
+    (tmp_path / "ea").mkdir()
+    (tmp_path / "eb").mkdir()
+    assert _eval(tiny_caches, run, "film", tmp_path / "ea") == _eval(
+        tiny_caches, tmp_path / "b", "film", tmp_path / "eb"
+    )
 
 
-def test_kill_and_resume_matches_uninterrupted(tiny_caches, tmp_path):
-    reference = _run(tiny_caches, tmp_path / "ref")
+def test_kill_and_resume_matches_uninterrupted(tiny_caches, reference, tmp_path):
+    ref_run, final = reference
 
     def kill_at_5(step):
         if step == 5:
@@ -91,8 +102,8 @@ def test_kill_and_resume_matches_uninterrupted(tiny_caches, tmp_path):
     resumed_from = []
     resumed = _run(tiny_caches, tmp_path / "run", on_step=resumed_from.append)
     assert resumed_from[0] == 5  # continued, not restarted
-    assert resumed == reference
-    ref_w = torch.load(tmp_path / "ref/best.pt", weights_only=True)["model"]
+    assert resumed == final
+    ref_w = torch.load(ref_run / "best.pt", weights_only=True)["model"]
     run_w = torch.load(tmp_path / "run/best.pt", weights_only=True)["model"]
     assert all(torch.equal(ref_w[k], run_w[k]) for k in ref_w)
 
@@ -109,10 +120,9 @@ def test_resume_ignores_other_configuration(tiny_caches, tmp_path):
     assert steps[0] == 1  # started afresh: the checkpoint belonged to another variant
 
 
-def test_evaluate_writes_flat_metrics(tiny_caches, tmp_path):
-    _run(tiny_caches, tmp_path / "run")
-    summary = _eval(tiny_caches, tmp_path / "run", "film")
-    stored = read_json(tmp_path / "run/m.json")
+def test_evaluate_writes_flat_metrics(tiny_caches, reference, tmp_path):
+    summary = _eval(tiny_caches, reference[0], "film", tmp_path)
+    stored = read_json(tmp_path / "m.json")
     assert stored == summary
     for key in ("stft_distance", "stft_distance_sem", "env_distance", "env_distance_sem", "n_clips"):
         assert key in stored
