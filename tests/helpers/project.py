@@ -50,3 +50,8 @@ def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """Snakemake on 2 cores with the project's workflow profile (as ``make repro``)."""
     profile = ["--workflow-profile", "workflow/profiles/default"]
     return run([sys.executable, "-m", "snakemake", "--cores", "2", *profile, *args], cwd)
+
+
+def metric_values(cwd: Path) -> dict[str, str]:
+    """Every metric file of the tree at ``cwd``, name -> text."""
+    return {p.name: p.read_text() for p in sorted((cwd / "reports/metrics").glob("*.json"))}

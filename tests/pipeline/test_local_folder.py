@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from helpers.fairplay_fixture import make_fairplay
-from helpers.project import DVC, copy_project, run, snakemake
+from helpers.project import DVC, copy_project, metric_values, run, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -86,8 +86,7 @@ def test_a_folder_edit_is_seen_by_snakemake_and_dvc(local_tree, edit):
 
 def _outputs(work: Path) -> dict[str, str]:
     """What a reader compares: the report and every metric file."""
-    out = {"report.md": (work / "reports/report.md").read_text()}
-    return out | {p.name: p.read_text() for p in sorted((work / "reports/metrics").glob("*.json"))}
+    return {"report.md": (work / "reports/report.md").read_text()} | metric_values(work)
 
 
 @pytest.mark.long

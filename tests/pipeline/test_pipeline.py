@@ -23,7 +23,7 @@ from avrepro.config import load_params
 from avrepro.io import CONTENTS
 from avrepro.runguard import processes_in
 from avrepro.tasks import get_task
-from helpers.project import DVC, copy_project, env, run, snakemake
+from helpers.project import DVC, copy_project, env, metric_values, run, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -56,10 +56,6 @@ def dvc_commit(cwd: Path) -> None:
     modification times), so `snakemake --touch` tells Snakemake they are current again."""
     run(["dvc", "commit", "--force", "--quiet"], cwd)
     snakemake(cwd, "--touch")
-
-
-def metric_values(cwd: Path) -> dict:
-    return {p.name: p.read_text() for p in sorted((cwd / "reports/metrics").glob("*.json"))}
 
 
 @pytest.fixture(scope="module")
