@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import sys
 import threading
 import time
@@ -49,6 +50,10 @@ def watch_snakemake(environ=None, poll: float = POLL_SECONDS) -> threading.Threa
     born = start_time(pid)
     if born is None:
         return None
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL):
+        # Snakemake started in the background (`nohup`, `&`) passes SIGINT on ignored, which would
+        # make the interrupt below do nothing: restore Python's Ctrl-C (KeyboardInterrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     thread = threading.Thread(target=_watch, args=(pid, born, poll), name="snakemake-watch", daemon=True)
     thread.start()
     return thread

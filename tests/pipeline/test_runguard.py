@@ -5,6 +5,7 @@ when no Snakemake runs in the directory. (The whole path, kill -9 during a smoke
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -30,11 +31,16 @@ JOB = textwrap.dedent(
 )
 
 
-def test_a_job_stops_when_its_snakemake_is_killed(tmp_path):
+@pytest.mark.parametrize("sigint", ["handled", "ignored"])
+def test_a_job_stops_when_its_snakemake_is_killed(tmp_path, sigint):
+    """Also when the job inherits SIGINT ignored (Snakemake started with `nohup` or `&`)."""
     snakemake = subprocess.Popen(["sleep", "60"])  # stands in for Snakemake
     flag = tmp_path / "flag"
     env = {**os.environ, SNAKEMAKE_PID_ENV: str(snakemake.pid)}
-    job = subprocess.Popen([sys.executable, "-c", JOB, str(flag)], env=env, stderr=subprocess.PIPE, text=True)
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint == "ignored" else None
+    job = subprocess.Popen(
+        [sys.executable, "-c", JOB, str(flag)], env=env, stderr=subprocess.PIPE, text=True, preexec_fn=ignore
+    )
     time.sleep(1.5)
     assert job.poll() is None, job.stderr.read()  # runs while its Snakemake lives
     snakemake.kill()
