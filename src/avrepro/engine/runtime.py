@@ -26,7 +26,10 @@ def seed_everything(seed: int, threads: int | None = None) -> None:
     """Seed torch and make CPU kernels deterministic."""
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # torch.use_deterministic_algorithms(True, warn_only=True) without its import of
+    # torch._inductor (1.3 s in every job) to set inductor's own flag: prepare_model sets that
+    # one when it compiles
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
     if threads:
         torch.set_num_threads(threads)
 
@@ -135,5 +138,6 @@ def prepare_model(module: nn.Module, tcfg: dict, device: torch.device, world=Non
         module.to(memory_format=torch.channels_last)
     net = ddp.wrap(module, world or ddp.World(), device)
     if tcfg.get("compile", False):
+        torch.use_deterministic_algorithms(True, warn_only=True)  # inductor's flag as well
         net = torch.compile(net)
     return net
