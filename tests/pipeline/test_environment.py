@@ -53,3 +53,15 @@ def test_top_level_layout(root):
     top = {p.split("/")[0] for p in tracked if not p.startswith(".") or p.startswith(".ci")}
     assert top <= expected | {"benchmarks"}, f"unexpected top-level entries: {top - expected}"
     assert expected - {"reports"} <= top | {"reports"}
+
+
+def test_dvc_reads_params_with_the_c_parser_as_we_do(root):
+    """DVC parses params.yaml once per parameter dependency (ruamel's safe loader, libyaml-based
+    when ruamel.yaml.clib is installed: half the time of `dvc status`); libyaml must accept the
+    file and read the values our own loader reads."""
+    from ruamel.yaml import YAML
+
+    loader = YAML(typ="safe")
+    assert loader.Parser.__name__ == "CParser", loader.Parser
+    text = (root / "params.yaml").read_text()
+    assert loader.load(text) == yaml.safe_load(text)
