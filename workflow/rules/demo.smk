@@ -18,7 +18,7 @@ for _task in demo_tasks():
             directory(f"reports/demos/{_task}"),
         log:
             f"{LOGS}/demo_{_task}.log",
-        threads: 2
+        threads: CFG["eval_threads"]
         params:
             task=_task,
             cfg=section(_task, exclude=("train",)),

@@ -19,7 +19,7 @@ for _task in TASKS:
             f"{LOGS}/evaluate_{_task}_{{name}}.log",
         wildcard_constraints:
             name=alternation(names(_task, "variants", "controls")),
-        threads: 2
+        threads: CFG["eval_threads"]
         params:
             task=_task,
             cfg=section(_task, exclude=EVAL_EXCLUDE),
@@ -45,7 +45,7 @@ for _task in TASKS:
             f"{LOGS}/baseline_{_task}_{{name}}.log",
         wildcard_constraints:
             name=alternation(names(_task, "baselines")),
-        threads: 2
+        threads: CFG["eval_threads"]
         params:
             task=_task,
             cfg=section(_task, exclude=EVAL_EXCLUDE),
