@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= all
 
-.PHONY: repro test test-long lint format smoke report venv clean-outputs bench
+.PHONY: repro test lint format smoke report venv clean-outputs bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,10 +35,6 @@ report: $(STAMP)
 ## Unit tests plus a smoke run of the whole DAG.
 test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
-
-## The scenarios left out of `make test` for its time (marker `long`: several whole-DAG runs each).
-test-long: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -m long
 
 ## Lint and format checks (CI runs them): ruff (lint + format) on the Python code, snakefmt on the workflow.
 LINT_PY := src tests benchmarks

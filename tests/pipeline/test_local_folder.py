@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from helpers.fairplay_fixture import make_fairplay
-from helpers.project import DVC, copy_project, metric_values, run, snakemake
+from helpers.project import DVC, copy_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -82,26 +82,3 @@ def test_a_folder_edit_is_seen_by_snakemake_and_dvc(local_tree, edit):
     _convert_again(work)
     expected = 7 if edit in ("add", "replace") else 6
     assert len(list((work / RAW / "videos").glob("*.mp4"))) == expected
-
-
-def _outputs(work: Path) -> dict[str, str]:
-    """What a reader compares: the report and every metric file."""
-    return {"report.md": (work / "reports/report.md").read_text()} | metric_values(work)
-
-
-@pytest.mark.long
-def test_runs_in_one_tree_never_mix(local_tree):
-    """The folder's run, then a synthetic-data run in the same tree, then the folder's run again:
-    each report names only its own dataset and models, and the third run gives the first's report
-    and metric bytes (the first ran in a fresh tree)."""
-    work, _ = local_tree
-    snakemake(work)
-    first = _outputs(work)
-    assert "`local`" in first["report.md"] and "`synthetic`" not in first["report.md"]
-    snakemake(work, "--config", "binaural={dataset: synthetic}")
-    other = (work / "reports/report.md").read_text()
-    assert "`synthetic`" in other and "`local`" not in other
-    assert "which the simulator did not make" in first["report.md"]  # full without its RIR head
-    assert "which the simulator did not make" not in other
-    snakemake(work)
-    assert _outputs(work) == first
