@@ -289,6 +289,15 @@ def test_kills_during_training_lose_nothing(workdir):
     assert planned_rules(workdir) == set()
 
 
+@pytest.fixture(scope="module")
+def committed(workdir) -> Path:
+    """The smoke tree recorded in DVC's cache, once for the tests that use it: each deleted-output
+    case restores what it deleted; the learning-rate test, the last, edits params.yaml (the
+    experiment test puts it back)."""
+    dvc_commit(workdir)
+    return workdir
+
+
 @pytest.mark.parametrize(
     "deleted, jobs, stages",
     [
@@ -316,10 +325,10 @@ def test_kills_during_training_lose_nothing(workdir):
         ),
     ],
 )
-def test_a_deleted_output_is_seen_by_snakemake_and_dvc(workdir, deleted, jobs, stages):
+def test_a_deleted_output_is_seen_by_snakemake_and_dvc(committed, deleted, jobs, stages):
     """Snakemake plans the job that makes the file and every job after it; DVC names the stage
     that makes it and the stages that read it."""
-    dvc_commit(workdir)
+    workdir = committed
     assert planned_rules(workdir) == set()
     (workdir / deleted).unlink()
     assert planned_rules(workdir) == jobs
@@ -332,8 +341,8 @@ def test_a_deleted_output_is_seen_by_snakemake_and_dvc(workdir, deleted, jobs, s
     assert planned_rules(workdir) == set()
 
 
-def test_learning_rate_change_reruns_only_binaural_training_downstream(workdir):
-    dvc_commit(workdir)
+def test_learning_rate_change_reruns_only_binaural_training_downstream(committed):
+    workdir = committed
     raw = yaml.safe_load((workdir / "params.yaml").read_text())
     raw["profiles"]["smoke"]["binaural"]["train"]["lr_audio"] = 5e-4
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
