@@ -55,3 +55,8 @@ def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def metric_values(cwd: Path) -> dict[str, str]:
     """Every metric file of the tree at ``cwd``, name -> text."""
     return {p.name: p.read_text() for p in sorted((cwd / "reports/metrics").glob("*.json"))}
+
+
+def report_and_metrics(cwd: Path) -> dict[str, str]:
+    """What a reader compares of a run: ``reports/report.md`` and every metric file."""
+    return {"report.md": (cwd / "reports/report.md").read_text()} | metric_values(cwd)

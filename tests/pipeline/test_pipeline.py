@@ -25,7 +25,7 @@ from avrepro.io import CONTENTS
 from avrepro.runguard import processes_in
 from avrepro.tasks import get_task
 from helpers.fairplay_fixture import make_fairplay
-from helpers.project import DVC, copy_project, env, metric_values, run, snakemake
+from helpers.project import DVC, copy_project, env, metric_values, report_and_metrics, run, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -132,9 +132,10 @@ def test_a_run_of_other_tasks_shows_only_its_own_outputs(workdir):
 
 
 def _on_folder(folder: Path) -> list[str]:
-    """`--config` of a binaural-only run on a user's folder (FAIR-Play layout, `local`)."""
+    """`--config` of a smoke-profile, binaural-only run on a user's folder (FAIR-Play layout,
+    `local`)."""
     folder_key = f"datasets={{local: {{path: {folder}}}}}"
-    return ["--config", "tasks=[binaural]", "binaural={dataset: local}", folder_key]
+    return ["--config", "profile=smoke", "tasks=[binaural]", "binaural={dataset: local}", folder_key]
 
 
 def test_runs_in_one_tree_never_mix(workdir, tmp_path):
@@ -144,12 +145,10 @@ def test_runs_in_one_tree_never_mix(workdir, tmp_path):
     ground truth would have added); the last run gives the first's bytes."""
     make_fairplay(tmp_path / "fixture", n_clips=6)
     on_folder = _on_folder(tmp_path / "fixture/src")
-    smoke = metric_values(workdir) | {"report.md": (workdir / "reports/report.md").read_text()}
+    smoke = report_and_metrics(workdir)
     fresh = copy_project(tmp_path / "fresh")
-    raw = yaml.safe_load((fresh / "params.yaml").read_text())
-    (fresh / "params.yaml").write_text(yaml.safe_dump({**raw, "profile": "smoke"}, sort_keys=False))
     snakemake(fresh, *on_folder)
-    report = (fresh / "reports/report.md").read_text()
+    report, expected = (fresh / "reports/report.md").read_text(), metric_values(fresh)
     assert "`local`" in report and "`synthetic`" not in report and "## Separation" not in report
     # the default variants run as they are: full without its RIR head, which the report says
     assert "which the simulator did not make" in report
@@ -158,10 +157,10 @@ def test_runs_in_one_tree_never_mix(workdir, tmp_path):
     snakemake(workdir, *on_folder)
     assert (workdir / "reports/report.md").read_text() == report
     mixed = metric_values(workdir)
-    assert {n: mixed[n] for n in metric_values(fresh)} == metric_values(fresh)
-    assert {n for n in mixed if n.startswith("binaural_")} == set(metric_values(fresh))
+    assert {n: mixed[n] for n in expected} == expected
+    assert {n for n in mixed if n.startswith("binaural_")} == set(expected)
     snakemake(workdir)
-    assert metric_values(workdir) | {"report.md": (workdir / "reports/report.md").read_text()} == smoke
+    assert report_and_metrics(workdir) == smoke
 
 
 def test_dvc_push_delete_pull_touch(workdir):
