@@ -3,9 +3,6 @@ samples, not just "bytes differ"), so a determinism failure points at its cause.
 
 from __future__ import annotations
 
-import shutil
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,24 +50,7 @@ def differences(root_a: Path, root_b: Path, skip: tuple[str, ...] = ()) -> list[
     return out
 
 
-def mp4_frames_only(diffs: list[str]) -> bool:
-    """Whether the :func:`differences` ``diffs`` are all decoded mp4 frames (the known flake)."""
-    return bool(diffs) and all(d.split(":", 1)[0].endswith(".mp4") and ": decoded:" in d for d in diffs)
-
-
-def assert_same_generation(root_a: Path, root_b: Path, generate_both: Callable[[], None]) -> None:
-    """``root_a`` and ``root_b`` (one generator config, e.g. 1 and 2 workers) hold the same bytes.
-
-    A known flake (on a loaded 2-core machine up to one run in five; not pinned down; suspected:
-    NumPy's SIMD and scalar pow/exp loops differ by an ulp, flipping a background pixel's rounding
-    and so the encoder's choices) makes one tree's mp4 frames differ while every wav and meta file
-    is equal. Then, and only then, both trees are generated again once (``generate_both``) with a
-    warning, and must be equal: a difference that depends on the settings repeats and fails."""
+def assert_same_trees(root_a: Path, root_b: Path) -> None:
+    """``root_a`` and ``root_b`` hold the same files and bytes (differences described)."""
     diffs = differences(root_a, root_b)
-    if mp4_frames_only(diffs):
-        warnings.warn(f"generated mp4 frames differed once, generating again: {diffs}", stacklevel=2)
-        for root in (root_a, root_b):
-            shutil.rmtree(root)
-        generate_both()
-        diffs = differences(root_a, root_b)
-    assert diffs == []
+    assert diffs == [], diffs
