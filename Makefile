@@ -32,9 +32,11 @@ report: $(STAMP)
 	$(SNAKEMAKE) --cores $(CORES) --workflow-profile workflow/profiles/default \
 	  --allowed-rules $(REPORT_RULES) --forcerun $(REPORT_RULES)
 
-## Unit tests plus a smoke run of the whole DAG.
+## Unit tests plus a smoke run of the whole DAG, on TEST_WORKERS pytest workers (pytest-xdist;
+## a test file per worker at a time, as its tests share fixtures; 1: no workers).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Lint and format checks (CI runs them): ruff (lint + format) on the Python code, snakefmt on the workflow.
 LINT_PY := src tests benchmarks

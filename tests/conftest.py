@@ -88,3 +88,10 @@ def tiny_caches(task_caches) -> dict:
     """The smoke-sized synthetic dataset cached for the binaural task."""
     got = task_caches("binaural")
     return {"cfg": got["cfg"], "caches": got["caches"], "base": got["view"]["raw"].parent}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whole-pipeline tests (`slow`) first, in their files' order: `make test` runs two pytest
+    workers (pytest-xdist, a file per worker at a time), and the longest file started last
+    would leave one worker idle at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

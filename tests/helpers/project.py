@@ -1,9 +1,10 @@
 """A copy of the project's workflow in a temporary folder, for tests that run Snakemake or DVC,
-and the commands they run in it."""
+the commands they run in it and what they read of their output."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,13 @@ def copy_project(dest: Path, extra: tuple[str, ...] = ()) -> Path:
         else:
             shutil.copy(src, dst)
     return Path(dest)
+
+
+def copy_tree(tree: Path, dest: Path) -> Path:
+    """A copy of a run's tree (outputs, ``.snakemake``, ``.dvc``, ``.git``) with the modification
+    times kept, so Snakemake finds in it what it found in ``tree``."""
+    shutil.copytree(tree, dest, symlinks=True)
+    return dest
 
 
 def env() -> dict:
@@ -60,3 +68,31 @@ def metric_values(cwd: Path) -> dict[str, str]:
 def report_and_metrics(cwd: Path) -> dict[str, str]:
     """What a reader compares of a run: ``reports/report.md`` and every metric file."""
     return {"report.md": (cwd / "reports/report.md").read_text()} | metric_values(cwd)
+
+
+def make(cwd: Path, target: str) -> subprocess.CompletedProcess:
+    """A README command (`make repro`, `make report`) with this interpreter's environment."""
+    return run(["make", target, f"BIN={Path(sys.executable).parent}", "STAMP=", "CORES=2"], cwd)
+
+
+def executed_rules(text: str) -> set[str]:
+    """Rules of the jobs a Snakemake run executed (its `rule NAME:` job headers)."""
+    return set(re.findall(r"^(?:local)?rule (\w+):$", text, re.M)) - {"all"}
+
+
+def planned_rules(cwd: Path, *args: str) -> set[str]:
+    """Rules of the jobs a dry run would execute (from the job-stats table; the target rule
+    `all` left out)."""
+    out = snakemake(cwd, "-n", *args).stdout
+    if "Nothing to be done" in out:
+        return set()
+    table = re.split(r"^job\s+count\s*$", out, maxsplit=1, flags=re.M)[1]
+    table = re.split(r"^total\s+\d+\s*$", table, maxsplit=1, flags=re.M)[0]
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)} - {"all"}
+
+
+def dvc_commit(cwd: Path) -> None:
+    """Record the tree in DVC's cache; `dvc commit` relinks the outputs it caches (new
+    modification times), so `snakemake --touch` tells Snakemake they are current again."""
+    run(["dvc", "commit", "--force", "--quiet"], cwd)
+    snakemake(cwd, "--touch")

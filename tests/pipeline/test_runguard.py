@@ -1,6 +1,6 @@
 """Kills that lose nothing: a job stops when its Snakemake is gone; a stale lock is cleared only
 when no Snakemake runs in the directory. (The whole path, kill -9 during a smoke training and
-`make repro` after it: tests/pipeline/test_pipeline.py.)"""
+`make repro` after it: tests/pipeline/test_reruns.py.)"""
 
 from __future__ import annotations
 
