@@ -15,6 +15,7 @@ from avrepro.data.cache import FeatureCache, build_cache
 from avrepro.data.download import DownloadError
 from avrepro.data.sources import fetch_dataset
 from avrepro.data.sources.fairplay import read_h5_split, reroot
+from avrepro.data.sources.local_videos import segments
 from avrepro.data.split import official_split, read_split
 from avrepro.data.verify import DataIssueError, verify_dataset
 from avrepro.media import probe_mp4, read_wav
@@ -213,3 +214,20 @@ def test_fairplay_rerun_downloads_and_unpacks_nothing(fetched, fixture_dir, tmp_
         )
     assert server.requests == [] and probe.stat().st_mtime_ns == before
     assert probe_mp4(tmp_path / "raw/videos/000001.mp4")["fps"] == 5
+
+
+@pytest.mark.parametrize(
+    "duration, cfg, starts",
+    [
+        (25.0, {"clip_seconds": 10}, [0, 10, 20]),  # the last clip 5 s long
+        (20.3, {"clip_seconds": 10}, [0, 10]),  # a 0.3-s tail is not a clip
+        (25.0, {"clip_seconds": 10, "clips_per_video": 2}, [0, 10]),
+        (25.0, {"clip_seconds": 0}, [None]),  # the whole video
+        (float("nan"), {"clip_seconds": 10}, [None]),  # no duration in the container
+    ],
+)
+def test_own_videos_are_cut_into_consecutive_clips(duration, cfg, starts, tmp_path):
+    got = segments("take1", duration, cfg, tmp_path / "take1.mov")
+    assert [s.start for s in got] == starts
+    assert [s.clip_id for s in got] == [f"take1-{x}" if x is not None else "take1" for x in starts]
+    assert all(s.extra == {"source_file": str(tmp_path / "take1.mov")} for s in got)

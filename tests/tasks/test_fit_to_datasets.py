@@ -55,3 +55,13 @@ def test_a_run_of_simulator_only_variants_is_refused():
 
 def test_nothing_to_say_on_synthetic_data():
     assert fit_note(default_config("synthetic"), "binaural") == ""
+
+
+def test_sync_on_own_videos_keeps_every_variant_and_drops_the_box_scores():
+    cfg = load_params(ROOT / "params.yaml", {"profile": "default", "sync": {"dataset": "local_videos"}})
+    section = fit_to_datasets(cfg)["sync"]
+    assert section["variants"] == ["fused", "audio_only", "video_only"] and not section["left_out"]
+    assert section["without"] == ["boxes"]
+    note = fit_note(cfg, "sync")
+    assert "On `local_videos`" in note and "boxes in the frames" in note
+    assert "`fused`, `audio_only`, `video_only` trained and evaluated without" in note

@@ -105,7 +105,8 @@ def fit_note(cfg: dict, task_name: str) -> str:
         reduced = [code(v) for v in section.get("variants") or [] if fact in needs.get(v, ())]
         parts.append(
             f"{', '.join(reduced)} trained and evaluated without what needs "
-            f"{md_escape(SIMULATOR_FACTS.get(fact, fact))} (its metrics and figures are not made)"
+            f"{md_escape(SIMULATOR_FACTS.get(fact, fact))} (the metrics and figures that need it "
+            "are not made)"
         )
     return (
         f"> On {code(section.get('dataset', '?'))}, which the simulator did not make: "

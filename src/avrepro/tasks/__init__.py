@@ -49,7 +49,10 @@ def check_task_names(cfg: dict, source: str = "params.yaml") -> None:
         check_section_names(cfg.get(name) or {}, variants, baselines, controls, f"{source}: {name}")
 
 
-SIMULATOR_FACTS = {"rir": "the simulated room impulse responses"}
+SIMULATOR_FACTS = {
+    "rir": "the simulated room impulse responses",
+    "boxes": "the sound sources' boxes in the frames",
+}
 """What only the embedded simulator knows about a clip, by the name tasks use for it."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 SOURCES = {
     "fairplay": "fairplay",
     "local": "local",
+    "local_videos": "local_videos",
     "music": "music",
     "yt360": "yt360",
     "kinetics": "kinetics",

@@ -171,14 +171,12 @@ def write_report(out_dir: str | Path, rows: list[dict], columns: list[str] = REP
     return path
 
 
-def media_by_clip(folder: Path, ext: str) -> tuple[dict[str, Path], list[dict]]:
-    """The ``*<ext>`` files of ``folder`` (any case of the extension) by clip name, and issue rows
-    for what is not used: a name that breaks the clip-name rule, a second file of one name, an
-    entry of another extension (also counted in one printed warning)."""
-    files, issues = {}, []
-    if not folder.is_dir():
-        return files, issues
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and has_ext(p, ext)):
+def by_clip_name(paths: list[Path]) -> tuple[dict[str, Path], list[dict]]:
+    """``paths`` by clip name (the file's stem), and issue rows for those not used: a name that
+    breaks the clip-name rule, or a second file of one name."""
+    files: dict[str, Path] = {}
+    issues = []
+    for path in paths:
         problem = clip_name_problem(path.stem)
         if path.stem in files:
             problem = f"not used: {files[path.stem].name} has the same clip name"
@@ -186,6 +184,27 @@ def media_by_clip(folder: Path, ext: str) -> tuple[dict[str, Path], list[dict]]:
             issues.append({"clip_id": path.stem, "file": str(path), "reason": problem})
         else:
             files[path.stem] = path
+    return files, issues
+
+
+def user_folder(cfg: Mapping[str, Any], name: str, what: str) -> Path:
+    """The folder of params ``datasets.<name>.path``; a clear error when it is not set (``what``
+    says what to point it at) or not a folder."""
+    if not cfg.get("path"):
+        raise ValueError(f"datasets.{name}.path is not set: point it at {what}")
+    folder = Path(cfg["path"]).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: datasets.{name}.path is not a folder")
+    return folder
+
+
+def media_by_clip(folder: Path, ext: str) -> tuple[dict[str, Path], list[dict]]:
+    """The ``*<ext>`` files of ``folder`` (any case of the extension) by clip name, and issue rows
+    for what is not used: a name that breaks the clip-name rule, a second file of one name, an
+    entry of another extension (also counted in one printed warning)."""
+    if not folder.is_dir():
+        return {}, []
+    files, issues = by_clip_name(sorted(p for p in folder.iterdir() if p.is_file() and has_ext(p, ext)))
     others = unused_files(folder, ext)
     issues += [{"clip_id": "", "file": str(p), "reason": unused_reason(folder.name, ext)} for p in others]
     if others:

@@ -13,7 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,7 @@ def convert_segment(
         "duration_s": round(a.shape[1] / rate, 6),
         "channels": int(a.shape[0]),
         "n_frames": int(len(sel)),
-        "youtube_id": seg.video_id,
+        "video_id": seg.video_id,
         "start_s": start,
         "end_s": end,
         **({"label": seg.label} if seg.label else {}),
@@ -254,6 +254,22 @@ def _convert_segments(
             issues.append({"clip_id": seg.clip_id, "file": url, "reason": exc.reason})
 
 
+# video id -> (where it comes from, for the report; its local file; None or why it is unusable)
+Locate = Callable[[str], tuple[str, Path, str | None]]
+
+
+def youtube_videos(cfg: Mapping[str, Any], downloads_dir: Path, ext: str = "mp4") -> Locate:
+    """Each video fetched once with yt-dlp into ``downloads_dir/videos``."""
+    cmd = ytdlp_command(cfg)
+    fmt = str(cfg.get("format") or DEFAULT_FORMAT)
+
+    def locate(video_id: str) -> tuple[str, Path, str | None]:
+        file = Path(downloads_dir) / "videos" / f"{video_id}.{ext}"
+        return WATCH_URL.format(id=video_id), file, fetch_video(cmd, video_id, file, fmt)
+
+    return locate
+
+
 def fetch_segments(
     name: str,
     segments: Iterable[Segment],
@@ -267,22 +283,34 @@ def fetch_segments(
 ) -> dict:
     """Fetch every listed video once, convert its segments; dead videos go to the report."""
     by_video = _segments_by_video(segments, cfg)
-    cmd = ytdlp_command(cfg) if by_video else []
-    fmt = str(cfg.get("format") or DEFAULT_FORMAT)
-    video_dir = Path(downloads_dir) / "videos"
-    issues, done, n_dead = [], [], 0
+    locate = youtube_videos(cfg, downloads_dir, ext) if by_video else None
+    return convert_segments(name, by_video, locate, cfg, out_dir, audio_dir, channels, progress)
+
+
+def convert_segments(
+    name: str,
+    by_video: Mapping[str, list[Segment]],
+    locate: Locate | None,
+    cfg: Mapping[str, Any],
+    out_dir: Path,
+    audio_dir: str,
+    channels: int | None,
+    progress: bool = True,
+    issues: list[dict] | None = None,
+) -> dict:
+    """Convert the segments of each video (found by ``locate``) into ``out_dir``, atomically;
+    unusable videos and segments go to the report, after ``issues`` (files never tried)."""
+    issues, done, n_dead = list(issues or []), [], 0
     with atomic_dir(out_dir) as tmp:
         for vid, segs in tqdm(
             by_video.items(),
-            desc=f"fetch {name}",
+            desc=name,
             unit="video",
             file=sys.stderr,
             disable=not progress,
             leave=False,
         ):
-            url = WATCH_URL.format(id=vid)
-            file = video_dir / f"{vid}.{ext}"
-            reason = fetch_video(cmd, vid, file, fmt)
+            where, file, reason = locate(vid)
             if reason is None:
                 try:
                     audio, rate_in, frames = _decode_video(file, segs, cfg, channels)
@@ -291,9 +319,9 @@ def fetch_segments(
             else:
                 n_dead += 1
             if reason is not None:
-                issues += [{"clip_id": s.clip_id, "file": url, "reason": reason} for s in segs]
+                issues += [{"clip_id": s.clip_id, "file": where, "reason": reason} for s in segs]
                 continue
-            _convert_segments(segs, audio, rate_in, frames, tmp, cfg, audio_dir, url, done, issues)
+            _convert_segments(segs, audio, rate_in, frames, tmp, cfg, audio_dir, where, done, issues)
             del audio, frames
         write_report(tmp, issues)
         write_json(tmp / "dataset.json", {"name": name, "clips": done})

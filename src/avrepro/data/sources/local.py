@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from avrepro.data.sources._clips import user_folder
 from avrepro.data.sources.fairplay import AUDIO_DIRS, convert_folder, find_dir
 from avrepro.data.verify import AUDIO_DIR, AUDIO_EXT, META_DIR, VIDEO_DIR, VIDEO_EXT
 from avrepro.io import read_json, record_contents, write_json
@@ -33,14 +34,7 @@ def fetch(
     progress: bool = True,
 ) -> dict:
     """Convert the folder at params ``datasets.local.path`` into ``out_dir``."""
-    if not cfg.get("path"):
-        raise ValueError(
-            "datasets.local.path is not set: point it at a folder with videos/ and "
-            "binaural_audios/ (see README, Real datasets)"
-        )
-    src = Path(cfg["path"]).expanduser()
-    if not src.is_dir():
-        raise FileNotFoundError(f"{src}: datasets.local.path is not a folder")
+    src = user_folder(cfg, NAME, "a folder with videos/ and binaural_audios/ (see README, Real datasets)")
     summary = convert_folder(
         src, Path(out_dir), cfg, NAME, workers=workers, progress=progress, extra={"source": str(src)}
     )

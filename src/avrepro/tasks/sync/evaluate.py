@@ -217,8 +217,7 @@ def cam_predictions(kept: dict[str, tuple], rows: list[dict], test: FeatureCache
             "audio_start": int(round(start * geo.samples_per_frame)),
             "audio_samples": geo.samples,
             "accuracy": row["accuracy"],
-            "map_mass_in_box": shown["map_mass_in_box"],
-            "contrast_mass_in_box": shown["contrast_mass_in_box"],
+            **{k: shown[k] for k in ("map_mass_in_box", "contrast_mass_in_box") if math.isfinite(shown[k])},
         }
     predictions["cams.json"] = index
     return predictions

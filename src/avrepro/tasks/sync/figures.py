@@ -92,13 +92,19 @@ def plot_curves(live_dirs: dict[str, Path], out_png: Path) -> Path:
 
 def plot_accuracy(metrics: dict[str, dict], out_png: Path) -> Path:
     """Accuracy with 95 % CIs over test clips (chance line, the paper's number for reference),
-    and the CAM localization scores against the boxes' share of the frame."""
+    and the CAM localization scores against the boxes' share of the frame (on data with boxes)."""
+    boxes = any(math.isfinite(m.get("map_mass_in_box", math.nan)) for m in metrics.values())
     with styled():
-        fig = new_figure((9.6, 3.6))
-        ax, ax2 = fig.subplots(1, 2, width_ratios=[1.1, 1])
+        if boxes:
+            fig = new_figure((9.6, 3.6))
+            ax, ax2 = fig.subplots(1, 2, width_ratios=[1.1, 1])
+            _localization_panel(ax2, metrics)
+        else:
+            fig = new_figure((5.2, 3.6))
+            ax = fig.subplots()
         _accuracy_panel(ax, metrics)
-        _localization_panel(ax2, metrics)
-        fig.suptitle("Sync: test accuracy and CAM localization", fontweight="bold")
+        title = "Sync: test accuracy and CAM localization" if boxes else "Sync: test accuracy"
+        fig.suptitle(title, fontweight="bold")
         return save_png(fig, out_png)
 
 
@@ -284,7 +290,7 @@ def cam_figures(
     _, hh, ww, _ = frames.shape
     boxes = window_boxes(test.meta(i) or {}, start, n, (ww, hh))
     over = overlay(frames, display_map(upsample(np.abs(cam), (n, hh, ww))))
-    panels = [("|CAM| over time, true boxes", heatmap(cam))]
+    panels = [("|CAM| over time" + (", true boxes" if boxes else ""), heatmap(cam))]
     if len(cams) > 1:
         panels.append(("|CAM(aligned) - CAM(shifted)|", heatmap(cam - cams[1])))
     mid = frames[n // 2][None]

@@ -7,6 +7,10 @@ SHORTCUT_VARIANTS = ("audio_only", "video_only")
 CONTROLS = ()  # no checkpoint is evaluated another way
 BASELINES = ("chance",)
 
+SIMULATOR_NEEDS = dict.fromkeys(VARIANTS, ("boxes",))
+"""Every variant's CAM is scored against the sound sources' boxes, which only the simulator knows:
+on other data the localization scores are not made (the accuracies are)."""
+
 # CAM of the aligned track; "contrast": |CAM(aligned) - CAM(shifted)|, the part of the map that
 # depends on the audio (zero for a net that ignores the audio, whatever it sees)
 LOC_KEYS = (

@@ -81,7 +81,7 @@ def sync_section(ctx: ReportContext) -> str:
         table,
         statements(variants, metrics),
         "### Figures\n",
-        figures_text(ctx, fig_dir, variants),
+        figures_text(ctx, fig_dir, variants, boxes=any("box_share" in m for m in metrics.values())),
     ]
     out += cam_videos(ctx, fig_dir)
     out += reference(ctx, fig_dir)
@@ -99,16 +99,25 @@ def intro(names: list[str], metrics: dict[str, dict]) -> str:
         "audio A), and every track is judged; accuracy is averaged per clip, then over "
         + clips_phrase(clip_counts(metrics))
         + " (mean ± SEM; chance 50 %). Pair accuracy counts a video right when its shifted track "
-        "scores higher than its aligned one (ties count as wrong). The class-activation map (CAM) "
-        "of the aligned track, "
-        "|CAM| averaged over time and upsampled to the frame, is scored against the true source "
-        "boxes: the share of its mass inside the boxes as the official code displays the map "
-        "(rescaled so that its 97th percentile is 1 and half of that is 0; the raw map's share is "
-        "`raw_mass_in_box` in the metric files) and the pointing game (is the maximum inside?), "
-        "both with the boxes' share of the frame as the chance level. "
+        "scores higher than its aligned one (ties count as wrong). "
+        + (CAM_SCORES if any("box_share" in m for m in metrics.values()) else CAM_DRAWN)
         + ("; ".join(described) + "." if described else "")
         + "\n"
     )
+
+
+CAM_SCORES = (
+    "The class-activation map (CAM) of the aligned track, |CAM| averaged over time and upsampled "
+    "to the frame, is scored against the true source boxes: the share of its mass inside the "
+    "boxes as the official code displays the map (rescaled so that its 97th percentile is 1 and "
+    "half of that is 0; the raw map's share is `raw_mass_in_box` in the metric files) and the "
+    "pointing game (is the maximum inside?), both with the boxes' share of the frame as the "
+    "chance level. "
+)
+CAM_DRAWN = (
+    "The class-activation map (CAM) of the aligned track is drawn over the frames below; this "
+    "dataset has no source boxes to score it against. "
+)
 
 
 def statements(variants: list[str], metrics: dict[str, dict]) -> str:
@@ -219,8 +228,9 @@ def contrast_statement(m: dict, shortcuts: list[str], metrics: dict[str, dict]) 
     )
 
 
-def figures_text(ctx: ReportContext, fig_dir: Path, variants: list[str]) -> str:
-    """The curves, accuracy and by-shift figures, then the CAMs of the best and worst clip."""
+def figures_text(ctx: ReportContext, fig_dir: Path, variants: list[str], boxes: bool = True) -> str:
+    """The curves, accuracy and by-shift figures, then the CAMs of the best and worst clip (with
+    the true boxes on a dataset that has them)."""
     figs = []
     for key, caption in FIGURE_CAPTIONS.items():
         p = fig_dir / FIGURES[key]
@@ -232,7 +242,9 @@ def figures_text(ctx: ReportContext, fig_dir: Path, variants: list[str]) -> str:
             figs.append(
                 f"CAM of `{model}` on the {role} test clip: frames with the time-resolved "
                 "|CAM| of the aligned track, then |CAM| over time and the contrast "
-                "|CAM(aligned) − CAM(shifted)| over time, true boxes in cyan:\n\n"
+                "|CAM(aligned) − CAM(shifted)| over time"
+                + (", true boxes in cyan" if boxes else "")
+                + ":\n\n"
                 + _fig(ctx, p, p.stem.replace("_", " "))
             )
     return "\n".join(figs) if figs else f"No figures found under {md_escape(ctx.rel(fig_dir))}.\n"
@@ -252,7 +264,9 @@ def reference(ctx: ReportContext, fig_dir: Path) -> list[str]:
     text = (
         f"Owens & Efros report {_pct(PAPER_ACCURACY)} shift-detection accuracy on their AudioSet "
         "test videos (4.2 s samples, chance 50 %). It is **not comparable** to the numbers above, "
-        f"which are on the `{dataset}` dataset, whose sprites flash at note onsets by construction.\n"
+        f"which are on the `{dataset}` dataset"
+        + (", whose sprites flash at note onsets by construction" if dataset == "synthetic" else "")
+        + ".\n"
     )
     table = fig_dir / FIGURES["table_md"]
     if table.is_file():  # this run's accuracies next to chance and the paper's number

@@ -1,0 +1,75 @@
+"""A user's own videos with sound (``datasets.local_videos``, the sync task's own-media dataset):
+every video file under the folder (``.mp4``, ``.mkv``, ``.mov``, ``.webm``, ``.avi``, in any case;
+sub-folders included), whatever its size, frame rate and length.
+
+Each video is cut into consecutive clips of ``clip_seconds`` (at most ``clips_per_video``, 0: all;
+``clip_seconds`` 0: the whole video is one clip), with its sound mixed to mono at ``sample_rate``
+and frames at ``fps``, at most ``frame_width`` x ``frame_height`` (the raw layout of the YouTube
+lists: ``videos/``, ``audios/``, ``meta/``). The clips of one video are one group, so a video is on
+one side of the split. A file without sound, that cannot be decoded, or whose name breaks
+:data:`avrepro.data.verify.CLIP_NAME_RULE` is listed in ``download_report.csv`` with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from avrepro.data.sources._clips import by_clip_name, user_folder
+from avrepro.data.sources._youtube import Segment, convert_segments
+from avrepro.media import MediaError, media_duration
+
+NAME = "local_videos"
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi")
+AUDIO_DIR = "audios"
+
+
+def fetch(
+    cfg: Mapping[str, Any],
+    out_dir: Path,
+    downloads_dir: Path | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict:
+    """Convert the videos under params ``datasets.local_videos.path`` into ``out_dir``."""
+    src = user_folder(cfg, NAME, "a folder of videos with sound (see docs/datasets.md)")
+    videos = (p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    files, issues = by_clip_name(sorted(videos))
+    by_video: dict[str, list[Segment]] = {}
+    for video_id, path in files.items():
+        try:
+            by_video[video_id] = segments(video_id, media_duration(path), cfg, path)
+        except MediaError as exc:
+            issues.append({"clip_id": video_id, "file": str(path), "reason": exc.reason})
+    if cfg.get("max_clips"):
+        by_video = _first_clips(by_video, int(cfg["max_clips"]))
+
+    def locate(video_id: str) -> tuple[str, Path, None]:  # the user's file, already there
+        return str(files[video_id]), files[video_id], None
+
+    return convert_segments(NAME, by_video, locate, cfg, out_dir, AUDIO_DIR, 1, progress, issues)
+
+
+def segments(video_id: str, duration: float, cfg: Mapping[str, Any], path: Path) -> list[Segment]:
+    """The consecutive clips of the video ``path`` of ``duration`` seconds (the whole video as
+    one clip when ``clip_seconds`` is 0 or the container states no duration)."""
+    length = float(cfg.get("clip_seconds") or 0)
+    source = {"source_file": str(path)}
+    if length <= 0 or not math.isfinite(duration):
+        return [Segment(video_id, extra=source)]
+    count = max(1, math.ceil(duration / length - 0.05))  # a last clip shorter than 5 % is dropped
+    if cfg.get("clips_per_video"):
+        count = min(count, int(cfg["clips_per_video"]))
+    return [Segment(video_id, k * length, (k + 1) * length, extra=source) for k in range(count)]
+
+
+def _first_clips(by_video: dict[str, list[Segment]], n: int) -> dict[str, list[Segment]]:
+    """The first ``n`` clips, in video order (``max_clips``: a quick look)."""
+    out: dict[str, list[Segment]] = {}
+    for vid, segs in by_video.items():
+        if n <= 0:
+            break
+        out[vid], n = segs[:n], n - len(segs[:n])
+    return out
