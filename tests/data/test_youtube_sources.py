@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -19,21 +18,7 @@ from avrepro.data.verify import verify_dataset
 from avrepro.media import probe_mp4, read_wav, write_mp4
 from helpers.configs import smoke_config
 from helpers.fileserver import FileServer
-
-FAKE_YTDLP = r"""
-import json, shutil, sys
-args = sys.argv[1:]
-out = args[args.index("-o") + 1]
-vid = args[-1].split("v=", 1)[1]
-plan = json.load(open(sys.argv[0] + ".json"))
-what = plan.get(vid, "unavailable")
-if what == "private":
-    msg = f"ERROR: [youtube] {vid}: Private video. Sign in if you've been granted access"
-    sys.exit(print(msg, file=sys.stderr) or 1)
-if what == "unavailable":
-    sys.exit(print(f"ERROR: [youtube] {vid}: Video unavailable", file=sys.stderr) or 1)
-shutil.copyfile(what, out)
-"""
+from helpers.youtube import fake_ytdlp
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +33,6 @@ def videos(tmp_path_factory):
         write_mp4(base / f"{name}.mp4", frames, 30, audio=audio, audio_rate=22050)
         out[name] = base / f"{name}.mp4"
     return out
-
-
-def fake_ytdlp(tmp_path, plan: dict) -> str:
-    script = tmp_path / "bin" / "yt-dlp.py"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(FAKE_YTDLP)
-    (tmp_path / "bin" / "yt-dlp.py.json").write_text(json.dumps({k: str(v) for k, v in plan.items()}))
-    return f"{sys.executable} {script}"
 
 
 def source_cfg(dataset: str, **overrides) -> dict:
