@@ -1,14 +1,15 @@
-"""A real-dataset source through the data stage: a tiny FAIR-Play in its official layout
-(tarballs, .h5 splits with another machine's absolute paths) served from loopback, chosen on the
-command line (`--config 'binaural={dataset: fairplay}'`), the official split1, cached for the
-binaural task; the rest of the DAG as Snakemake plans it (the smoke profile's binaural variants as
-they are). The whole DAG on a folder in the same layout, to the report, is
-test_pipeline.py::test_runs_in_one_tree_never_mix."""
+"""A real dataset from download to report: a tiny FAIR-Play in its official layout (tarballs, .h5
+splits with another machine's absolute paths) served from loopback, chosen on the command line
+(`--config 'binaural={dataset: fairplay}'`), the official split1: first the data stage (a rerun of
+it has nothing to do), then the rest of the DAG with the smoke profile's binaural variants as they
+are, to a report that sets the published numbers of the 10-random-splits protocol beside ours,
+with a verdict. A folder in the same layout (`local`): test_pipeline.py's mixed-run test."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 
 import pytest
@@ -24,7 +25,7 @@ FAIRPLAY = "binaural={dataset: fairplay}"  # Snakemake's --config refuses dotted
 CACHES = [f"data/cache/fairplay/{split}/binaural" for split in ("train", "val", "test")]
 
 
-def test_fairplay_fixture_downloads_splits_and_caches(tmp_path):
+def test_fairplay_fixture_from_download_to_report(tmp_path):
     fixture = tmp_path / "fixture"
     www = make_fairplay(fixture, n_clips=9)
     work = copy_project(tmp_path / "work")
@@ -40,7 +41,7 @@ def test_fairplay_fixture_downloads_splits_and_caches(tmp_path):
         dry_run = [sys.executable, "-m", "snakemake", "-n", "--cores", "2"]
         dry = run([*dry_run, *CACHES, "--config", FAIRPLAY], work).stdout
         assert "Nothing to be done" in dry, dry
-        plan = run([*dry_run, "--config", FAIRPLAY], work).stdout
+        snakemake(work, "--config", FAIRPLAY)
     assert [p for p, _ in server.requests] == ["/videos.tar.gz", "/audios.tar.gz", "/splits.tar.gz"]
     listing = json.loads((work / "data/raw/fairplay/dataset.json").read_text())
     assert len(listing["clips"]) == 9 and listing["splits"] == ["split1"]
@@ -51,8 +52,13 @@ def test_fairplay_fixture_downloads_splits_and_caches(tmp_path):
     assert len(json.loads((work / CACHES[2] / "index.json").read_text())["clips"]) == 2
     with open(work / "reports/data_issues/fairplay.csv") as fh:
         assert list(csv.DictReader(fh)) == []
-    # the smoke profile's own variants and the flipped control, planned on the real data as they are
-    for output in ("models/binaural/backbone/best.pt", "models/binaural/full/best.pt"):
-        assert output in plan, plan
+    # the smoke profile's own variants and the flipped control ran on the real data as they are
     for name in ("backbone", "full", "flipped", "mono_mono"):
-        assert f"reports/metrics/binaural_{name}.json" in plan, (name, plan)
+        assert (work / f"reports/metrics/binaural_{name}.json").is_file(), name
+    report = (work / "reports/report.md").read_text()
+    published = report.split("### Published numbers (FAIR-Play)", 1)[1]
+    assert "10 random splits protocol on one of its splits (`split1`)" in published
+    assert "| Mono2Binaural | 0.836-0.959 | 0.132-0.141 |" in published
+    line = r"^- Mono2Binaural \(`backbone`\), STFT: [0-9.]+ is \*\*(\w[\w ]*)\*\* the published "
+    verdicts = re.findall(line, published, re.M)
+    assert verdicts and verdicts[0] in ("within", "better than", "worse than")

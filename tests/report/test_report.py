@@ -83,7 +83,7 @@ def test_report_table_best_variant_and_links(tmp_path):
     assert "ImageNet weights unavailable offline: trained from scratch" in md
     assert "Profile `smoke`" in md and "`synthetic`" in md
     assert "1.024" in md and "0.917" in md and "0.145" in md and "0.137" in md
-    assert "different dataset" in md and "not comparable" in md
+    assert "on the `synthetic` dataset: they are **not comparable**" in md
     assert "published net" in md  # the note, its pipe escaped inside markdown
     found = links(md)
     assert any(link.endswith("loss_curves.png") for link in found)

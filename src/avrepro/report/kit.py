@@ -102,3 +102,11 @@ def code(name: str) -> str:
 def label(key: str) -> str:
     """``some_key`` -> ``Some key``."""
     return key.replace("_", " ").strip().capitalize()
+
+
+def range_verdict(value: float, low: float, high: float, lower_is_better: bool, tolerance: float = 0) -> str:
+    """Where ``value`` falls against a published range ``[low, high]`` widened by ``tolerance``
+    (a fraction of each end): ``"within"``, ``"better than"`` or ``"worse than"``."""
+    if low - tolerance * abs(low) <= value <= high + tolerance * abs(high):
+        return "within"
+    return "better than" if (value < low) == lower_is_better else "worse than"

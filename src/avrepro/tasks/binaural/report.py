@@ -1,5 +1,5 @@
 """The binaural section of the report: ablation table, what beat what (paired over test clips),
-figures, listening examples, and the published FAIR-Play numbers (a different dataset)."""
+figures, listening examples, and the published FAIR-Play numbers (:mod:`.published`)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,8 @@ from avrepro.report.kit import (
 )
 from avrepro.tasks.binaural.figures import names_of
 from avrepro.tasks.binaural.names import FIGURES, METRIC_KEYS, SHORTCUT_VARIANTS
+from avrepro.tasks.binaural.published import published_section
 
-# Published, FAIR-Play, 5 scene-disjoint splits (from PseudoBinaural, CVPR 2021).
-FAIRPLAY_REFERENCE = {
-    "mono-mono": {"stft_distance": 1.024, "env_distance": 0.145, "ours": "mono_mono"},
-    "Mono2Binaural": {"stft_distance": 0.917, "env_distance": 0.137, "ours": "backbone"},
-}
 DESCRIPTIONS = {
     "mono_mono": "the mono mix copied to both ears",
     "backbone": "the published Mono2Binaural net (visual vector tiled at the U-Net bottleneck)",
@@ -296,51 +292,6 @@ def _rir_table(metrics: dict[str, dict]) -> str:
     )
 
 
-def _reference_table(metrics: dict[str, dict], dataset: str) -> str:
-    rows = []
-    ref_base = FAIRPLAY_REFERENCE["mono-mono"]
-    ours_base = metrics.get("mono_mono")
-    for method, vals in FAIRPLAY_REFERENCE.items():
-        ours = metrics.get(vals["ours"])
-        rel = (vals["stft_distance"] - ref_base["stft_distance"]) / ref_base["stft_distance"]
-        row = [
-            method,
-            f"{vals['stft_distance']:.3f}",
-            f"{vals['env_distance']:.3f}",
-            "ref." if method == "mono-mono" else f"{100 * rel:+.1f} %",
-        ]
-        if ours is not None:
-            base = ours_base["stft_distance"] if ours_base else math.nan
-            rel = (
-                "ref."
-                if vals["ours"] == "mono_mono" or ours_base is None
-                else f"{100 * (ours['stft_distance'] - base) / base:+.1f} %"
-            )
-            row += [
-                code(vals["ours"]),
-                fmt_mean_sem(ours["stft_distance"], ours.get("stft_distance_sem")),
-                fmt_mean_sem(ours["env_distance"], ours.get("env_distance_sem")),
-                rel,
-            ]
-        else:
-            row += [code(vals["ours"]), "–", "–", "–"]
-        rows.append(row)
-    return markdown_table(
-        [
-            "method",
-            "FAIR-Play STFT (published)",
-            "FAIR-Play ENV (published)",
-            "Δ STFT vs mono-mono",
-            f"ours on {dataset}",
-            "STFT",
-            "ENV",
-            "Δ STFT vs mono-mono",
-        ],
-        rows,
-        ["l", "r", "r", "r", "l", "r", "r", "r"],
-    )
-
-
 def binaural_section(ctx: ReportContext) -> str:
     """Ablation table, statements with paired comparisons, figures, listening, references."""
     bcfg = ctx.cfg.get("binaural", {})
@@ -370,7 +321,7 @@ def binaural_section(ctx: ReportContext) -> str:
         + _results(ctx, metrics, variants, baselines)
         + _figures(ctx, fig_dir)
         + _listening(ctx, fig_dir, names)
-        + _published_reference(ctx, metrics)
+        + published_section(ctx, metrics)
     )
 
 
@@ -499,27 +450,4 @@ def _listening_rows(ctx: ReportContext, wavs: list[Path], names: list[str]) -> l
     return [
         [code(clip), " · ".join(f"[{md_escape(w)}]({ctx.rel(paths[w])})" for w in sorted(paths, key=rank))]
         for clip, paths in sorted(by_clip.items())
-    ]
-
-
-def _published_reference(ctx: ReportContext, metrics: dict[str, dict]) -> list[str]:
-    """The published FAIR-Play numbers beside ours, with how far they compare."""
-    dataset = ctx.cfg.get("binaural", {}).get("dataset", "?")
-    same = dataset == "fairplay"
-    return [
-        "### Published reference (FAIR-Play" + ("" if same else ", a different dataset") + ")\n",
-        (
-            "Published numbers on the real FAIR-Play recordings, 5 scene-disjoint splits "
-            "(PseudoBinaural, CVPR 2021), beside ours. "
-            + (
-                "Same dataset, but check that the splits match before comparing."
-                if same
-                else f"They are **not comparable** to ours, which are on the {code(dataset)} "
-                "dataset; only the relative change against mono-mono is a rough point of "
-                "orientation."
-            )
-            + " The geometry-aware paper's own FAIR-Play numbers are not reproduced here: "
-            "they were not available in the sources this reproduction could consult.\n"
-        ),
-        _reference_table(metrics, dataset),
     ]
