@@ -65,10 +65,12 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     args = ap.parse_args()
     videos, work = args.out / "videos", args.out / "project"
-    start = time.monotonic()
-    make_videos(videos, args.videos, args.seconds)
-    print(f"{args.videos} videos written in {time.monotonic() - start:.0f} s")
+    if not videos.is_dir():  # a rerun keeps the videos it wrote
+        start = time.monotonic()
+        make_videos(videos, args.videos, args.seconds)
+        print(f"{args.videos} videos written in {time.monotonic() - start:.0f} s")
     shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     for item in ("Snakefile", "params.yaml", "workflow"):
         copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy
         copy(ROOT / item, work / item)

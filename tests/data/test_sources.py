@@ -18,7 +18,7 @@ from avrepro.data.sources.fairplay import read_h5_split, reroot
 from avrepro.data.sources.local_videos import segments
 from avrepro.data.split import official_split, read_split
 from avrepro.data.verify import DataIssueError, verify_dataset
-from avrepro.media import probe_mp4, read_wav
+from avrepro.media import MediaError, probe_mp4, read_wav
 from helpers.configs import smoke_config
 from helpers.fairplay_fixture import FOREIGN_ROOT, clip_ids, fairplay_cfg, make_fairplay
 from helpers.fileserver import FileServer
@@ -219,11 +219,12 @@ def test_fairplay_rerun_downloads_and_unpacks_nothing(fetched, fixture_dir, tmp_
 @pytest.mark.parametrize(
     "duration, cfg, starts",
     [
-        (25.0, {"clip_seconds": 10}, [0, 10, 20]),  # the last clip 5 s long
-        (20.3, {"clip_seconds": 10}, [0, 10]),  # a 0.3-s tail is not a clip
-        (25.0, {"clip_seconds": 10, "clips_per_video": 2}, [0, 10]),
-        (25.0, {"clip_seconds": 0}, [None]),  # the whole video
-        (float("nan"), {"clip_seconds": 10}, [None]),  # no duration in the container
+        (25.0, {"clip_seconds": 10}, [0, 10]),  # the last 5 s are not a whole clip
+        (30.0, {"clip_seconds": 10}, [0, 10, 20]),
+        (25.0, {"clip_seconds": 10, "clips_per_video": 1}, [0]),
+        (7.0, {"clip_seconds": 10, "min_seconds": 3}, [None]),  # shorter than a clip: the whole video
+        (25.0, {"clip_seconds": 0}, [None]),  # whole videos
+        (float("nan"), {"clip_seconds": 10, "min_seconds": 3}, [None]),  # no duration in the container
     ],
 )
 def test_own_videos_are_cut_into_consecutive_clips(duration, cfg, starts, tmp_path):
@@ -231,3 +232,9 @@ def test_own_videos_are_cut_into_consecutive_clips(duration, cfg, starts, tmp_pa
     assert [s.start for s in got] == starts
     assert [s.clip_id for s in got] == [f"take1-{x}" if x is not None else "take1" for x in starts]
     assert all(s.extra == {"source_file": str(tmp_path / "take1.mov")} for s in got)
+
+
+def test_an_own_video_shorter_than_min_seconds_is_named(tmp_path):
+    why = r"take1.mov: 2.0 s long, shorter than datasets.local_videos.min_seconds \(3 s\)"
+    with pytest.raises(MediaError, match=why):
+        segments("take1", 2.0, {"clip_seconds": 10, "min_seconds": 3}, tmp_path / "take1.mov")

@@ -1,5 +1,5 @@
 """A user's folder of videos with sound, as a phone or a camera leaves it: sub-folders, extensions
-in any case, stereo sound at 44.1 kHz, 25 fps; plus a silent video and a badly named one."""
+in any case, stereo sound at 44.1 kHz, 25 fps; plus a silent, a badly named and a too short one."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def flashing_video(seconds: float, seed: int, size: tuple[int, int] = (96, 64)) 
 
 def make_video_folder(root: str | Path, n_videos: int = 8, seconds: float = 4.0) -> Path:
     """``n_videos`` videos with sound under ``root`` (half in a sub-folder, one named ``.MOV``),
-    ``silent.mp4`` (no sound) and ``bad name.mp4`` (a space in the name); returns ``root``."""
+    ``silent.mp4`` (no sound), ``bad name.mp4`` (a space in the name) and ``short.mp4`` (1 s);
+    returns ``root``."""
     root = Path(root)
     for k in range(n_videos):
         folder = root / ("holiday" if k % 2 else "")
@@ -43,4 +44,6 @@ def make_video_folder(root: str | Path, n_videos: int = 8, seconds: float = 4.0)
     frames, audio = flashing_video(seconds, seed=99)
     write_mp4(root / "silent.mp4", frames, FPS)
     write_mp4(root / "bad name.mp4", frames, FPS, audio=audio, audio_rate=RATE)
+    frames, audio = flashing_video(1.0, seed=98)
+    write_mp4(root / "short.mp4", frames, FPS, audio=audio, audio_rate=RATE)
     return root

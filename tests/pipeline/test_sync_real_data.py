@@ -34,7 +34,7 @@ def run_on_videos(tmp_path_factory):
     base = tmp_path_factory.mktemp("videos")
     folder = make_video_folder(base / "my videos")
     work = copy_project(base / "work")
-    snakemake(work, *sync_on("local_videos", f"{{path: '{folder}', clip_seconds: 2}}"))
+    snakemake(work, *sync_on("local_videos", f"{{path: '{folder}', clip_seconds: 2, min_seconds: 1.5}}"))
     return work, folder
 
 
@@ -49,6 +49,8 @@ def test_every_usable_video_is_cut_into_clips_and_the_rest_is_named(run_on_video
         reasons = {row["file"]: row["reason"] for row in csv.DictReader(fh)}
     assert reasons[str(folder / "silent.mp4")] == "no audio stream"
     assert "invalid clip name" in reasons[str(folder / "bad name.mp4")]
+    too_short = "1.0 s long, shorter than datasets.local_videos.min_seconds (1.5 s)"
+    assert reasons[str(folder / "short.mp4")] == too_short
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@ every video file under the folder (``.mp4``, ``.mkv``, ``.mov``, ``.webm``, ``.a
 sub-folders included), whatever its size, frame rate and length.
 
 Each video is cut into consecutive clips of ``clip_seconds`` (at most ``clips_per_video``, 0: all;
-``clip_seconds`` 0: the whole video is one clip), with its sound mixed to mono at ``sample_rate``
+the rest after the last whole clip is not used; a video shorter than a clip, or any video when
+``clip_seconds`` is 0, is one clip; one shorter than ``min_seconds`` is not used), with its sound
+mixed to mono at ``sample_rate``
 and frames at ``fps``, at most ``frame_width`` x ``frame_height`` (the raw layout of the YouTube
 lists: ``videos/``, ``audios/``, ``meta/``). The clips of one video are one group, so a video is on
 one side of the split. A file without sound, that cannot be decoded, or whose name breaks
@@ -53,13 +55,18 @@ def fetch(
 
 
 def segments(video_id: str, duration: float, cfg: Mapping[str, Any], path: Path) -> list[Segment]:
-    """The consecutive clips of the video ``path`` of ``duration`` seconds (the whole video as
-    one clip when ``clip_seconds`` is 0 or the container states no duration)."""
-    length = float(cfg.get("clip_seconds") or 0)
+    """The consecutive whole clips of ``clip_seconds`` of the video ``path`` of ``duration``
+    seconds (what remains after the last one is not used); the whole video as one clip when it is
+    shorter than a clip, ``clip_seconds`` is 0 or the container states no duration.
+    :class:`MediaError` when it is shorter than ``min_seconds``."""
+    length, shortest = float(cfg.get("clip_seconds") or 0), float(cfg.get("min_seconds") or 0)
     source = {"source_file": str(path)}
-    if length <= 0 or not math.isfinite(duration):
+    if duration < shortest:  # (False for NaN)
+        why = f"{duration:.1f} s long, shorter than datasets.{NAME}.min_seconds ({shortest:g} s)"
+        raise MediaError(path, why)
+    count = int(math.floor(duration / length + 1e-6)) if length > 0 and math.isfinite(duration) else 0
+    if count == 0:
         return [Segment(video_id, extra=source)]
-    count = max(1, math.ceil(duration / length - 0.05))  # a last clip shorter than 5 % is dropped
     if cfg.get("clips_per_video"):
         count = min(count, int(cfg["clips_per_video"]))
     return [Segment(video_id, k * length, (k + 1) * length, extra=source) for k in range(count)]
