@@ -4,12 +4,12 @@ sub-folders included), whatever its size, frame rate and length.
 
 Each video is cut into consecutive clips of ``clip_seconds`` (at most ``clips_per_video``, 0: all;
 the rest after the last whole clip is not used; a video shorter than a clip, or any video when
-``clip_seconds`` is 0, is one clip; one shorter than ``min_seconds`` is not used), with its sound
-mixed to mono at ``sample_rate``
-and frames at ``fps``, at most ``frame_width`` x ``frame_height`` (the raw layout of the YouTube
-lists: ``videos/``, ``audios/``, ``meta/``). The clips of one video are one group, so a video is on
-one side of the split. A file without sound, that cannot be decoded, or whose name breaks
-:data:`avrepro.data.verify.CLIP_NAME_RULE` is listed in ``download_report.csv`` with the reason.
+``clip_seconds`` is 0, is one clip), with its sound mixed to mono at ``sample_rate`` and frames at
+``fps``, at most ``frame_width`` x ``frame_height`` (the raw layout of the YouTube lists:
+``videos/``, ``audios/``, ``meta/``). The clips of one video are one group, so a video is on one
+side of the split. A video shorter than ``min_seconds``, without sound, that cannot be decoded, or
+whose name breaks :data:`avrepro.data.verify.CLIP_NAME_RULE` is listed in ``download_report.csv``
+with the reason.
 """
 
 from __future__ import annotations
