@@ -230,7 +230,7 @@ def _decode_video(
     return audio, rate_in, frames
 
 
-def _convert_segments(
+def _convert_video(
     segs: list[Segment],
     audio: np.ndarray,
     rate_in: int,
@@ -321,7 +321,7 @@ def convert_segments(
             if reason is not None:
                 issues += [{"clip_id": s.clip_id, "file": where, "reason": reason} for s in segs]
                 continue
-            _convert_segments(segs, audio, rate_in, frames, tmp, cfg, audio_dir, where, done, issues)
+            _convert_video(segs, audio, rate_in, frames, tmp, cfg, audio_dir, where, done, issues)
             del audio, frames
         write_report(tmp, issues)
         write_json(tmp / "dataset.json", {"name": name, "clips": done})

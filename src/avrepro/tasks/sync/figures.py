@@ -90,10 +90,15 @@ def plot_curves(live_dirs: dict[str, Path], out_png: Path) -> Path:
         return save_png(fig, out_png)
 
 
+def scored_against_boxes(metrics: dict[str, dict]) -> bool:
+    """Whether the run's CAMs were scored against source boxes (the simulator's data has them)."""
+    return any(math.isfinite(m.get("map_mass_in_box", math.nan)) for m in metrics.values())
+
+
 def plot_accuracy(metrics: dict[str, dict], out_png: Path) -> Path:
     """Accuracy with 95 % CIs over test clips (chance line, the paper's number for reference),
     and the CAM localization scores against the boxes' share of the frame (on data with boxes)."""
-    boxes = any(math.isfinite(m.get("map_mass_in_box", math.nan)) for m in metrics.values())
+    boxes = scored_against_boxes(metrics)
     with styled():
         if boxes:
             fig = new_figure((9.6, 3.6))

@@ -16,7 +16,7 @@ from avrepro.report.kit import (
     present_keys,
     task_table,
 )
-from avrepro.tasks.sync.figures import main_variant, shown_order
+from avrepro.tasks.sync.figures import main_variant, scored_against_boxes, shown_order
 from avrepro.tasks.sync.names import FIGURES, PAPER_ACCURACY, SHORTCUT_VARIANTS
 
 # box_share, the chance level of the localization scores, is in the metric files and the text
@@ -74,21 +74,22 @@ def sync_section(ctx: ReportContext) -> str:
         relative_keys=[],
     )
     fig_dir = ctx.figure_dir / "sync"
+    boxes = scored_against_boxes(metrics)
     out = [
         "## Audio-visual synchronisation (Multisensory features)\n",
-        intro(names, metrics),
+        intro(names, metrics, boxes),
         "### Metrics\n",
         table,
         statements(variants, metrics),
         "### Figures\n",
-        figures_text(ctx, fig_dir, variants, boxes=any("box_share" in m for m in metrics.values())),
+        figures_text(ctx, fig_dir, variants, boxes),
     ]
     out += cam_videos(ctx, fig_dir)
     out += reference(ctx, fig_dir)
     return "\n".join(out)
 
 
-def intro(names: list[str], metrics: dict[str, dict]) -> str:
+def intro(names: list[str], metrics: dict[str, dict], boxes: bool) -> str:
     """What the net decides, how the test set is built and scored, and what each row is."""
     described = [f"`{n}` is {DESCRIPTIONS[n]}" for n in names if n in DESCRIPTIONS]
     return (
@@ -100,7 +101,7 @@ def intro(names: list[str], metrics: dict[str, dict]) -> str:
         + clips_phrase(clip_counts(metrics))
         + " (mean ± SEM; chance 50 %). Pair accuracy counts a video right when its shifted track "
         "scores higher than its aligned one (ties count as wrong). "
-        + (CAM_SCORES if any("box_share" in m for m in metrics.values()) else CAM_DRAWN)
+        + (CAM_SCORES if boxes else CAM_DRAWN)
         + ("; ".join(described) + "." if described else "")
         + "\n"
     )
@@ -228,7 +229,7 @@ def contrast_statement(m: dict, shortcuts: list[str], metrics: dict[str, dict]) 
     )
 
 
-def figures_text(ctx: ReportContext, fig_dir: Path, variants: list[str], boxes: bool = True) -> str:
+def figures_text(ctx: ReportContext, fig_dir: Path, variants: list[str], boxes: bool) -> str:
     """The curves, accuracy and by-shift figures, then the CAMs of the best and worst clip (with
     the true boxes on a dataset that has them)."""
     figs = []
