@@ -294,7 +294,9 @@ def _add_split(sub) -> None:
 def _add_download(sub) -> None:
     p = _verb(sub, "download", cmd_download, "fetch a real dataset and convert it into the raw layout")
     p.add_argument(
-        "--dataset", required=True, help="fairplay | local | local_videos | music | yt360 | kinetics"
+        "--dataset",
+        required=True,
+        help="fairplay | local | local_videos | local_solos | local_360 | music | yt360 | kinetics",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--cfg", type=_json, help="the `datasets.<name>` params section (JSON)")

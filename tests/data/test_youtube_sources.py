@@ -18,6 +18,7 @@ from avrepro.data.verify import verify_dataset
 from avrepro.media import probe_mp4, read_wav, write_mp4
 from helpers.configs import smoke_config
 from helpers.fileserver import FileServer
+from helpers.view360_fixture import write_foa_video
 from helpers.youtube import fake_ytdlp
 
 
@@ -207,40 +208,21 @@ def test_cli_download_from_params_without_ytdlp(tmp_path, monkeypatch, capsys, r
     assert "pip install yt-dlp" in capsys.readouterr().err
 
 
-def write_foa_video(path, seconds=12.0, fps=30, rate=24000, size=(96, 48)):
-    """A 'YouTube-360 upload': H.264 video and 4-channel ambiX PCM (W, Y, Z, X at distinct levels)."""
-    from fractions import Fraction
-
-    import av
-
+def write_levels_video(path, seconds=12.0, fps=30, rate=24000, size=(96, 48)):
+    """A 'YouTube-360 upload' whose ambiX channels W, Y, Z, X have distinct levels."""
     width, height = size
-    with av.open(str(path), "w", format="mov") as c:
-        v = c.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
-        a = c.add_stream("pcm_s16le", rate=rate)
-        a.layout = "quad"
-        for i in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(
-                np.full((height, width, 3), (i * 3) % 255, np.uint8), format="rgb24"
-            )
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            c.mux(v.encode(frame))
-        c.mux(v.encode())
-        t = np.arange(int(seconds * rate)) / rate
-        levels = np.array([0.3, 0.2, 0.05, 0.1])[:, None]
-        pcm = (levels * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
-        for s0 in range(0, pcm.shape[1], 1024):
-            chunk = np.ascontiguousarray(pcm[:, s0 : s0 + 1024].T).reshape(1, -1)
-            af = av.AudioFrame.from_ndarray(chunk, format="s16", layout="quad")
-            af.sample_rate, af.pts = rate, s0
-            c.mux(a.encode(af))
-        c.mux(a.encode())
+    frames = np.stack(
+        [np.full((height, width, 3), (i * 3) % 255, np.uint8) for i in range(int(seconds * fps))]
+    )
+    t = np.arange(int(seconds * rate)) / rate
+    levels = np.array([0.3, 0.2, 0.05, 0.1])[:, None]
+    write_foa_video(path, frames, levels * np.sin(2 * np.pi * 440 * t), rate=rate, fps=fps)
 
 
 def test_yt360_foa_through_verify_and_cache(tmp_path):
     from avrepro.data.cache import FeatureCache, build_cache
 
-    write_foa_video(tmp_path / "foa.mp4")
+    write_levels_video(tmp_path / "foa.mp4")
     lists = tmp_path / "lists"
     lists.mkdir()
     (lists / "test.txt").write_text("vid360A0001\nvid360B0001\n")

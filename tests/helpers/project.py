@@ -60,6 +60,13 @@ def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "snakemake", "--cores", "2", *profile, *args], cwd)
 
 
+def task_on(task: str, dataset: str, section: str) -> tuple[str, ...]:
+    """`--config` of a smoke-profile run of ``task`` alone on ``dataset`` (``datasets.<dataset>``
+    from ``section``, a YAML flow mapping)."""
+    datasets = f"datasets={{{dataset}: {section}}}"
+    return ("--config", "profile=smoke", f"tasks=[{task}]", f"{task}={{dataset: {dataset}}}", datasets)
+
+
 def metric_values(cwd: Path) -> dict[str, str]:
     """Every metric file of the tree at ``cwd``, name -> text."""
     return {p.name: p.read_text() for p in sorted((cwd / "reports/metrics").glob("*.json"))}

@@ -14,18 +14,11 @@ import pytest
 from avrepro.tasks import get_task
 from avrepro.tasks.sync.names import LOC_KEYS
 from helpers.fileserver import FileServer
-from helpers.project import copy_project, snakemake
+from helpers.project import copy_project, snakemake, task_on
 from helpers.videos_fixture import make_video_folder
 from helpers.youtube import fake_ytdlp
 
 pytestmark = pytest.mark.slow
-
-
-def sync_on(dataset: str, section: str) -> tuple[str, ...]:
-    """`--config` of a smoke-profile, sync-only run on ``dataset`` (``datasets.<dataset>`` from
-    ``section``, a YAML flow mapping)."""
-    datasets = f"datasets={{{dataset}: {section}}}"
-    return ("--config", "profile=smoke", "tasks=[sync]", f"sync={{dataset: {dataset}}}", datasets)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +27,9 @@ def run_on_videos(tmp_path_factory):
     base = tmp_path_factory.mktemp("videos")
     folder = make_video_folder(base / "my videos")
     work = copy_project(base / "work")
-    snakemake(work, *sync_on("local_videos", f"{{path: '{folder}', clip_seconds: 2, min_seconds: 1.5}}"))
+    snakemake(
+        work, *task_on("sync", "local_videos", f"{{path: '{folder}', clip_seconds: 2, min_seconds: 1.5}}")
+    )
     return work, folder
 
 
@@ -67,7 +62,7 @@ def run_on_audioset_list(tmp_path_factory):
     work = copy_project(base / "work")
     with FileServer(base / "www") as server:
         section = f"{{lists: ['{server.url}segments.csv'], ytdlp: '{fake_ytdlp(base, plan)}'}}"
-        snakemake(work, *sync_on("kinetics", section))
+        snakemake(work, *task_on("sync", "kinetics", section))
     return work
 
 

@@ -65,3 +65,18 @@ def test_sync_on_own_videos_keeps_every_variant_and_drops_the_box_scores():
     note = fit_note(cfg, "sync")
     assert "On `local_videos`" in note and "boxes in the frames" in note
     assert "`fused`, `audio_only`, `video_only` trained and evaluated without" in note
+
+
+@pytest.mark.parametrize("dataset", ["music", "local_solos"])
+def test_separation_on_real_solos_keeps_its_variants_and_drops_the_box_scores(dataset):
+    cfg = load_params(ROOT / "params.yaml", {"profile": "default", "separation": {"dataset": dataset}})
+    section = fit_to_datasets(cfg)["separation"]
+    assert section["variants"] == ["binary"] and not section.get("left_out")
+    assert section["without"] == ["boxes"]
+    assert "boxes in the frames" in fit_note(cfg, "separation")
+    assert (
+        fit_to_datasets(load_params(ROOT / "params.yaml", {"profile": "default"}))["separation"].get(
+            "without"
+        )
+        is None
+    )

@@ -52,6 +52,7 @@ def check_task_names(cfg: dict, source: str = "params.yaml") -> None:
 SIMULATOR_FACTS = {
     "rir": "the simulated room impulse responses",
     "boxes": "the sound sources' boxes in the frames",
+    "sources360": "the 360 scene's instruments (class and direction)",
 }
 """What only the embedded simulator knows about a clip, by the name tasks use for it."""
 

@@ -73,3 +73,4 @@ def test_elsewhere_both_protocols_are_shown_without_a_verdict(tmp_path):
     assert "10 random splits:" in text and "5 scene-disjoint splits:" in text
     assert "**not comparable**" in text and "on the `synthetic` dataset" in text
     assert "**within**" not in text and "better than" not in text
+    assert "Where our evaluation departs from the official code" in text and "stale window" in text

@@ -18,6 +18,8 @@ SOURCES = {
     "fairplay": "fairplay",
     "local": "local",
     "local_videos": "local_videos",
+    "local_solos": "local_solos",
+    "local_360": "local_360",
     "music": "music",
     "yt360": "yt360",
     "kinetics": "kinetics",

@@ -29,7 +29,18 @@ from tqdm import tqdm
 
 from avrepro.data.verify import AUDIO_EXT, VIDEO_EXT, clip_name_problem, has_ext, unused_files, unused_reason
 from avrepro.io import NoSpaceError, atomic_path, write_json
-from avrepro.media import MediaError, probe_mp4, read_mp4_frames, read_wav, write_mp4, write_wav
+from avrepro.media import (
+    MediaError,
+    average_fps,
+    open_media,
+    probe_mp4,
+    read_mp4_frames,
+    read_wav,
+    video_stream,
+    write_mp4,
+    write_wav,
+)
+from avrepro.video.projection import eac_to_equirect, source_projection
 
 REPORT_NAME = "download_report.csv"
 REPORT_COLUMNS = ["clip_id", "file", "reason"]
@@ -49,6 +60,48 @@ def pick_frames(n_in: int, fps_in: float, fps_out: float) -> np.ndarray:
     n_out = max(1, int(math.floor(n_in * fps_out / fps_in + 1e-6)))
     idx = np.rint(np.arange(n_out) * fps_in / fps_out).astype(int)
     return np.minimum(idx, n_in - 1)
+
+
+def decode_frames(path: str | Path, cfg: Mapping[str, Any], t_end: float | None = None) -> np.ndarray:
+    """Frames at ``cfg["fps"]`` (each target time takes the source frame shown then), resized to at
+    most ``frame_width`` x ``frame_height``, up to ``t_end`` seconds: ``(T, H, W, 3)`` uint8. With
+    ``cfg["projection"]`` (360 datasets) an equi-angular cubemap is converted to equirectangular
+    (:mod:`avrepro.video.projection`); a frame of neither projection is a :class:`MediaError`."""
+    path = Path(path)
+    fps = float(cfg["fps"])
+    frames, next_t, t0 = [], 0.0, None
+    with open_media(path, "corrupt or truncated video") as container:
+        stream = video_stream(container, path)
+        to_rgb = _frame_converter(stream.codec_context.width, stream.codec_context.height, cfg, path)
+        rate = average_fps(stream, default=fps)
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base) if frame.pts is not None else len(frames) / rate
+            t0 = t if t0 is None else t0
+            t -= t0
+            if t_end is not None and t >= t_end:
+                break
+            img = None
+            while next_t < t + 1.0 / rate - 1e-6:
+                if img is None:
+                    img = to_rgb(frame)
+                frames.append(img)
+                next_t = len(frames) / fps
+    if not frames:
+        raise MediaError(path, "no decodable video frame")
+    return np.stack(frames)
+
+
+def _frame_converter(width: int, height: int, cfg: Mapping[str, Any], path: Path):
+    """``frame -> (H, W, 3)`` uint8 RGB at the stored size (an EAC frame: equirect at the size of
+    the equirect of its width)."""
+    projection = cfg.get("projection")
+    if projection and source_projection(width, height, projection, path) == "eac":
+        size = target_size(width, width // 2, cfg)
+        return lambda frame: eac_to_equirect(frame.to_ndarray(format="rgb24"), size)
+    size = target_size(width, height, cfg)
+    return lambda frame: frame.reformat(
+        width=size[0], height=size[1], format="rgb24", interpolation="AREA"
+    ).to_ndarray(format="rgb24")
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -78,6 +131,8 @@ def convert_clip(
     audio, rate_in = read_wav(audio_in)
     if channels == 1 and audio.shape[0] > 1:
         audio = audio.mean(axis=0, keepdims=True)
+    elif channels and audio.shape[0] != channels:
+        raise MediaError(audio_in, f"{audio.shape[0]}-channel audio where {channels} channels are expected")
     audio = resample(audio, rate_in, rate)
     probe = probe_mp4(video_in)
     fps_in = probe["fps"]
@@ -85,14 +140,17 @@ def convert_clip(
         raise MediaError(video_in, "unknown frame rate")
     width, height = target_size(int(probe["width"]), int(probe["height"]), cfg)
     video_out = out_dir / "videos" / f"{clip_id}.mp4"
-    if abs(fps_in - fps) < 1e-3 and (width, height) == (probe["width"], probe["height"]):
+    as_is = abs(fps_in - fps) < 1e-3 and (width, height) == (probe["width"], probe["height"])
+    if cfg.get("projection"):  # 360 video: its projection checked (an EAC one converted)
+        native = source_projection(int(probe["width"]), int(probe["height"]), cfg["projection"], video_in)
+        as_is = as_is and native == "equirect"
+    if as_is:
         with atomic_path(video_out) as tmp:
             shutil.copyfile(video_in, tmp)
         n_frames = int(probe["frames"])
     else:
-        frames, _ = read_mp4_frames(video_in, size=(width, height), strict=True)
-        frames = frames[pick_frames(len(frames), fps_in, fps)]
-        n_frames = len(frames)
+        frames = _read_frames(video_in, fps_in, (width, height), cfg)
+        n_frames, (height, width) = len(frames), frames.shape[1:3]
         write_mp4(video_out, frames, fps=int(round(fps)))
         del frames
     write_wav(out_dir / audio_dir / f"{clip_id}.wav", audio, rate)
@@ -113,6 +171,16 @@ def convert_clip(
     info.update(dict(meta or {}))
     write_json(out_dir / "meta" / f"{clip_id}.json", info)
     return info
+
+
+def _read_frames(
+    video: str | Path, fps_in: float, size: tuple[int, int], cfg: Mapping[str, Any]
+) -> np.ndarray:
+    """A clip's frames at ``cfg["fps"]`` and ``size`` (360 video: through :func:`decode_frames`)."""
+    if cfg.get("projection"):
+        return decode_frames(video, cfg)
+    frames, _ = read_mp4_frames(video, size=size, strict=True)
+    return frames[pick_frames(len(frames), fps_in, float(cfg["fps"]))]
 
 
 def _convert_job(args) -> tuple[str, dict | None, list[tuple[str, str]]]:

@@ -21,14 +21,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from avrepro.data.sources._clips import resample, target_size, write_report
+from avrepro.data.sources._clips import decode_frames, resample, write_report
 from avrepro.io import atomic_dir, write_json
 from avrepro.media import (
     MediaError,
-    average_fps,
-    open_media,
     read_media_audio,
-    video_stream,
     write_mp4,
     write_wav,
 )
@@ -130,35 +127,6 @@ def fetch_video(
         return classify_failure(proc.stderr or proc.stdout or "")
     tmp.replace(dest)
     return None
-
-
-def decode_frames(path: str | Path, cfg: Mapping[str, Any], t_end: float | None = None) -> np.ndarray:
-    """Frames at ``cfg["fps"]`` (each target time takes the source frame shown then), resized to at
-    most ``frame_width`` x ``frame_height``, up to ``t_end`` seconds: ``(T, H, W, 3)`` uint8."""
-    path = Path(path)
-    fps = float(cfg["fps"])
-    frames, next_t, t0 = [], 0.0, None
-    with open_media(path, "corrupt or truncated video") as container:
-        stream = video_stream(container, path)
-        width, height = target_size(stream.codec_context.width, stream.codec_context.height, cfg)
-        rate = average_fps(stream, default=fps)
-        for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base) if frame.pts is not None else len(frames) / rate
-            t0 = t if t0 is None else t0
-            t -= t0
-            if t_end is not None and t >= t_end:
-                break
-            img = None
-            while next_t < t + 1.0 / rate - 1e-6:
-                if img is None:
-                    img = frame.reformat(
-                        width=width, height=height, format="rgb24", interpolation="AREA"
-                    ).to_ndarray(format="rgb24")
-                frames.append(img)
-                next_t = len(frames) / fps
-    if not frames:
-        raise MediaError(path, "no decodable video frame")
-    return np.stack(frames)
 
 
 def convert_segment(

@@ -15,7 +15,7 @@ with the reason.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,33 @@ def fetch(
     progress: bool = True,
 ) -> dict:
     """Convert the videos under params ``datasets.local_videos.path`` into ``out_dir``."""
-    src = user_folder(cfg, NAME, "a folder of videos with sound (see docs/datasets.md)")
+    return convert_folder(
+        NAME, cfg, out_dir, "a folder of videos with sound (see docs/datasets.md)", progress
+    )
+
+
+# a video's label, from its path and the folder's root (None: unlabelled); MediaError: unusable
+Labeller = Callable[[Path, Path], str | None]
+
+
+def convert_folder(
+    name: str,
+    cfg: Mapping[str, Any],
+    out_dir: Path,
+    what: str,
+    progress: bool,
+    label_of: Labeller | None = None,
+) -> dict:
+    """Convert every video under params ``datasets.<name>.path`` (``what`` it should hold, for the
+    error when it is not set) into ``out_dir``, each clip labelled by ``label_of``."""
+    src = user_folder(cfg, name, what)
     videos = (p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
     files, issues = by_clip_name(sorted(videos))
     by_video: dict[str, list[Segment]] = {}
     for video_id, path in files.items():
         try:
-            by_video[video_id] = segments(video_id, media_duration(path), cfg, path)
+            label = label_of(path, src) if label_of else None
+            by_video[video_id] = segments(video_id, media_duration(path), cfg, path, name, label)
         except MediaError as exc:
             issues.append({"clip_id": video_id, "file": str(path), "reason": exc.reason})
     if cfg.get("max_clips"):
@@ -51,25 +71,32 @@ def fetch(
     def locate(video_id: str) -> tuple[str, Path, None]:  # the user's file, already there
         return str(files[video_id]), files[video_id], None
 
-    return convert_segments(NAME, by_video, locate, cfg, out_dir, AUDIO_DIR, 1, progress, issues)
+    return convert_segments(name, by_video, locate, cfg, out_dir, AUDIO_DIR, 1, progress, issues)
 
 
-def segments(video_id: str, duration: float, cfg: Mapping[str, Any], path: Path) -> list[Segment]:
+def segments(
+    video_id: str,
+    duration: float,
+    cfg: Mapping[str, Any],
+    path: Path,
+    name: str = NAME,
+    label: str | None = None,
+) -> list[Segment]:
     """The consecutive whole clips of ``clip_seconds`` of the video ``path`` of ``duration``
     seconds (what remains after the last one is not used); the whole video as one clip when it is
-    shorter than a clip, ``clip_seconds`` is 0 or the container states no duration.
-    :class:`MediaError` when it is shorter than ``min_seconds``."""
+    shorter than a clip, ``clip_seconds`` is 0 or the container states no duration. Each clip has
+    ``label``. :class:`MediaError` when it is shorter than ``min_seconds`` (of ``datasets.<name>``)."""
     length, shortest = float(cfg.get("clip_seconds") or 0), float(cfg.get("min_seconds") or 0)
     source = {"source_file": str(path)}
     if duration < shortest:  # (False for NaN)
-        why = f"{duration:.1f} s long, shorter than datasets.{NAME}.min_seconds ({shortest:g} s)"
+        why = f"{duration:.1f} s long, shorter than datasets.{name}.min_seconds ({shortest:g} s)"
         raise MediaError(path, why)
     count = int(math.floor(duration / length + 1e-6)) if length > 0 and math.isfinite(duration) else 0
     if count == 0:
-        return [Segment(video_id, extra=source)]
+        return [Segment(video_id, label=label, extra=source)]
     if cfg.get("clips_per_video"):
         count = min(count, int(cfg["clips_per_video"]))
-    return [Segment(video_id, k * length, (k + 1) * length, extra=source) for k in range(count)]
+    return [Segment(video_id, k * length, (k + 1) * length, label, source) for k in range(count)]
 
 
 def _first_clips(by_video: dict[str, list[Segment]], n: int) -> dict[str, list[Segment]]:

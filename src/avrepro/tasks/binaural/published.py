@@ -17,26 +17,35 @@ from __future__ import annotations
 
 import re
 
-from avrepro.figures.tables import fmt_mean_sem, markdown_table
-from avrepro.report.kit import ReportContext, code, range_verdict
+from avrepro.report.kit import ReportContext, code
+from avrepro.report.published import Published, Tolerance, departures, published_table, verdict_lines
 
-KEYS = ("stft_distance", "env_distance")
-# protocol -> published method -> (ours, {key: (low, high)}, source)
+LABELS = {"stft_distance": "STFT", "env_distance": "ENV"}
+GAO, XU = "Gao & Grauman 2019, Tab. 1", "Xu et al. 2021, Tab. 1"
+
+
+def _distances(stft: tuple[float, float], env: tuple[float, float]) -> dict[str, tuple[float, float]]:
+    return {"stft_distance": stft, "env_distance": env}
+
+
 PUBLISHED = {
-    "10 random splits": {
-        "mono-mono": ("mono_mono", {"stft_distance": (1.155, 1.155), "env_distance": (0.153, 0.153)},
-                      "Gao & Grauman 2019, Tab. 1"),
-        "Mono2Binaural": ("backbone", {"stft_distance": (0.836, 0.959), "env_distance": (0.132, 0.141)},
-                          "Gao & Grauman 2019, Tab. 1 (0.836 / 0.132); re-runs 0.909-0.959 / 0.140-0.141"),
-    },
-    "5 scene-disjoint splits": {
-        "mono-mono": ("mono_mono", {"stft_distance": (1.024, 1.024), "env_distance": (0.145, 0.145)},
-                      "Xu et al. 2021, Tab. 1"),
-        "Mono2Binaural": ("backbone", {"stft_distance": (0.917, 0.917), "env_distance": (0.137, 0.137)},
-                          "Xu et al. 2021, Tab. 1"),
-    },
+    "10 random splits": [
+        Published("mono-mono", "mono_mono", _distances((1.155, 1.155), (0.153, 0.153)), GAO),
+        Published("Mono2Binaural", "backbone", _distances((0.836, 0.959), (0.132, 0.141)),
+                  f"{GAO} (0.836 / 0.132); re-runs 0.909-0.959 / 0.140-0.141"),
+    ],
+    "5 scene-disjoint splits": [
+        Published("mono-mono", "mono_mono", _distances((1.024, 1.024), (0.145, 0.145)), XU),
+        Published("Mono2Binaural", "backbone", _distances((0.917, 0.917), (0.137, 0.137)), XU),
+    ],
 }  # fmt: skip
-TOLERANCE = 0.05  # a single published number counts as a range of +-5 %
+TOLERANCE = Tolerance(0.05, relative=True, text="±5 %")  # a single published number: +-5 %
+DEPARTURES = (
+    "Sliding-window inference predicts every window from its own mono mix; the official demo.py "
+    "gives the last window the previous window's mix (a stale window at each clip's end).",
+    "The inverse STFT uses the forward STFT's n_fft (512); the official librosa call infers 510 "
+    "from the 256 frequency bins it keeps.",
+)
 
 
 def protocol(cfg: dict) -> str | None:
@@ -69,43 +78,18 @@ def published_section(ctx: ReportContext, metrics: dict[str, dict]) -> list[str]
             "comparable**, and no verdict is given (run FAIR-Play with `split.scheme: official` and "
             "`split.official: split1` .. `split10`, or a scene-disjoint `scene1` .. `scene5`).\n"
         )
-        return out + [_table(name, metrics, dataset) for name in PUBLISHED]
+        tables = [
+            published_table(name, rows, metrics, LABELS, dataset, 3) for name, rows in PUBLISHED.items()
+        ]
+        return out + tables + [departures(DEPARTURES)]
     split = ctx.cfg["split"]["official"]
     out.append(
         f"Our run follows the {chosen} protocol on one of its splits (`{split}`); the papers average "
-        f"all of them. A single published number counts as a range of ±{100 * TOLERANCE:.0f} %.\n"
+        f"all of them. A single published number counts as a range of {TOLERANCE.text}.\n"
     )
-    return out + [_table(chosen, metrics, dataset), _verdicts(chosen, metrics)]
-
-
-def _table(name: str, metrics: dict[str, dict], dataset: str) -> str:
-    rows = []
-    for method, (ours, ranges, source) in PUBLISHED[name].items():
-        mine = metrics.get(ours) or {}
-        row = [method] + [_span(*ranges[k]) for k in KEYS] + [source, code(ours)]
-        row += [fmt_mean_sem(mine[k], mine.get(f"{k}_sem")) if k in mine else "–" for k in KEYS]
-        rows.append(row)
-    return f"{name}:\n\n" + markdown_table(
-        ["method", "STFT (published)", "ENV (published)", "source", f"ours on {dataset}", "STFT", "ENV"],
-        rows,
-        ["l", "r", "r", "l", "l", "r", "r"],
-    )
-
-
-def _verdicts(name: str, metrics: dict[str, dict]) -> str:
-    lines = []
-    for method, (ours, ranges, _) in PUBLISHED[name].items():
-        for key in KEYS:
-            if key in (metrics.get(ours) or {}):
-                low, high = ranges[key]
-                word = range_verdict(metrics[ours][key], low, high, lower_is_better=True, tolerance=TOLERANCE)
-                lines.append(
-                    f"- {method} ({code(ours)}), {key.split('_')[0].upper()}: "
-                    f"{metrics[ours][key]:.3f} is **{word}** the published {_span(low, high)} "
-                    f"(±{100 * TOLERANCE:.0f} %)."
-                )
-    return "\n".join(lines) + "\n" if lines else "No metric of ours to compare yet.\n"
-
-
-def _span(low: float, high: float) -> str:
-    return f"{low:.3f}" if low == high else f"{low:.3f}-{high:.3f}"
+    rows = PUBLISHED[chosen]
+    return out + [
+        published_table(chosen, rows, metrics, LABELS, dataset, 3),
+        verdict_lines(rows, metrics, LABELS, lower_is_better=True, tolerance=TOLERANCE, digits=3),
+        departures(DEPARTURES),
+    ]

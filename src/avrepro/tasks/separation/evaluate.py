@@ -10,6 +10,7 @@ processes), and a trained model's sound maps are scored against each clip's true
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from avrepro.tasks.base import Evaluation
 from avrepro.tasks.separation import spectral
 from avrepro.tasks.separation.data import (
     centre_start,
+    clip_class,
     clip_classes,
     eval_frames,
     evaluation_mixtures,
@@ -271,16 +273,22 @@ def _summary(rows: list[dict], scores: list[dict | None], n_mix: int, localize: 
     if localize:
         loc = summarize(rows, LOCALIZATION_KEYS)
         summary.update({k: v for k, v in loc.items() if k != "n_clips"})
-        # chance levels: a random point lands in the box, and a uniform map puts its mass
-        # there, with the box's share of the frame
-        summary["pointing_accuracy_chance"] = summary["box_share"]
-        summary["map_mass_in_box_chance"] = summary["box_share"]
+        if "box_share" in summary:  # (data without boxes: no localization scores)
+            # chance levels: a random point lands in the box, and a uniform map puts its mass
+            # there, with the box's share of the frame
+            summary["pointing_accuracy_chance"] = summary["box_share"]
+            summary["map_mass_in_box_chance"] = summary["box_share"]
     return summary
 
 
-def _source_box(test: FeatureCache, i: int, frame: int, size_wh: tuple[int, int]) -> list[int]:
-    meta = test.meta(i)
-    boxes = meta["sources"][0]["boxes"]
+def _source_box(test: FeatureCache, i: int, frame: int, size_wh: tuple[int, int]) -> list[int] | None:
+    """Clip ``i``'s instrument box in ``frame``, scaled to ``size_wh``; None on data without boxes
+    (only the simulator's solo clips have them)."""
+    meta = test.meta(i) or {}
+    sources = meta.get("sources") or []
+    boxes = sources[0].get("boxes") if len(sources) == 1 else None
+    if not boxes:
+        return None
     return scale_box(boxes[min(frame, len(boxes) - 1)], meta["frame_size"], size_wh)
 
 
@@ -288,7 +296,8 @@ def _localization(
     test: FeatureCache, combo, frames: list[int], maps: np.ndarray, crop: tuple[int, int]
 ) -> dict:
     """Pointing hit and mass in box of each source's sound map (upsampled to the frame the net
-    saw), means over the mixture's sources, and the boxes' share of the frame."""
+    saw), means over the mixture's sources, and the boxes' share of the frame; NaN (not scored)
+    when a clip has no box."""
     h, w = crop
     up = (
         F.interpolate(torch.from_numpy(maps)[:, None], size=(h, w), mode="bilinear", align_corners=False)[
@@ -300,6 +309,8 @@ def _localization(
     hits, mass, share = [], [], []
     for n, (i, f) in enumerate(zip(combo, frames, strict=False)):
         box = _source_box(test, i, f, (w, h))
+        if box is None:
+            return dict.fromkeys(LOCALIZATION_KEYS, math.nan)
         hits.append(float(pointing_hit(up[n], box)))
         mass.append(mass_in_box(up[n], box))
         share.append(box_share(box, (h, w)))
@@ -337,7 +348,7 @@ def _prediction(
         out[f"{key}_maps.npy"] = maps.astype(np.float32)
     out[f"{key}.json"] = {
         "clips": [test.clip_ids[i] for i in combo],
-        "classes": [test.meta(i)["sources"][0]["class"] if test.meta(i) else None for i in combo],
+        "classes": [clip_class(test.meta(i)) for i in combo],
         "starts": [int(s) for s in starts],
         "frames": [int(fi[count // 2]) for fi in fidx],
         "crop_hw": [h, w],

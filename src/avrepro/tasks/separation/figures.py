@@ -158,13 +158,14 @@ def plot_separation_panel(
 def plot_localization(
     frames: list[np.ndarray],
     maps: np.ndarray,
-    boxes: list[list[int]],
+    boxes: list[list[int] | None],
     labels: list[str],
     out_png: str | Path,
     title: str,
 ) -> Path:
     """Each video's frame (as the net saw it) with its sound map (bilinear, alpha-blended) and
-    the true box; the map's maximum is starred and the panel says hit/miss and mass in box."""
+    the true box; the map's maximum is starred and the panel says hit/miss and mass in box (on
+    data without boxes: the map and its maximum only)."""
     n = len(frames)
     h, w = frames[0].shape[:2]
     up = (
@@ -190,16 +191,24 @@ def plot_localization(
                 vmin=float(heat.min()),
                 vmax=float(heat.max()) + 1e-12,
             )
-            x0, y0, x1, y1 = box
-            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white", lw=1.5))
             y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
             ax.plot([x + 0.5], [y + 0.5], "*", color="white", ms=10, mec="black", mew=0.6)
-            hit = "hit" if pointing_hit(heat, box) else "miss"
-            ax.set_title(f"{label}: {hit}, mass in box {100 * mass_in_box(heat, box):.0f} %")
+            ax.set_title(_box_title(ax, heat, box, label))
             ax.set_axis_off()
         fig.colorbar(im, ax=axes.tolist(), label="share of the mixture's energy (per pixel)", shrink=0.8)
         fig.suptitle(title, fontweight="bold")
         return save_png(fig, out_png)
+
+
+def _box_title(ax, heat: np.ndarray, box: list[int] | None, label: str) -> str:
+    """Draw the true ``box`` on ``ax``; the panel's title: the pointing game's verdict and the
+    map's mass in the box, or the label alone without a box."""
+    if box is None:
+        return label
+    x0, y0, x1, y1 = box
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white", lw=1.5))
+    hit = "hit" if pointing_hit(heat, box) else "miss"
+    return f"{label}: {hit}, mass in box {100 * mass_in_box(heat, box):.0f} %"
 
 
 def _wav(path: Path, rate: int) -> np.ndarray:
@@ -301,7 +310,8 @@ def saved_mixture_figures(
                 desc["boxes"],
                 labels,
                 out_dir / FIGURES["localization"].format(variant=variant, mix=mix),
-                f"{variant}: sound maps of test mixture {mix[3:]} (white box: true source)",
+                f"{variant}: sound maps of test mixture {mix[3:]}"
+                + (" (white box: true source)" if any(desc["boxes"]) else " (star: the maximum)"),
             )
         )
     return written

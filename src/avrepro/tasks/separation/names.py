@@ -6,6 +6,9 @@ VARIANTS = ("binary", "ratio")
 """Trainable variants: the mask each predicts (binary mask + weighted BCE, or ratio mask + L1)."""
 SHORTCUT_VARIANTS: tuple[str, ...] = ()
 CONTROLS: tuple[str, ...] = ()
+SIMULATOR_NEEDS = dict.fromkeys(VARIANTS, ("boxes",))
+"""Every variant's sound maps are scored against the instrument's box, which only the simulator
+knows: on other data the localization scores are not made (the separation scores are)."""
 BASELINES = ("mixture", "nmf", "nmf_supervised", "ibm", "irm")
 UPPER_BOUNDS = ("ibm", "irm")
 """The baselines that know the true sources (ideal masks): upper bounds, not competitors."""

@@ -7,7 +7,8 @@ import math
 
 from avrepro.figures.tables import fmt_mean_sem
 from avrepro.report.kit import ReportContext, clip_counts, load_metrics, md_escape, present_keys, task_table
-from avrepro.tasks.separation.names import FIGURES, METRIC_KEYS, UPPER_BOUNDS
+from avrepro.tasks.separation.names import FIGURES, LOCALIZATION_KEYS, METRIC_KEYS, UPPER_BOUNDS
+from avrepro.tasks.separation.published import published_section
 
 _NAMES = {
     "mixture": "the mixture itself as every source's estimate",
@@ -69,18 +70,27 @@ def separation_section(ctx: ReportContext) -> str:
         baselines=baselines,
         relative_keys=[],
     )
+    boxes = _scored_against_boxes(metrics, variants)
     out = [
         "## Sound separation and localization (The Sound of Pixels / PixelPlayer)\n",
-        _intro(scfg.get("mix", {}).get("n", 2), clip_counts(metrics), names),
+        _intro(scfg.get("mix", {}).get("n", 2), clip_counts(metrics), names, boxes),
         "### Metrics\n",
         table,
     ]
     text = _findings(metrics, variants, scfg)
     out.append("\n\n".join(text) + "\n" if text else "")
+    out += published_section(ctx, metrics)
     out.append("### Figures\n")
-    out.append(_figures(ctx))
+    out.append(_figures(ctx, boxes))
     out.append(_audio(ctx))
     return "\n".join(s for s in out if s is not None)
+
+
+def _scored_against_boxes(metrics: dict[str, dict], variants: list[str]) -> bool:
+    """Whether the sound maps were scored against instrument boxes (the simulator's data has
+    them); True before any variant has metrics."""
+    scored = [metrics[v] for v in variants if v in metrics]
+    return not scored or any("box_share" in m for m in scored)
 
 
 def _row_order(variants: list[str], baselines: list[str]) -> list[str]:
@@ -92,8 +102,9 @@ def _row_order(variants: list[str], baselines: list[str]) -> list[str]:
     )
 
 
-def _intro(n_mix: int, counts: list[int], names: list[str]) -> str:
-    """The setup: mix-and-separate, the evaluation as the official code, every row, localization."""
+def _intro(n_mix: int, counts: list[int], names: list[str], boxes: bool) -> str:
+    """The setup: mix-and-separate, the evaluation as the official code, every row, localization
+    (scored against the instruments' boxes when the data has them)."""
     described = [f"`{n}` is {_NAMES[n]}" for n in names if n in _NAMES]
     return (
         f"Mix-and-separate: {n_mix} solo clips of different instrument classes are mixed (each "
@@ -106,11 +117,19 @@ def _intro(n_mix: int, counts: list[int], names: list[str]) -> str:
         + " of different classes (mean ± SEM; mixtures with a silent source are skipped). "
         + ("; ".join(described) + ". " if described else "")
         + "Localization: the synthesizer applied at every position of the frame features gives "
-        "each pixel's share of the mixture's energy (the sound map); its maximum (pointing game) "
-        "and its mass are scored against the true box of the clip's instrument. A random point, "
-        "and a uniform map, score the box's share of the frame (the chance level, column `Box "
-        "share`).\n"
+        "each pixel's share of the mixture's energy (the sound map); " + (LOC_SCORED if boxes else LOC_DRAWN)
     )
+
+
+LOC_SCORED = (
+    "its maximum (pointing game) and its mass are scored against the true box of the clip's "
+    "instrument. A random point, and a uniform map, score the box's share of the frame (the chance "
+    "level, column `Box share`).\n"
+)
+LOC_DRAWN = (
+    "the maps are drawn below, not scored: the dataset has no instrument boxes to score them "
+    "against (" + ", ".join(f"`{k}`" for k in LOCALIZATION_KEYS) + " are left out).\n"
+)
 
 
 def _findings(metrics: dict[str, dict], variants: list[str], scfg: dict) -> list[str]:
@@ -184,8 +203,9 @@ def _localization_result(m: dict, scfg: dict) -> list[str]:
     return text
 
 
-def _figures(ctx: ReportContext) -> str:
-    """Every separation figure found, in a fixed order, each with its caption."""
+def _figures(ctx: ReportContext, boxes: bool) -> str:
+    """Every separation figure found, in a fixed order, each with its caption (``boxes``: the
+    sound maps are drawn with the instruments' boxes)."""
     fig_dir = ctx.figure_dir / "separation"
     figs, shown = [], set()
 
@@ -212,7 +232,9 @@ def _figures(ctx: ReportContext) -> str:
         FIGURES["localization"].format(variant="*", mix="*"),
         lambda p: (
             f"Sound maps of test mixture {md_escape(p.stem.split('_')[-1][3:])} on each "
-            "video's frame (white box: the true instrument; star: the map's maximum):"
+            "video's frame ("
+            + ("white box: the true instrument; " if boxes else "")
+            + "star: the map's maximum):"
         ),
     )
     return "\n".join(figs) if figs else f"No figures found under {md_escape(ctx.rel(fig_dir))}.\n"

@@ -30,6 +30,7 @@ class SeparationTask(Task):
     variants = names.VARIANTS
     shortcut_variants = names.SHORTCUT_VARIANTS
     controls = names.CONTROLS
+    simulator_needs = names.SIMULATOR_NEEDS
     baselines = names.BASELINES
     metric_keys = names.METRIC_KEYS
     figures = names.FIGURES

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from avrepro.data.cache import FeatureCache
 from avrepro.metrics.summary import summarize
 from avrepro.tasks.base import Evaluation
-from avrepro.tasks.spatial.downstream import class_names, view360_sources
+from avrepro.tasks.spatial.downstream import class_names, view360_meta_sources
 from avrepro.tasks.spatial.evaluate import evaluate_model, require_train
 from avrepro.tasks.spatial.model import SpatialModel
 from avrepro.tasks.spatial.names import BASELINES, METRIC_KEYS
@@ -59,32 +60,43 @@ def chance(cfg: dict, test: FeatureCache, train: FeatureCache) -> Evaluation:
     viewpoint for the alignment."""
     names = class_names(train, test)
     counts = np.bincount(
-        [int(s["class_index"]) for i in range(len(train)) for s in view360_sources(train, i)],
+        [int(s["class_index"]) for i in range(len(train)) for s in view360_meta_sources(train.meta(i))],
         minlength=len(names),
     )
-    majority = int(np.argmax(counts))
+    majority = int(np.argmax(counts)) if counts.sum() else None  # None: no instruments known
     m = int(cfg["eval"]["alignment"]["viewpoints"])
     d = np.arange(m)
     rand_err = float(np.mean(np.minimum(d, m - d) * 360.0 / m))
     rows = []
     for i in range(len(test)):
-        labels = [int(s["class_index"]) for s in view360_sources(test, i)]
+        labels = [int(s["class_index"]) for s in view360_meta_sources(test.meta(i))]
         rows.append(
             {
                 "clip_id": test.clip_ids[i],
                 "avc_accuracy": 0.5,
                 "avsa_accuracy": 0.5,
-                "probe_accuracy": 1.0 / len(set(labels)),
-                "probe_class_accuracy": float(np.mean([c == majority for c in labels])),
+                **_chance_probe(labels, majority),
                 "alignment_top1": 1.0 / m,
                 "alignment_error": rand_err,
                 "n_sources": len(labels),
             }
         )
     summary = summarize(rows, METRIC_KEYS)
-    summary["note"] = (
-        f"expected accuracy of guessing: 0.5 for AVC/AVSA-Bin, one of the clip's "
-        f"instruments at random for the probe, the most frequent training class "
-        f"({names[majority]}) for the 8-way probe, 1/{m} for the alignment"
+    probe = (
+        f"one of the clip's instruments at random for the probe, the most frequent training class "
+        f"({names[majority]}) for the 8-way probe, "
+        if majority is not None
+        else ""
     )
+    summary["note"] = f"expected accuracy of guessing: 0.5 for AVC/AVSA-Bin, {probe}1/{m} for the alignment"
     return summary, rows, {}
+
+
+def _chance_probe(labels: list[int], majority: int | None) -> dict:
+    """The probe's chance levels for a clip of instruments ``labels`` (NaN without instruments)."""
+    if not labels or majority is None:
+        return {"probe_accuracy": math.nan, "probe_class_accuracy": math.nan}
+    return {
+        "probe_accuracy": 1.0 / len(set(labels)),
+        "probe_class_accuracy": float(np.mean([c == majority for c in labels])),
+    }

@@ -225,12 +225,22 @@ def view360_sources(cache: FeatureCache, i: int) -> list[dict]:
     return meta["view360"]["sources"]
 
 
+def view360_meta_sources(meta: dict | None) -> list[dict]:
+    """The true sources of a synthetic clip's 360 view (``meta["view360"]["sources"]``), or []."""
+    return list(((meta or {}).get("view360") or {}).get("sources") or [])
+
+
+def has_scene_sources(cache: FeatureCache) -> bool:
+    """Whether every clip of ``cache`` has its 360 scene's sources (only the simulator's do)."""
+    return all(view360_meta_sources(cache.meta(i)) for i in range(len(cache)))
+
+
 def class_names(*caches: FeatureCache) -> list[str]:
-    """Instrument names by class index, from the clips' 360-scene sources."""
+    """Instrument names by class index, from the clips' 360-scene sources (none: ``[]``)."""
     names: dict[int, str] = {}
     for cache in caches:
         for i in range(len(cache)):
-            for s in view360_sources(cache, i):
+            for s in view360_meta_sources(cache.meta(i)):
                 names.setdefault(int(s["class_index"]), s["class"])
     return [names.get(k, f"class {k}") for k in range(max(names) + 1)] if names else []
 

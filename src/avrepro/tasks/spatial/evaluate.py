@@ -21,11 +21,12 @@ from avrepro.tasks.spatial.downstream import (
     bin_embeddings,
     class_names,
     clip_decisions,
+    has_scene_sources,
     probe_embeddings,
     ring_viewpoints,
     train_pair_classifier,
     train_probe,
-    view360_sources,
+    view360_meta_sources,
     within_clip_hits,
 )
 from avrepro.tasks.spatial.model import SpatialModel
@@ -52,11 +53,15 @@ def evaluate_model(
     objective: str | None = None,
 ) -> Evaluation:
     """AVC-Bin, AVSA-Bin, probe and alignment of ``model`` on ``test``; heads and probe fit on
-    ``train``. ``objective`` is the summary's ``objective`` entry (default: the model's)."""
+    ``train`` (the probe only on data with the 360 scene's instruments). ``objective`` is the
+    summary's ``objective`` entry (default: the model's)."""
     train = require_train(train)
     model.eval()
     avc, avsa = bin_accuracies(model, cfg, test, train, progress)
-    hit, hit_class, clips = probe_hits(model, cfg, test, train)
+    if has_scene_sources(train) and has_scene_sources(test):
+        hit, hit_class, clips = probe_hits(model, cfg, test, train)
+    else:  # no 360 scene's instruments to probe for (names.SIMULATOR_NEEDS): the probe rows stay NaN
+        hit, hit_class, clips = np.zeros(0), np.zeros(0), torch.zeros(0, dtype=torch.long)
     acfg = cfg["eval"]["alignment"]
     m, fov = int(acfg["viewpoints"]), float(acfg["fov_deg"])
     sims = alignment_matrices(model, test, cfg, m, fov)
@@ -158,6 +163,6 @@ def alignment_meta(test: FeatureCache, i: int, m: int, fov: float) -> dict:
                 "elevation_deg": s["elevation_deg"],
                 "in_pinhole_view": s["in_pinhole_view"],
             }
-            for s in view360_sources(test, i)
+            for s in view360_meta_sources(test.meta(i))
         ],
     }

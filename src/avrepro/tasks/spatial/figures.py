@@ -27,7 +27,7 @@ from avrepro.figures.curves import read_live_dir
 from avrepro.figures.tables import metric_label, read_metrics
 from avrepro.io import read_json
 from avrepro.tasks.spatial.downstream import double_centered
-from avrepro.tasks.spatial.names import FIGURES
+from avrepro.tasks.spatial.names import FIGURES, PROBE_KEYS
 
 ACCURACY_KEYS = ("avc_accuracy", "avsa_accuracy", "probe_accuracy", "probe_class_accuracy")
 _NAMES = {
@@ -77,18 +77,21 @@ def plot_training(live_dirs: dict[str, Path], out_png: Path) -> Path:
 
 
 def plot_accuracy(metric_files: dict[str, Path], out_png: Path) -> Path:
-    """Grouped bars of the three accuracies with SEM error bars; chance as horizontal ticks."""
+    """Grouped bars of the accuracies with SEM error bars; chance as horizontal ticks (the probe's
+    only on data with the 360 scene's instruments)."""
     names = list(metric_files)
     data = {n: read_metrics(p) for n, p in metric_files.items()}
     bars = [n for n in names if n != "chance"]
+    keys = [k for k in ACCURACY_KEYS if any(k in m for m in data.values())] or list(ACCURACY_KEYS)
+    probe = any(k in keys for k in PROBE_KEYS)
     with styled():
         fig = new_figure((8.0, 3.6))
         ax = fig.subplots()
         width = 0.8 / max(1, len(bars))
-        x = np.arange(len(ACCURACY_KEYS))
+        x = np.arange(len(keys))
         for q, name in enumerate(bars):
-            mean = [data[name].get(k, math.nan) for k in ACCURACY_KEYS]
-            sem = [data[name].get(f"{k}_sem", 0.0) or 0.0 for k in ACCURACY_KEYS]
+            mean = [data[name].get(k, math.nan) for k in keys]
+            sem = [data[name].get(f"{k}_sem", 0.0) or 0.0 for k in keys]
             ax.bar(
                 x - 0.4 + width * (q + 0.5),
                 mean,
@@ -99,7 +102,7 @@ def plot_accuracy(metric_files: dict[str, Path], out_png: Path) -> Path:
                 label=_NAMES.get(name, name),
             )
         if "chance" in data:
-            for j, key in enumerate(ACCURACY_KEYS):
+            for j, key in enumerate(keys):
                 level = data["chance"].get(key, math.nan)
                 ax.plot(
                     [j - 0.45, j + 0.45],
@@ -109,11 +112,15 @@ def plot_accuracy(metric_files: dict[str, Path], out_png: Path) -> Path:
                     lw=1.2,
                     label="chance" if j == 0 else None,
                 )
-        ax.set_xticks(x, [metric_label(k) for k in ACCURACY_KEYS])
+        ax.set_xticks(x, [metric_label(k) for k in keys])
         ax.set_ylim(0, 1)
         ax.set_ylabel("accuracy (mean ± SEM over test clips)")
         ax.legend(loc="upper right", ncols=2)
-        ax.set_title("AVC-Bin, AVSA-Bin and the instrument probe (in-clip and 8-way), frozen trunks")
+        ax.set_title(
+            "AVC-Bin, AVSA-Bin and the instrument probe (in-clip and 8-way), frozen trunks"
+            if probe
+            else "AVC-Bin and AVSA-Bin, frozen trunks (no instrument probe: the data has no 360 scene)"
+        )
         return save_png(fig, out_png)
 
 

@@ -47,7 +47,12 @@ from avrepro.data.media_clips import MediaClips, decode_clip
 from avrepro.io import write_json
 from avrepro.media import MediaError, probe_mp4, read_mp4_frames, write_mp4
 from avrepro.tasks.spatial.data import clip_window, render_crops, view_rotations, window_samples
-from avrepro.tasks.spatial.downstream import clip_frames, double_centered, viewpoint_similarity
+from avrepro.tasks.spatial.downstream import (
+    clip_frames,
+    double_centered,
+    view360_meta_sources,
+    viewpoint_similarity,
+)
 from avrepro.tasks.spatial.model import SpatialModel
 from avrepro.video.viewpoints import Viewpoint, angular_distance, equirect_directions, equirect_pixel
 
@@ -438,11 +443,6 @@ def source_errors(yaw: float, pitch: float, sources: list[dict]) -> tuple[float,
     )
     azim = min(abs((yaw - s["azimuth_deg"] + 180.0) % 360.0 - 180.0) for s in sources)
     return float(great), float(azim)
-
-
-def view360_meta_sources(meta: dict | None) -> list[dict]:
-    """The true sources of a synthetic clip's 360 view (``meta["view360"]["sources"]``), or []."""
-    return list(((meta or {}).get("view360") or {}).get("sources") or [])
 
 
 def run_demo(

@@ -47,6 +47,7 @@ class SpatialTask(Task):
     variants = names.VARIANTS
     shortcut_variants = names.SHORTCUT_VARIANTS
     controls = names.CONTROLS
+    simulator_needs = names.SIMULATOR_NEEDS
     baselines = names.BASELINES
     metric_keys = names.METRIC_KEYS
     figures = names.FIGURES

@@ -18,6 +18,7 @@ from avrepro.report.kit import (
 )
 from avrepro.tasks.sync.figures import main_variant, scored_against_boxes, shown_order
 from avrepro.tasks.sync.names import FIGURES, PAPER_ACCURACY, SHORTCUT_VARIANTS
+from avrepro.tasks.sync.published import published_section
 
 # box_share, the chance level of the localization scores, is in the metric files and the text
 TABLE_KEYS = (
@@ -85,7 +86,7 @@ def sync_section(ctx: ReportContext) -> str:
         figures_text(ctx, fig_dir, variants, boxes),
     ]
     out += cam_videos(ctx, fig_dir)
-    out += reference(ctx, fig_dir)
+    out += reference(ctx, fig_dir, metrics)
     return "\n".join(out)
 
 
@@ -259,18 +260,11 @@ def cam_videos(ctx: ReportContext, fig_dir: Path) -> list[str]:
     return ["### CAM videos\n", "\n".join(f"- [{md_escape(p.name)}]({ctx.rel(p)})" for p in media) + "\n"]
 
 
-def reference(ctx: ReportContext, fig_dir: Path) -> list[str]:
-    """The paper's number on its own data, and this run's accuracy table next to it."""
-    dataset = ctx.cfg.get("sync", {}).get("dataset", "?")
-    text = (
-        f"Owens & Efros report {_pct(PAPER_ACCURACY)} shift-detection accuracy on their AudioSet "
-        "test videos (4.2 s samples, chance 50 %). It is **not comparable** to the numbers above, "
-        f"which are on the `{dataset}` dataset"
-        + (", whose sprites flash at note onsets by construction" if dataset == "synthetic" else "")
-        + ".\n"
-    )
+def reference(ctx: ReportContext, fig_dir: Path, metrics: dict[str, dict]) -> list[str]:
+    """The paper's number beside ours (:mod:`.published`), and this run's accuracy table next to
+    chance and the paper's number."""
     table = fig_dir / FIGURES["table_md"]
-    if table.is_file():  # this run's accuracies next to chance and the paper's number
+    if table.is_file():
         shown = table.read_text()
     else:
         shown = markdown_table(
@@ -278,4 +272,4 @@ def reference(ctx: ReportContext, fig_dir: Path) -> list[str]:
             [["Multisensory (paper)", "AudioSet", _pct(PAPER_ACCURACY)], ["chance", "any", "50.0 %"]],
             ["l", "l", "r"],
         )
-    return ["### Published reference (AudioSet, a different dataset)\n", text, shown]
+    return published_section(ctx, metrics) + [shown]
