@@ -34,7 +34,9 @@ def cmd_verify(args) -> None:
     """``avrepro verify``: the manifest and the data-issues report of a raw dataset."""
     from avrepro.data.verify import verify_dataset
 
-    verify_dataset(Path(args.raw), args.dataset, args.cfg, Path(args.manifest), Path(args.issues))
+    verify_dataset(
+        Path(args.raw), args.dataset, args.cfg, Path(args.manifest), Path(args.issues), workers=args.workers
+    )
 
 
 def cmd_split(args) -> None:
@@ -281,6 +283,7 @@ def _add_verify(sub) -> None:
     p.add_argument("--cfg", type=_json, required=True, help="the `verify` params section (JSON)")
     p.add_argument("--manifest", required=True, help="the manifest CSV to write (the clips kept)")
     p.add_argument("--issues", required=True, help="the issues CSV to write (the clips excluded, why)")
+    p.add_argument("--workers", type=int, default=1, help="processes checking clips (default 1)")
 
 
 def _add_split(sub) -> None:

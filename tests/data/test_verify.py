@@ -147,6 +147,24 @@ def test_bad_clips_are_listed_and_excluded(bad_raw, tmp_path, capsys):
     assert out.strip().endswith("data_issues.csv")
 
 
+def test_checking_in_processes_gives_the_same_files(bad_raw, tmp_path, monkeypatch):
+    """Two worker processes (the rule's threads) write the manifest and the issues one process
+    writes, byte for byte, and a strict run still stops at the first bad clip in order."""
+    monkeypatch.setattr("avrepro.data.verify.PARALLEL_MIN_CLIPS", 2)
+    outputs = []
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        verify_dataset(bad_raw, "t", CFG, out / "m.csv", out / "i.csv", progress=False, workers=workers)
+        outputs.append(((out / "m.csv").read_text(), (out / "i.csv").read_text()))
+    assert outputs[0] == outputs[1] and "good_a" in outputs[0][0]
+    strict = smoke_config({"verify": {"strict": True}})["verify"]
+    with pytest.raises(DataIssueError) as err:
+        verify_dataset(
+            bad_raw, "t", strict, tmp_path / "s.csv", tmp_path / "si.csv", progress=False, workers=2
+        )
+    assert err.value.clip_id == "corrupt"
+
+
 def test_manifest_rows_match_schema(bad_raw, tmp_path):
     (tmp_path / "raw").symlink_to(bad_raw)
     run(tmp_path)

@@ -250,3 +250,23 @@ def test_yt360_foa_through_verify_and_cache(tmp_path):
     build_cache(tmp_path / "m.csv", raw, tmp_path / "all.txt", tmp_path / "cache", feats, progress=False)
     cache = FeatureCache(tmp_path / "cache", expect=feats)
     assert cache.channels == 4 and cache.frames(0).shape == (160, 32, 64, 3)
+
+
+def fetch_intervals(tmp_path, videos, workers: int) -> list[tuple[float, float]]:
+    """When each of 4 listed videos was fetched, with ``workers`` fetches at a time."""
+    ids = [f"vidPar{k:05d}" for k in range(4)]
+    (tmp_path / "segments.csv").write_text("\n".join(f"{vid},0.000,2.000,/m/x" for vid in ids) + "\n")
+    ytdlp = fake_ytdlp(tmp_path, dict.fromkeys(ids, videos["short"]))
+    (tmp_path / "bin" / "yt-dlp.py.calls").write_text("")
+    cfg = source_cfg("kinetics", lists=[str(tmp_path / "segments.csv")], ytdlp=ytdlp)
+    fetch_dataset("kinetics", cfg, tmp_path / "ks", tmp_path / "dl", workers=workers, progress=False)
+    assert len(json.loads((tmp_path / "ks/dataset.json").read_text())["clips"]) == 4
+    rows = (tmp_path / "bin" / "yt-dlp.py.calls").read_text().split("\n")
+    return sorted((float(r.split()[1]), float(r.split()[2])) for r in rows if r)
+
+
+@pytest.mark.parametrize("workers, overlap", [(1, False), (3, True)])
+def test_videos_are_fetched_workers_at_a_time(tmp_path, videos, workers, overlap):
+    spans = fetch_intervals(tmp_path, videos, workers)
+    assert len(spans) == 4
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)) is overlap

@@ -43,12 +43,13 @@ rule verify:
         issues="reports/data_issues/{dataset}.csv",
     log:
         f"{LOGS}/verify_{{dataset}}.log",
+    threads: 2
     params:
         cfg=lambda wc: verify_cfg(wc.dataset),
         raw=lambda wc: raw_dir(wc.dataset),
     shell:
         "python -m avrepro verify --raw {params.raw} --dataset {wildcards.dataset} --cfg {params.cfg:q} "
-        "--manifest {output.manifest} --issues {output.issues} > {log} 2>&1"
+        "--manifest {output.manifest} --issues {output.issues} --workers {threads} > {log} 2>&1"
 
 
 rule split:

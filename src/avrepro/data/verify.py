@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import glob
 import math
+import multiprocessing as mp
 import re
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,7 @@ CLIP_NAME_RULE = "allowed: letters A-Z a-z, digits 0-9, '_', '-', '.'; not start
 SILENCE_PEAK = 1e-4  # peak |x| below this is silent audio
 MAX_AV_MISMATCH_S = 0.5  # audio and video durations must agree within this
 VERIFY_DECODE_SIZE = (32, 16)  # frames are decoded at this (W, H) only to prove they decode
+PARALLEL_MIN_CLIPS = 64  # fewer clips are checked in the verify process itself
 VIDEO_DIR = "videos"
 AUDIO_DIR = "binaural_audios"
 META_DIR = "meta"
@@ -422,27 +425,49 @@ def _check_clips(
     layout: Mapping[str, Any],
     strict: bool,
     progress: bool,
+    workers: int = 1,
 ) -> tuple[list[dict], list[dict]]:
-    """:func:`check_clip` on every clip (``layout``: its keyword arguments): the manifest rows of
-    the good clips and the issue rows of the bad ones; in ``strict`` mode the first bad clip
-    raises :class:`DataIssueError`."""
+    """:func:`check_clip` on every clip (``layout``: its keyword arguments; ``workers`` processes),
+    in order: the manifest rows of the good clips and the issue rows of the bad ones; in
+    ``strict`` mode the first bad clip raises :class:`DataIssueError`."""
     rows, issues = [], []
-    for clip_id in tqdm(
-        clip_ids, desc=f"verify {dataset}", unit="clip", file=sys.stderr, disable=not progress, leave=False
-    ):
-        row, clip_issues = check_clip(raw_dir, clip_id, min_seconds, **layout)
-        if clip_issues:
-            named = _user_named(raw_dir, clip_id, clip_issues)
-            if strict:
-                (file, reason), raw_file = named[0], clip_issues[0][0]
-                raise DataIssueError(raw_dir / file if file == raw_file else file, reason, clip_id=clip_id)
-            clip_issues = named
-            issues += [
-                {"dataset": dataset, "clip_id": clip_id, "file": f, "reason": r} for f, r in clip_issues
-            ]
-        else:
-            rows.append(row)
+    jobs = [(raw_dir, clip_id, min_seconds, dict(layout)) for clip_id in clip_ids]
+    parallel = workers > 1 and len(jobs) >= PARALLEL_MIN_CLIPS  # (a pool's start-up costs ~1 s)
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) if parallel else None
+    checked = pool.map(_check_job, jobs, chunksize=32) if pool else map(_check_job, jobs)
+    try:
+        for clip_id, (row, clip_issues) in tqdm(
+            zip(clip_ids, checked, strict=True),
+            total=len(clip_ids),
+            desc=f"verify {dataset}",
+            unit="clip",
+            file=sys.stderr,
+            disable=not progress,
+            leave=False,
+        ):
+            _sort_clip(raw_dir, dataset, clip_id, row, clip_issues, strict, rows, issues)
+    finally:
+        if pool:  # a strict stop cancels the clips not checked yet
+            pool.shutdown(wait=True, cancel_futures=True)
     return rows, issues
+
+
+def _check_job(args) -> tuple[dict | None, list]:
+    raw_dir, clip_id, min_seconds, layout = args
+    return check_clip(raw_dir, clip_id, min_seconds, **layout)
+
+
+def _sort_clip(raw_dir, dataset, clip_id, row, clip_issues, strict, rows, issues) -> None:
+    """A checked clip's manifest row into ``rows``, or its issues (naming the user's files) into
+    ``issues``; in ``strict`` mode a bad clip raises :class:`DataIssueError`."""
+    if not clip_issues:
+        rows.append(row)
+        return
+    named = _user_named(raw_dir, clip_id, clip_issues)
+    if strict:
+        (file, reason), raw_file = named[0], clip_issues[0][0]
+        raise DataIssueError(raw_dir / file if file == raw_file else file, reason, clip_id=clip_id)
+    issues += [{"dataset": dataset, "clip_id": clip_id, "file": f, "reason": r} for f, r in named]
 
 
 def verify_dataset(
@@ -452,8 +477,10 @@ def verify_dataset(
     manifest_out: str | Path,
     issues_out: str | Path,
     progress: bool = True,
+    workers: int = 1,
 ) -> pd.DataFrame:
-    """Check every clip of ``raw_dir``; write the manifest of good clips and the issue list.
+    """Check every clip of ``raw_dir`` (``workers`` processes); write the manifest of good clips
+    and the issue list.
 
     Args:
         raw_dir: the raw dataset directory (``data/raw/<dataset>``).
@@ -486,7 +513,7 @@ def verify_dataset(
         raise DataIssueError(raw_dir, "raw dataset directory not found")
 
     clip_ids = list_clips(raw_dir)
-    rows, issues = _check_clips(raw_dir, dataset, clip_ids, min_seconds, layout, strict, progress)
+    rows, issues = _check_clips(raw_dir, dataset, clip_ids, min_seconds, layout, strict, progress, workers)
     issues += download_issues(raw_dir, dataset) + unused_file_issues(raw_dir, dataset, layout)
     issues_df = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
     _write_csv(_merge_issues(issues_out, dataset, issues_df), issues_out)

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,11 +249,15 @@ def fetch_segments(
     channels: int | None,
     progress: bool = True,
     ext: str = "mp4",
+    workers: int = 1,
 ) -> dict:
-    """Fetch every listed video once, convert its segments; dead videos go to the report."""
+    """Fetch every listed video once (``workers`` at a time), convert its segments; dead videos
+    go to the report."""
     by_video = _segments_by_video(segments, cfg)
     locate = youtube_videos(cfg, downloads_dir, ext) if by_video else None
-    return convert_segments(name, by_video, locate, cfg, out_dir, audio_dir, channels, progress)
+    return convert_segments(
+        name, by_video, locate, cfg, out_dir, audio_dir, channels, progress, workers=workers
+    )
 
 
 def convert_segments(
@@ -265,20 +270,25 @@ def convert_segments(
     channels: int | None,
     progress: bool = True,
     issues: list[dict] | None = None,
+    workers: int = 1,
 ) -> dict:
-    """Convert the segments of each video (found by ``locate``) into ``out_dir``, atomically;
-    unusable videos and segments go to the report, after ``issues`` (files never tried)."""
+    """Convert the segments of each video (found by ``locate``, ``workers`` videos at a time) into
+    ``out_dir``, atomically; unusable videos and segments go to the report, after ``issues``
+    (files never tried)."""
     issues, done, n_dead = list(issues or []), [], 0
-    with atomic_dir(out_dir) as tmp:
-        for vid, segs in tqdm(
-            by_video.items(),
+    with atomic_dir(out_dir) as tmp, ThreadPoolExecutor(max(1, workers)) as fetchers:
+        # videos are fetched ``workers`` at a time, ahead of the conversion, which takes one
+        # video at a time (its decoded audio and frames: bounded memory)
+        located = fetchers.map(locate, by_video) if by_video else iter(())
+        for segs, (where, file, reason) in tqdm(
+            zip(by_video.values(), located, strict=True),
+            total=len(by_video),
             desc=name,
             unit="video",
             file=sys.stderr,
             disable=not progress,
             leave=False,
         ):
-            where, file, reason = locate(vid)
             if reason is None:
                 try:
                     audio, rate_in, frames = _decode_video(file, segs, cfg, channels)

@@ -70,5 +70,13 @@ def fetch(
             read_list(source, downloads_dir, progress), cfg.get("labels") or None, cfg.get("split") or None
         )
     return fetch_segments(
-        NAME, segs, cfg, Path(out_dir), Path(downloads_dir), audio_dir="audios", channels=1, progress=progress
+        NAME,
+        segs,
+        cfg,
+        Path(out_dir),
+        Path(downloads_dir),
+        audio_dir="audios",
+        channels=1,
+        progress=progress,
+        workers=workers,
     )

@@ -63,4 +63,5 @@ def fetch(
         audio_dir="audios",
         channels=1,
         progress=progress,
+        workers=workers,
     )

@@ -69,5 +69,13 @@ def fetch(
         if not ids or s.video_id in ids
     ]
     return fetch_segments(
-        NAME, segs, cfg, Path(out_dir), Path(downloads_dir), audio_dir="foa", channels=4, progress=progress
+        NAME,
+        segs,
+        cfg,
+        Path(out_dir),
+        Path(downloads_dir),
+        audio_dir="foa",
+        channels=4,
+        progress=progress,
+        workers=workers,
     )
