@@ -1,12 +1,16 @@
 """Seconds per separation training step, full precision against bf16 autocast (`train.cpu_amp`).
 
     python benchmarks/separation_step.py --tree PATH [--steps 6] [--threads 2] [--set KEY=VALUE ...]
+                                         [--channels-last] [--compile]
 
 One batch of the tree's solo-clip cache (the profile's batch size), then forward, backward and an
 optimizer step of the `binary` PixelPlayer, timed after a warm-up step; and the frame net and the
 sound net alone (forward + backward). The step is the engine's (`avrepro.engine.loop.train_step`,
 `train.grad_clip` included). On CPU the bf16 rows need a CPU with native bf16 (see
-`avrepro.engine.runtime.cpu_has_bf16`); where it has none they are skipped.
+`avrepro.engine.runtime.cpu_has_bf16`); where it has none they are skipped. ``--channels-last``
+adds the fp32 step with the model's weights in channels-last memory (the engine does that on CUDA
+only), ``--compile`` the fp32 step of ``torch.compile`` of the model and its loss (the first,
+compiling, step timed apart).
 """
 
 from __future__ import annotations
@@ -63,6 +67,27 @@ def time_parts(task, model, cfg: dict, batch: dict, device: torch.device, on: bo
     return {part: run(part) for part in ("step", "frame net", "sound net")}
 
 
+def layout_step(task, cfg: dict, batch: dict, device: torch.device, label: str, steps: int) -> dict:
+    """Seconds of the first and of later fp32 steps of a fresh ``binary`` model in channels-last
+    memory or compiled (``label``)."""
+    torch.manual_seed(0)
+    model = task.build_model(cfg, "binary").to(device).train()
+    tcfg = {**cfg["train"], "amp": "none", "cpu_amp": False}
+    optimizer = build_optimizer(task.param_groups(model, cfg), cfg["train"])
+    net = LossModule(task, model, cfg)
+    if label == "channels-last":
+        model.to(memory_format=torch.channels_last)
+    else:
+        net = torch.compile(net)
+    start = time.perf_counter()
+    train_step(net, batch, optimizer, tcfg, device)
+    first = time.perf_counter() - start
+    return {
+        "first": first,
+        "step": seconds_per_call(lambda: train_step(net, batch, optimizer, tcfg, device), steps),
+    }
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_tree_argument(ap, "an output tree of the pipeline (its params.yaml and separation cache)")
@@ -74,6 +99,12 @@ def main(argv=None) -> dict:
         default=[],
         metavar="KEY=VALUE",
         help="override separation params, e.g. model.ngf=16 (values are YAML)",
+    )
+    ap.add_argument(
+        "--channels-last", action="store_true", help="also time the fp32 step in channels-last memory"
+    )
+    ap.add_argument(
+        "--compile", action="store_true", help="also time the fp32 step of the torch.compile'd model"
     )
     args = ap.parse_args(argv)
     cfg, (train, val, _) = load_tree(args.tree, args.set)
@@ -99,11 +130,19 @@ def main(argv=None) -> dict:
             f"  {label:14s} step {row['step']:.3f} s (frame net {row['frame net']:.3f} s, "
             f"sound net {row['sound net']:.3f} s, forward + backward)"
         )
-    if len(figures) == 2:
+    if "bf16 autocast" in figures:
         ratio = figures["fp32"]["step"] / figures["bf16 autocast"]["step"]
         lines.append(f"  bf16 autocast: {ratio:.2f}x the steps per second of fp32")
     else:
         lines.append("  bf16 autocast: skipped (this CPU has no native bf16)")
+    for label, flag in (("channels-last", args.channels_last), ("compiled", args.compile)):
+        if flag:
+            figures[label] = layout_step(task, cfg, batch, device, label, args.steps)
+            first, step = figures[label]["first"], figures[label]["step"]
+            lines.append(
+                f"  fp32 {label:13s} step {step:.3f} s ({figures['fp32']['step'] / step:.2f}x the steps per "
+                f"second of fp32; first step {first:.1f} s)"
+            )
     save("separation_step", f"Separation training step, fp32 and bf16 ({device.type})", lines, figures)
     return figures
 
