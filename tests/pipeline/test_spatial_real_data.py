@@ -1,6 +1,7 @@
 """The spatial task on real data: a user's own 360 recordings (`datasets.local_360`: equirect
 videos and ambiX wavs) and YouTube-360's id and segment lists (`datasets.yt360`, served from
-loopback, fetched by a stand-in yt-dlp, one video in YouTube's equi-angular cubemap). Each is one
+loopback, fetched by a stand-in yt-dlp, one video in YouTube's equi-angular cubemap; split by the
+released train and test lists, as the paper). Each is one
 `snakemake` call from the source to the report, with the profile's variants; the instrument probe,
 which needs the simulator's 360 scene, is left out and the report says so."""
 
@@ -91,15 +92,17 @@ def run_on_yt360(tmp_path_factory):
             frames = np.stack([eac_frame(f, (128, 72)) for f in frames])
         plan[vid] = write_foa_video(base / "uploads" / f"{vid}.mov", frames, foa)
     (base / "www").mkdir()
-    (base / "www/ids.txt").write_text("\n".join([*plan, "panoGone000"]) + "\n")
-    (base / "www/segments.txt").write_text("\n".join(f"{vid}-0" for vid in [*plan, "panoGone000"]) + "\n")
+    ids = [*plan, "panoGone000"]
+    (base / "www/train.txt").write_text("\n".join(ids[:10] + ids[12:]) + "\n")  # the released lists' names
+    (base / "www/test.txt").write_text("\n".join(ids[10:12]) + "\n")
+    (base / "www/segments.txt").write_text("\n".join(f"{vid}-0" for vid in ids) + "\n")
     work = copy_project(base / "work")
     with FileServer(base / "www") as server:
         section = (
-            f"{{id_lists: ['{server.url}ids.txt'], segments: '{server.url}segments.txt', "
-            f"ytdlp: '{fake_ytdlp(base, plan)}', clip_seconds: 2}}"
-        )
-        snakemake(work, *task_on("spatial", "yt360", section))
+            f"{{id_lists: ['{server.url}train.txt', '{server.url}test.txt'], "
+            f"segments: '{server.url}segments.txt', ytdlp: '{fake_ytdlp(base, plan)}', clip_seconds: 2}}"
+        )  # the paper's protocol: its train and test lists (split.official: official)
+        snakemake(work, *task_on("spatial", "yt360", section), "split={scheme: official, official: official}")
     return work, azimuths
 
 
@@ -111,3 +114,12 @@ def test_a_yt360_list_runs_to_the_report_with_the_cubemap_converted(run_on_yt360
     col = player_column(work / "data/raw/yt360/videos/pano0000003-0.mp4")
     assert abs(col - expected_column(azimuths["pano0000003"])) <= 4
     assert_report_without_probe(work, "yt360")
+
+
+def test_the_released_train_and_test_lists_are_the_split(run_on_yt360):
+    work, _ = run_on_yt360
+    split = {s: (work / f"data/splits/yt360/{s}.txt").read_text().split() for s in ("train", "val", "test")}
+    assert split["test"] == ["pano0000010-0", "pano0000011-0"]
+    # no validation list is released: a fixed 15 % of the training videos (by the hash of the id)
+    assert split["val"] == ["pano0000003-0"]
+    assert sorted(split["train"]) == sorted(f"pano{k:07d}-0" for k in range(10) if k != 3)

@@ -6,6 +6,8 @@ Only listed segments of listed ids are used.
 Clips keep the 4 ambisonic channels in the order YouTube serves spatial audio, ambiX (ACN
 W, Y, Z, X; SN3D), the synthetic dataset's order: ``videos/<id>-<start>.mp4`` (equirectangular),
 ``foa/<id>-<start>.wav``. A video whose audio is not 4-channel is reported, not converted.
+When the id lists include the released ``train`` and ``test`` lists, they are written as the
+official split ``official`` (``splits/official/``; see :func:`write_official_split`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from avrepro.data.sources._youtube import Segment, fetch_segments, read_list
+from avrepro.data.split import group_position
+from avrepro.io import read_json, record_contents, write_text
 
 NAME = "yt360"
 FOA_ORDER = "ambiX (ACN W,Y,Z,X; SN3D)"
+OFFICIAL = "official"  # splits/official/: the released train and test lists (split.official: official)
+VAL_SHARE = 0.15  # of the training videos, the validation split
 
 
 def read_ids(path: str | Path) -> list[str]:
@@ -58,9 +64,11 @@ def read_segments(path: str | Path, seconds: float = 10.0) -> list[Segment]:
 def fetch(
     cfg: Mapping[str, Any], out_dir: Path, downloads_dir: Path, workers: int = 1, progress: bool = True
 ) -> dict:
-    ids = set()
+    lists = {}  # list name (file stem: train, test) -> its ids
     for source in cfg["id_lists"]:
-        ids |= set(read_ids(read_list(source, downloads_dir, progress)))
+        path = read_list(source, downloads_dir, progress)
+        lists[Path(path).stem] = set(read_ids(path))
+    ids = set().union(*lists.values()) if lists else set()
     segs = [
         s
         for s in read_segments(
@@ -68,14 +76,26 @@ def fetch(
         )
         if not ids or s.video_id in ids
     ]
-    return fetch_segments(
-        NAME,
-        segs,
-        cfg,
-        Path(out_dir),
-        Path(downloads_dir),
-        audio_dir="foa",
-        channels=4,
-        progress=progress,
-        workers=workers,
+    summary = fetch_segments(
+        NAME, segs, cfg, Path(out_dir), Path(downloads_dir), "foa", 4, progress, workers=workers
     )
+    if {"train", "test"} <= set(lists):
+        write_official_split(Path(out_dir), lists["train"], lists["test"])
+    return summary
+
+
+def write_official_split(out_dir: Path, train_ids: set[str], test_ids: set[str]) -> None:
+    """``splits/official/{train,val,test}.txt`` of the converted clips from the released train and
+    test id lists; the paper has no validation list, so a fixed 15 % of the training videos
+    (by the hash of their id) is the validation split."""
+    clips = read_json(out_dir / "dataset.json")["clips"]
+    video = {c: c.rsplit("-", 1)[0] for c in clips}
+    val_ids = {v for v in train_ids if group_position(v, 0) < VAL_SHARE}
+    parts = {
+        "train": [c for c in clips if video[c] in train_ids - val_ids],
+        "val": [c for c in clips if video[c] in val_ids],
+        "test": [c for c in clips if video[c] in test_ids],
+    }
+    for name, part in parts.items():
+        write_text(out_dir / "splits" / OFFICIAL / f"{name}.txt", "".join(f"{c}\n" for c in part))
+    record_contents(out_dir)
