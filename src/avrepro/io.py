@@ -157,6 +157,35 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+RESUME_DIR = ".resume"  # inside a staging folder: what a resumed build already did
+
+
+@contextlib.contextmanager
+def resumable_dir(path: str | Path, staging: str | Path, key: str) -> Iterator[Path]:
+    """Build ``path`` in ``staging``, a folder that survives a kill: a rerun with the same ``key``
+    (e.g. a digest of the configuration) finds what the killed run wrote there (and its notes
+    under ``staging/.resume/``); another key starts afresh. When the block succeeds, the notes are
+    removed and ``staging`` replaces ``path`` whole.
+
+    Raises:
+        NoSpaceError: the disk filled up (``staging`` is kept for the rerun, ``path`` untouched).
+    """
+    path, staging = Path(path), Path(staging)
+    stamp = staging / RESUME_DIR / "key"
+    if staging.exists() and not (stamp.is_file() and stamp.read_text() == key):
+        shutil.rmtree(staging)
+    with _no_space_named(path):
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        write_text(stamp, key)
+        yield staging
+        shutil.rmtree(staging / RESUME_DIR)
+        record_contents(staging)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            shutil.rmtree(path)
+        shutil.move(str(staging), str(path))  # a rename on one file system
+
+
 #: the record of a folder output's files, inside it: ``{relative path: size in bytes}``
 CONTENTS = ".contents.json"
 #: files in a folder output that are not part of its contents (Snakemake's own marker)

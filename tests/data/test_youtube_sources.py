@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,3 +271,33 @@ def test_videos_are_fetched_workers_at_a_time(tmp_path, videos, workers, overlap
     spans = fetch_intervals(tmp_path, videos, workers)
     assert len(spans) == 4
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)) is overlap
+
+
+def test_a_killed_conversion_resumes_without_decoding_again(tmp_path, videos, monkeypatch):
+    """A conversion killed after its first video resumes from `data/downloads/<name>/converting`:
+    the rerun decodes only the videos not converted yet, and its output equals a fresh run's."""
+    import avrepro.data.sources._youtube as youtube
+
+    ids = [f"vidRes{k:05d}" for k in range(3)]
+    (tmp_path / "segments.csv").write_text("".join(f"{vid},0.000,2.000,/m/x\n" for vid in ids))
+    ytdlp = fake_ytdlp(tmp_path, dict.fromkeys(ids, videos["short"]))
+    cfg = source_cfg("kinetics", lists=[str(tmp_path / "segments.csv")], ytdlp=ytdlp)
+    decoded, decode = [], youtube._decode_video
+
+    def killed_at_the_second(file, *args):
+        decoded.append(Path(file).stem)
+        if decoded == ids[:2]:
+            raise KeyboardInterrupt
+        return decode(file, *args)
+
+    monkeypatch.setattr(youtube, "_decode_video", killed_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_dataset("kinetics", cfg, tmp_path / "ks", tmp_path / "dl", progress=False)
+    assert not (tmp_path / "ks").exists() and (tmp_path / "dl/converting/.resume").is_dir()
+    decoded.clear()
+    fetch_dataset("kinetics", cfg, tmp_path / "ks", tmp_path / "dl", progress=False)
+    assert decoded == ids[1:]  # the first video's clip was kept
+    assert not (tmp_path / "dl/converting").exists() and not (tmp_path / "ks/.resume").exists()
+    fetch_dataset("kinetics", cfg, tmp_path / "fresh", tmp_path / "dl2", progress=False)
+    for name in ("dataset.json", *(f"audios/{vid}-0.wav" for vid in ids)):
+        assert (tmp_path / "ks" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name

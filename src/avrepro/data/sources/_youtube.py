@@ -8,7 +8,9 @@ downloads folder (no ffmpeg needed for format 18 / single-file mp4) and cut loca
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import shlex
 import shutil
 import subprocess
@@ -23,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from avrepro.data.sources._clips import decode_frames, resample, write_report
-from avrepro.io import atomic_dir, write_json
+from avrepro.io import RESUME_DIR, atomic_dir, read_json, resumable_dir, write_json
 from avrepro.media import (
     MediaError,
     read_media_audio,
@@ -255,9 +257,23 @@ def fetch_segments(
     go to the report."""
     by_video = _segments_by_video(segments, cfg)
     locate = youtube_videos(cfg, downloads_dir, ext) if by_video else None
+    staging = Path(downloads_dir) / "converting"
     return convert_segments(
-        name, by_video, locate, cfg, out_dir, audio_dir, channels, progress, workers=workers
+        name, by_video, locate, cfg, out_dir, audio_dir, channels, progress, workers=workers, staging=staging
     )
+
+
+def _drop_unlisted(folder: Path, clips: set[str], subdirs: tuple[str, ...]) -> None:
+    """Remove the files of ``folder``'s sub-folders whose clip (file stem) is not in ``clips``."""
+    for sub in subdirs:
+        for f in (folder / sub).glob("*") if (folder / sub).is_dir() else []:
+            if f.stem not in clips:
+                f.unlink()
+
+
+def config_key(cfg: Mapping[str, Any]) -> str:
+    """A digest of a dataset's configuration: a conversion resumes only under the same one."""
+    return hashlib.sha256(json.dumps(dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def convert_segments(
@@ -271,12 +287,15 @@ def convert_segments(
     progress: bool = True,
     issues: list[dict] | None = None,
     workers: int = 1,
+    staging: Path | None = None,
 ) -> dict:
     """Convert the segments of each video (found by ``locate``, ``workers`` videos at a time) into
     ``out_dir``, atomically; unusable videos and segments go to the report, after ``issues``
-    (files never tried)."""
+    (files never tried). With ``staging`` the conversion resumes after a kill: the videos a
+    killed run converted there are not decoded again (:func:`avrepro.io.resumable_dir`)."""
     issues, done, n_dead = list(issues or []), [], 0
-    with atomic_dir(out_dir) as tmp, ThreadPoolExecutor(max(1, workers)) as fetchers:
+    building = resumable_dir(out_dir, staging, config_key(cfg)) if staging else atomic_dir(out_dir)
+    with building as tmp, ThreadPoolExecutor(max(1, workers)) as fetchers:
         # videos are fetched ``workers`` at a time, ahead of the conversion, which takes one
         # video at a time (its decoded audio and frames: bounded memory)
         located = fetchers.map(locate, by_video) if by_video else iter(())
@@ -289,6 +308,12 @@ def convert_segments(
             disable=not progress,
             leave=False,
         ):
+            note = tmp / RESUME_DIR / f"{segs[0].video_id}.json"
+            if staging and note.is_file():  # converted before a kill
+                earlier = read_json(note)
+                done += earlier["done"]
+                issues += earlier["issues"]
+                continue
             if reason is None:
                 try:
                     audio, rate_in, frames = _decode_video(file, segs, cfg, channels)
@@ -299,8 +324,15 @@ def convert_segments(
             if reason is not None:
                 issues += [{"clip_id": s.clip_id, "file": where, "reason": reason} for s in segs]
                 continue
-            _convert_video(segs, audio, rate_in, frames, tmp, cfg, audio_dir, where, done, issues)
+            converted, failed = [], []
+            _convert_video(segs, audio, rate_in, frames, tmp, cfg, audio_dir, where, converted, failed)
             del audio, frames
+            done += converted
+            issues += failed
+            if staging:
+                write_json(note, {"done": converted, "issues": failed})
+        if staging:  # a resumed build may hold clips of videos no longer listed
+            _drop_unlisted(tmp, set(done), ("videos", audio_dir, "meta"))
         write_report(tmp, issues)
         write_json(tmp / "dataset.json", {"name": name, "clips": done})
     print(
