@@ -263,6 +263,38 @@ def fetch_segments(
     )
 
 
+def _video_clips(
+    segs: list[Segment],
+    place: tuple[str, Path, str | None],
+    tmp: Path,
+    cfg: Mapping[str, Any],
+    audio_dir: str,
+    channels: int | None,
+    resume: bool,
+) -> tuple[list[str], list[dict], bool]:
+    """One video's converted clip ids, its issue rows and whether it was unavailable (``place``:
+    what ``locate`` said); with ``resume``, a video converted before a kill is read back from its
+    note in ``tmp`` instead of being decoded again."""
+    where, file, reason = place
+    note = tmp / RESUME_DIR / f"{segs[0].video_id}.json"
+    if resume and note.is_file():
+        earlier = read_json(note)
+        return earlier["done"], earlier["issues"], False
+    dead = reason is not None
+    if reason is None:
+        try:
+            audio, rate_in, frames = _decode_video(file, segs, cfg, channels)
+        except MediaError as exc:
+            reason = exc.reason
+    if reason is not None:
+        return [], [{"clip_id": s.clip_id, "file": where, "reason": reason} for s in segs], dead
+    converted, failed = [], []
+    _convert_video(segs, audio, rate_in, frames, tmp, cfg, audio_dir, where, converted, failed)
+    if resume:
+        write_json(note, {"done": converted, "issues": failed})
+    return converted, failed, False
+
+
 def _drop_unlisted(folder: Path, clips: set[str], subdirs: tuple[str, ...]) -> None:
     """Remove the files of ``folder``'s sub-folders whose clip (file stem) is not in ``clips``."""
     for sub in subdirs:
@@ -299,7 +331,7 @@ def convert_segments(
         # videos are fetched ``workers`` at a time, ahead of the conversion, which takes one
         # video at a time (its decoded audio and frames: bounded memory)
         located = fetchers.map(locate, by_video) if by_video else iter(())
-        for segs, (where, file, reason) in tqdm(
+        for segs, place in tqdm(
             zip(by_video.values(), located, strict=True),
             total=len(by_video),
             desc=name,
@@ -308,29 +340,10 @@ def convert_segments(
             disable=not progress,
             leave=False,
         ):
-            note = tmp / RESUME_DIR / f"{segs[0].video_id}.json"
-            if staging and note.is_file():  # converted before a kill
-                earlier = read_json(note)
-                done += earlier["done"]
-                issues += earlier["issues"]
-                continue
-            if reason is None:
-                try:
-                    audio, rate_in, frames = _decode_video(file, segs, cfg, channels)
-                except MediaError as exc:
-                    reason = exc.reason
-            else:
-                n_dead += 1
-            if reason is not None:
-                issues += [{"clip_id": s.clip_id, "file": where, "reason": reason} for s in segs]
-                continue
-            converted, failed = [], []
-            _convert_video(segs, audio, rate_in, frames, tmp, cfg, audio_dir, where, converted, failed)
-            del audio, frames
+            converted, failed, dead = _video_clips(segs, place, tmp, cfg, audio_dir, channels, bool(staging))
             done += converted
             issues += failed
-            if staging:
-                write_json(note, {"done": converted, "issues": failed})
+            n_dead += dead
         if staging:  # a resumed build may hold clips of videos no longer listed
             _drop_unlisted(tmp, set(done), ("videos", audio_dir, "meta"))
         write_report(tmp, issues)
