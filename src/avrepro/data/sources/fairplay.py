@@ -17,7 +17,7 @@ every clip into the raw layout (audio resampled to ``sample_rate``, video at ``f
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin
@@ -83,23 +83,39 @@ def convert_folder(
     workers: int = 1,
     progress: bool = True,
     extra: Mapping[str, Any] | None = None,
+    audio_dirs: tuple[str, ...] = AUDIO_DIRS,
+    channels: int | None = None,
+    clip_meta: Callable[[str, Path, Path], dict] | None = None,
+    layout: str = "the FAIR-Play layout",
 ) -> dict:
     """Convert a folder in the FAIR-Play layout (``videos/``, ``binaural_audios/``, optional
-    ``splits/``) into the raw layout at ``out_dir`` (written atomically)."""
+    ``splits/``) into the raw layout at ``out_dir`` (written atomically).
+
+    Other layouts of paired files: ``audio_dirs`` (the first is the converted one's name),
+    ``channels`` the sound must have, ``clip_meta(clip, video, audio)`` extra meta of a clip,
+    ``layout`` its name in the error for a folder without them."""
     videos = find_dir(src, ("videos",))
-    audios = find_dir(src, AUDIO_DIRS)
+    audios = find_dir(src, audio_dirs)
     if videos is None or audios is None:
         found = ", ".join(sorted(p.name for p in src.iterdir())) or "nothing"
-        raise FileNotFoundError(
-            f"{src}: not in the FAIR-Play layout: need videos/ and binaural_audios/ (found: {found})"
-        )
+        raise FileNotFoundError(f"{src}: not in {layout}: need videos/ and {audio_dirs[0]}/ (found: {found})")
     pairs, issues = pair_clips(videos, audios)
     if cfg.get("max_clips"):
         pairs = pairs[: int(cfg["max_clips"])]
     with atomic_dir(out_dir) as tmp:
-        jobs = [(c, v, a, {"group": c, "source": name}) for c, v, a in pairs]
+        jobs = [
+            (c, v, a, {"group": c, "source": name, **(clip_meta(c, v, a) if clip_meta else {})})
+            for c, v, a in pairs
+        ]
         done, conv_issues = convert_clips(
-            jobs, tmp, cfg, workers=workers, progress=progress, desc=f"convert {name}"
+            jobs,
+            tmp,
+            cfg,
+            audio_dirs[0],
+            channels,
+            workers=workers,
+            progress=progress,
+            desc=f"convert {name}",
         )
         issues += conv_issues
         splits = copy_splits(find_dir(src, ("splits",)), tmp / "splits")

@@ -8,6 +8,8 @@ The clips are converted into the raw layout of the synthetic 360 view (``videos/
 each clip is its own group of the split. A video without its sound (or the reverse), a sound file
 that is not 4-channel, a video of another projection, an undecodable file and a name that breaks
 the clip-name rule are listed in ``download_report.csv`` with the reason, naming the user's file.
+The folder is converted as one in the FAIR-Play layout is (:func:`.fairplay.convert_folder`, its
+``splits/`` included), with ``foa/`` for ``binaural_audios/``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from avrepro.data.sources._clips import convert_clips, pair_clips, user_folder, write_report
+from avrepro.data.sources._clips import user_folder
+from avrepro.data.sources.fairplay import convert_folder
 from avrepro.data.sources.yt360 import FOA_ORDER
-from avrepro.io import atomic_dir, write_json
 
 NAME = "local_360"
 AUDIO_DIR = "foa"
@@ -33,30 +35,23 @@ def fetch(
 ) -> dict:
     """Convert the folder at params ``datasets.local_360.path`` into ``out_dir``."""
     src = user_folder(cfg, NAME, "a folder with videos/ (360, equirectangular) and foa/ (ambiX wavs)")
-    pairs, issues = pair_clips(src / "videos", src / AUDIO_DIR)
-    if not pairs and not issues:
-        raise FileNotFoundError(f"{src}: no clips: expected videos/<id>.mp4 and {AUDIO_DIR}/<id>.wav")
-    if cfg.get("max_clips"):
-        pairs = pairs[: int(cfg["max_clips"])]
-    with atomic_dir(out_dir) as tmp:
-        meta = {"source": NAME, "foa_order": FOA_ORDER}
-        jobs = [(c, v, a, {"group": c, "source_files": _source_files(c, v, a), **meta}) for c, v, a in pairs]
-        done, failed = convert_clips(
-            jobs, tmp, cfg, AUDIO_DIR, channels=4, workers=workers, progress=progress, desc=f"convert {NAME}"
-        )
-        issues += [{**row, "file": row["file"] or _source_of(row["clip_id"], pairs)} for row in failed]
-        write_report(tmp, issues)
-        write_json(tmp / "dataset.json", {"name": NAME, "clips": done, "source": str(src)})
-    report = Path(out_dir) / "download_report.csv"
-    print(f"{NAME}: {len(done)} clips converted, {len(issues)} not (see {report})")
-    return {"dataset": NAME, "clips": len(done), "not_converted": len(issues)}
+    return convert_folder(
+        src,
+        Path(out_dir),
+        cfg,
+        NAME,
+        workers,
+        progress,
+        extra={"source": str(src)},
+        audio_dirs=(AUDIO_DIR,),
+        channels=4,
+        clip_meta=_clip_meta,
+        layout="a 360 folder's layout",
+    )
 
 
-def _source_files(clip_id: str, video: Path, audio: Path) -> dict[str, str]:
-    """Path in the raw layout -> the user's file (``verify`` names the user's files)."""
-    return {f"videos/{clip_id}.mp4": str(video), f"{AUDIO_DIR}/{clip_id}.wav": str(audio)}
-
-
-def _source_of(clip_id: str, pairs: list[tuple[str, Path, Path]]) -> str:
-    """The user's video of ``clip_id`` (for a report row that names no file)."""
-    return next((str(v) for c, v, _ in pairs if c == clip_id), "")
+def _clip_meta(clip_id: str, video: Path, audio: Path) -> dict:
+    """The ambisonics' channel order, and the user's files (path in the raw layout -> the user's
+    file: ``verify`` names the user's files)."""
+    files = {f"videos/{clip_id}.mp4": str(video), f"{AUDIO_DIR}/{clip_id}.wav": str(audio)}
+    return {"foa_order": FOA_ORDER, "source_files": files}

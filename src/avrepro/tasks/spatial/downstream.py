@@ -215,14 +215,15 @@ def probe_embeddings(
 
 
 def view360_sources(cache: FeatureCache, i: int) -> list[dict]:
-    """The sources of clip ``i``'s 360 scene (class, class_index, azimuth/elevation, boxes)."""
+    """The sources of clip ``i``'s 360 scene (class, class_index, azimuth/elevation, boxes); an
+    error for a clip without them (:func:`view360_meta_sources`: the tolerant form)."""
     meta = cache.meta(i)
-    if not meta or "view360" not in meta:
+    if not (meta or {}).get("view360"):
         raise ValueError(
             f"{cache.cache_dir}: clip {cache.clip_ids[i]} has no meta['view360'] (the "
             "synthetic generator's 360 view); the probe needs its sources"
         )
-    return meta["view360"]["sources"]
+    return view360_meta_sources(meta)
 
 
 def view360_meta_sources(meta: dict | None) -> list[dict]:
