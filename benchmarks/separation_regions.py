@@ -7,9 +7,10 @@ For pairs of test clips of different classes of the tree's `separation` dataset 
 two-player video is built: each clip's frames cut to a half-width window around its player (the
 player's box in the clip's meta, so the scale is the training scale) and put side by side, left =
 the first clip, right = the second; its sound is the two clips' sounds mixed, each / 2 (as the
-evaluation mixes them; given to the verb as a wav, no AAC loss). The verb runs on it twice, with
-the regions `0,0,0.5,1;0.5,0,0.5,1` (left half, right half) and with `--regions auto
---max-sources 2` (regions ordered left to right), and each region's wav is scored with BSS Eval
+evaluation mixes them; given to the verb as a wav, no AAC loss). The verb runs on it four times:
+the regions `0,0,0.5,1;0.5,0,0.5,1` (left half, right half) and `--regions auto --max-sources 2`
+(regions ordered left to right), each with the default region features (the frames blanked
+outside the region) and with `--region-features pooled`; each region's wav is scored with BSS Eval
 against the true sound of the player on its side (SDR, SIR, SAR in dB, mir_eval as the evaluation).
 References for the same pairs: `pair` = the verb's two-video form (mix and separate, each clip
 with its own whole frame, as the evaluation), `mixture` = the mixture as the estimate of both.
@@ -39,6 +40,15 @@ from avrepro.tasks.separation.data import clip_class  # noqa: E402
 from avrepro.tasks.separation.infer import clip_scores  # noqa: E402
 
 HALVES = "0,0,0.5,1;0.5,0,0.5,1"
+METHODS = {
+    "halves": ["--regions", HALVES],
+    "auto": ["--max-sources", "2"],
+    "halves_pooled": ["--regions", HALVES, "--region-features", "pooled"],
+    "auto_pooled": ["--max-sources", "2", "--region-features", "pooled"],
+}
+"""The one-video runs: fixed halves or auto regions, each with the verb's default region features
+(``masked``: the frames with all outside the region blanked) and with ``pooled`` (the frame's
+features pooled over the region)."""
 
 
 def test_pairs(clips: list[dict], count: int, seed: int = 0) -> list[tuple[dict, dict]]:
@@ -97,7 +107,7 @@ def pair_rows(a: dict, b: dict, common: list[str], rate: int, out: Path) -> list
     """Rows (method, per-player SDR/SIR/SAR, regions found) of one pair."""
     video, sound = duet(a, b, out)
     rows = []
-    for method, extra in (("halves", ["--regions", HALVES]), ("auto", ["--max-sources", "2"])):
+    for method, extra in METHODS.items():
         got = verb(video, "--audio", sound, "-o", out / method, *extra, common=common)
         wavs = [read_wav(r["wav"])[0][0] for r in got["regions"]]
         n = min(len(w) for w in wavs)
@@ -136,9 +146,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def summary_lines(rows: list[dict], model: Path) -> tuple[list[str], dict]:
     """Mean per method over the pairs and players, and the figures stored."""
     lines = [f"model {model}; {len({r['pair'] for r in rows})} two-player test videos", ""]
-    lines.append(f"{'method':8} {'regions':>7} {'SDR':>7} {'SIR':>7} {'SAR':>7} {'SDR mix':>8}  (dB, mean)")
+    lines.append(f"{'method':13} {'regions':>7} {'SDR':>7} {'SIR':>7} {'SAR':>7} {'SDR mix':>8}  (dB, mean)")
     figures = {}
-    for method in ("halves", "auto", "pair"):
+    for method in (*METHODS, "pair"):
         sel = [r for r in rows if r["method"] == method]
         mean = {
             k: float(np.nanmean([r[f"{k}_{n}"] for r in sel for n in (0, 1)])) for k in ("sdr", "sir", "sar")
@@ -146,12 +156,12 @@ def summary_lines(rows: list[dict], model: Path) -> tuple[list[str], dict]:
         mix = float(np.nanmean([r["sdr_mixture"] for r in sel]))
         two = float(np.mean([r["regions"] == 2 for r in sel]))
         lines.append(
-            f"{method:8} {two:7.0%} {mean['sdr']:7.2f} {mean['sir']:7.2f} {mean['sar']:7.2f} {mix:8.2f}"
+            f"{method:13} {two:7.0%} {mean['sdr']:7.2f} {mean['sir']:7.2f} {mean['sar']:7.2f} {mix:8.2f}"
         )
         figures[method] = {**mean, "sdr_mixture": mix, "two_regions": two}
     lines += ["", "regions: share of videos where the verb found two regions (auto)."]
     lines += ["per pair (SDR left, right):"]
-    lines += [f"  {r['pair']:48} {r['method']:7} {r['sdr_0']:6.2f} {r['sdr_1']:6.2f}" for r in rows]
+    lines += [f"  {r['pair']:48} {r['method']:13} {r['sdr_0']:6.2f} {r['sdr_1']:6.2f}" for r in rows]
     return lines, figures
 
 

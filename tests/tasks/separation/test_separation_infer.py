@@ -6,6 +6,7 @@ benchmarks/separation_regions.py measures a trained one)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import re
 
@@ -18,6 +19,7 @@ from avrepro.media import probe_mp4, read_media_audio, read_mp4_frames, read_wav
 from avrepro.tasks import get_task
 from avrepro.tasks.separation import infer as sep_infer
 from avrepro.tasks.separation.evaluate import chunk_at, evaluate_model, model_masker
+from avrepro.video.crop import crop_hw
 from helpers import ROOT, trained
 from helpers.trained import untrained_model_dir
 
@@ -131,7 +133,8 @@ def test_any_size_frame_rate_length_and_stereo_sound(sep, capsys, tmp_path):
     assert info["fps"] == pytest.approx(30) and (info["width"], info["height"]) == (480, 360)
 
 
-def test_a_region_over_the_whole_frame_is_the_models_own_mask(sep):
+def _one_clip(sep) -> tuple[dict, MediaClips, list[int]]:
+    """The verb's settings, the first test clip decoded as the verb decodes it, its windows."""
     cfg = sep_infer.with_eval_defaults(sep["cfg"])
     clip = sep["raw"][list(sep["raw"])[0]]
     feats = cfg["features"]
@@ -139,18 +142,60 @@ def test_a_region_over_the_whole_frame_is_the_models_own_mask(sep):
         clip["video"], feats["sample_rate"], (feats["frame_width"], feats["frame_height"]), clip["audio"]
     )
     clips = MediaClips([decoded], feats["sample_rate"])
-    starts = sep_infer.tile_starts(clips.audio(0).shape[1], cfg["audio"]["window"])
+    return cfg, clips, sep_infer.tile_starts(clips.audio(0).shape[1], cfg["audio"]["window"])
+
+
+def _region_sounds(model, cfg, clips, starts, regions, boxes, features: str) -> np.ndarray:
+    """Each region's sound by the verb's region pass, with ``features`` masked or pooled."""
+    pixels = sep_infer.pixel_pass(model, cfg, clips, starts, progress=False)
+    size = crop_hw(cfg["frames"])
+    masks = sep_infer.region_pixels(regions, boxes, size) if features == "masked" else None
+    return np.concatenate(sep_infer.region_pass(model, cfg, clips, starts, pixels, regions, False, masks))
+
+
+@pytest.mark.parametrize("features", ["masked", "pooled"])
+def test_a_region_over_the_whole_frame_is_the_models_own_mask(sep, features):
+    cfg, clips, starts = _one_clip(sep)
     model = sep["model"]
     with torch.inference_mode():
-        pixels = sep_infer.pixel_pass(model, cfg, clips, starts, progress=False)
-        whole = np.ones((1, *pixels["features"].shape[2:]), dtype=bool)
-        regions = np.concatenate(sep_infer.region_pass(model, cfg, clips, starts, pixels, whole, False))
+        grid = sep_infer.pixel_pass(model, cfg, clips, starts[:1], progress=False)["features"].shape[2:]
+        whole = np.ones((1, *grid), dtype=bool)
+        regions = _region_sounds(model, cfg, clips, starts, whole, None, features)
         chunk = chunk_at(clips, [(0,)] * len(starts), [[s] for s in starts], 0, cfg)
         masks, _ = model_masker(model, "binary", cfg, clips)(chunk)
     from avrepro.tasks.separation.spectral import apply_masks
 
     own = apply_masks(masks, chunk.mix_spec, cfg["audio"], cfg["audio"]["window"]).numpy()
     assert np.allclose(regions, own, atol=1e-5)
+
+
+def test_a_masked_region_ignores_the_picture_outside_it(sep):
+    """With the default region features, the left half's sound is the same whatever the right
+    half shows (from two pixels off the middle: the resize to the crop size blends neighbouring
+    pixels); the right half's changes."""
+    cfg, clips, starts = _one_clip(sep)
+    model, halves = sep["model"], [(0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 0.5, 1.0)]
+    noisy = clips.clips[0].frames.copy()
+    right = noisy[:, :, noisy.shape[2] // 2 + 2 :]
+    right[...] = np.random.default_rng(0).integers(0, 256, right.shape)
+    other = MediaClips([dataclasses.replace(clips.clips[0], frames=noisy)], clips.sample_rate)
+    with torch.inference_mode():
+        grid = sep_infer.pixel_pass(model, cfg, clips, starts[:1], progress=False)["features"].shape[2:]
+        regions = sep_infer.box_regions(halves, grid)
+        before = _region_sounds(model, cfg, clips, starts, regions, halves, "masked")
+        after = _region_sounds(model, cfg, other, starts, regions, halves, "masked")
+    assert np.allclose(before[:, 0], after[:, 0], atol=1e-6)
+    assert not np.allclose(before[:, 1], after[:, 1], atol=1e-6)
+
+
+def test_region_pixels_follow_the_boxes_and_the_auto_regions():
+    grid = np.zeros((2, 4, 8), dtype=bool)
+    grid[0, :, :3], grid[1, :, 3:] = True, True
+    auto = sep_infer.region_pixels(grid, None, (32, 64)).numpy()
+    assert auto.shape == (2, 32, 64) and auto[0, :, :24].all() and not auto[0, :, 24:].any()
+    boxes = sep_infer.region_pixels(grid, [(0.0, 0.0, 0.25, 0.5), (0.5, 0.5, 0.001, 0.001)], (32, 64)).numpy()
+    assert boxes[0, :16, :16].all() and boxes[0].sum() == 16 * 16
+    assert (boxes[1] == auto[1]).all()  # narrower than a pixel: the region's positions instead
 
 
 def test_windows_cover_the_clip_with_the_centre_window_among_them():

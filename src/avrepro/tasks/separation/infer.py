@@ -8,10 +8,14 @@ place, so any length works and a test clip's centre window is exactly the evalua
   mixed and separated with each video's frames through the evaluation's own functions
   (:func:`~.evaluate.chunk_at`, :func:`~.evaluate.model_masker`, :func:`~.spectral.apply_masks`);
   BSS Eval (:mod:`avrepro.metrics.separation`) scores each estimate against its video's sound.
-- One video (pixel-level sound): a region's mask is the synthesizer on the frame features pooled
-  over the region's positions (as the model pools them over the whole frame), so a region that
-  covers the frame gives the model's own mask. Regions are boxes, or the positions grouped by
-  k-means on what their own (pixel-level) masks take of the sound (:func:`auto_regions`).
+- One video (pixel-level sound): regions are boxes, or the positions of the feature map grouped
+  by k-means on what their own (pixel-level) masks take of the sound (:func:`auto_regions`). A
+  region's mask is the synthesizer on one visual vector: by default (``masked``) that of the
+  frames with every pixel outside the region blanked, pooled as the model pools a video, so the
+  region is separated as if it were its own video (:func:`masked_region_vectors`); or
+  (``pooled``, the paper's pixel-level form) the whole frame's features pooled over the region's
+  positions (:func:`region_vectors`). Either way a region that covers the frame gives the model's
+  own mask.
 """
 
 from __future__ import annotations
@@ -338,9 +342,33 @@ def region_vectors(feats: torch.Tensor, regions: torch.Tensor, pool: str) -> tor
     return (flat * sel).sum(dim=-1) / sel.sum(dim=-1)
 
 
-def region_pass(model, cfg: dict, clips: MediaClips, starts, pixels: dict, regions, progress) -> list:
+def region_pixels(regions: np.ndarray, boxes: list | None, size_hw: tuple[int, int]) -> torch.Tensor:
+    """``(R, H, W)`` 0/1 masks of each region's pixels on frames of ``size_hw``: the pixels whose
+    centres lie in its box, or (auto regions, or a box narrower than a pixel) its feature-map
+    positions scaled up to the frame."""
+    h, w = size_hw
+    grid = F.interpolate(torch.from_numpy(regions)[None].float(), size=size_hw, mode="nearest")[0]
+    if boxes is None:
+        return grid
+    cy, cx = (torch.arange(h)[:, None] + 0.5) / h, (torch.arange(w)[None] + 0.5) / w
+    out = [((cx >= x) & (cx <= x + bw) & (cy >= y) & (cy <= y + bh)).float() for x, y, bw, bh in boxes]
+    return torch.stack([box if box.any() else g for box, g in zip(out, grid, strict=True)])
+
+
+def masked_region_vectors(model, frames: torch.Tensor, pixel_masks: torch.Tensor) -> torch.Tensor:
+    """Each region's visual vector as if it were its own video: the frames ``(b, 1, n_frames, 3,
+    H, W)`` with the pixels outside the region set to the mean colour (0 after ImageNet
+    normalisation), through the frame net and pooled as the model pools a video -> ``(b, R, K)``."""
+    return torch.cat([model.video_vectors(model.frame_maps(frames * mask)) for mask in pixel_masks], dim=1)
+
+
+def region_pass(
+    model, cfg: dict, clips: MediaClips, starts, pixels: dict, regions, progress, pixel_masks=None
+) -> list:
     """Each region's sound, window by window: the region's mask (thresholded as the evaluation
-    thresholds a binary model's) on the mixture -> ``(b, R, window)`` per batch."""
+    thresholds a binary model's) on the mixture -> ``(b, R, window)`` per batch. The mask's
+    visual vector: with ``pixel_masks`` (:func:`region_pixels`) from the masked frames
+    (:func:`masked_region_vectors`), else the frame features pooled over the region."""
     acfg, device = cfg["audio"], next(model.parameters()).device
     sel = torch.from_numpy(regions).to(device)
     pieces = []
@@ -348,8 +376,13 @@ def region_pass(model, cfg: dict, clips: MediaClips, starts, pixels: dict, regio
         chunk = chunk_at(clips, [(0,)] * len(batch), [[s] for s in batch], b0, cfg)
         prep = spectral.prepare(chunk.sources.to(device), acfg)
         sound = model.sound(prep["log_mag"]).float()
-        feats = torch.from_numpy(pixels["features"][b0 : b0 + len(batch)]).to(device)
-        logits = model.synthesizer(region_vectors(feats, sel, model.pool), sound)
+        if pixel_masks is None:
+            feats = torch.from_numpy(pixels["features"][b0 : b0 + len(batch)]).to(device)
+            visual = region_vectors(feats, sel, model.pool)
+        else:
+            frames = chunk_frames(clips, chunk, crop_hw(cfg["frames"])).to(device)
+            visual = masked_region_vectors(model, frames, pixel_masks.to(device))
+        logits = model.synthesizer(visual, sound)
         soft = spectral.to_linear(torch.sigmoid(logits.float()), acfg).cpu()
         masks = (soft > cfg["eval"]["mask_threshold"]).float() if model.mask_kind == "binary" else soft
         pieces.append(spectral.apply_masks(masks, chunk.mix_spec, acfg, acfg["window"]).numpy())
@@ -377,7 +410,10 @@ def regions_summary(model, cfg: dict, clips: MediaClips, args, out: Path, progre
     pixels = pixel_pass(model, cfg, clips, starts, progress)
     grid = pixels["features"].shape[2:]
     regions = auto_regions(pixels, args.max_sources) if boxes is None else box_regions(boxes, grid)
-    sounds = stitch(region_pass(model, cfg, clips, starts, pixels, regions, progress), starts, n)
+    masked = args.region_features == "masked"
+    pixel_masks = region_pixels(regions, boxes, crop_hw(cfg["frames"])) if masked else None
+    pieces = region_pass(model, cfg, clips, starts, pixels, regions, progress, pixel_masks)
+    sounds = stitch(pieces, starts, n)
     out.mkdir(parents=True, exist_ok=True)
     mixture_energy = float(np.sum(clips.audio_float(0)[0] ** 2)) or 1.0
     listed = []
@@ -403,6 +439,7 @@ def regions_summary(model, cfg: dict, clips: MediaClips, args, out: Path, progre
     return {
         "form": "one video, sounds by region",
         "regions_from": "boxes" if boxes else "auto",
+        "region_features": args.region_features,
         "seconds": n / rate,
         "windows": len(starts),
         "grid": list(grid),

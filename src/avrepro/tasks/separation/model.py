@@ -85,11 +85,15 @@ class PixelPlayer(nn.Module):
         x = self.activation(self.visual(frames.flatten(0, 1)))
         return x.view(b, n, *x.shape[1:])
 
+    def video_vectors(self, maps: torch.Tensor) -> torch.Tensor:
+        """Each video's visual vector: its feature maps ``(B, N, K, n_frames, h, w)`` pooled over
+        frames and positions (``visual_pool``) -> ``(B, N, K)``."""
+        return maps.amax(dim=(3, 4, 5)) if self.pool == "max" else maps.mean(dim=(3, 4, 5))
+
     def forward(self, log_mag: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """Mask logits of every video. Shape: log_mag ``(B, 1, F, T)``, frames
         ``(B, N, n_frames, 3, H, W)`` -> ``(B, N, F, T)``."""
-        maps = self.frame_maps(frames)
-        visual = maps.amax(dim=(3, 4, 5)) if self.pool == "max" else maps.mean(dim=(3, 4, 5))
+        visual = self.video_vectors(self.frame_maps(frames))
         sound = self.sound(log_mag).float()
         with torch.autocast(sound.device.type, enabled=False):  # the small linear head in fp32
             return self.synthesizer(visual, sound)

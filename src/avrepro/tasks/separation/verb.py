@@ -9,8 +9,10 @@ VERB = "separate"
 HELP = "separate the sounds of a video by where they are in the picture, or of two videos mixed"
 EPILOG = (
     "One video: each region's sound is the mixture masked by the model's mask for that part of the "
-    "picture (the Sound of Pixels' pixel-level sound: the frame features pooled over the region, "
-    "as the model pools them over the whole frame). With --regions auto the regions are the "
+    "picture: by default the mask of the frames with everything outside the region blanked (the "
+    "region separated as if it were its own video); with --region-features pooled the Sound of "
+    "Pixels' pixel-level form (the whole frame's features pooled over the region, as the model "
+    "pools them over the frame). With --regions auto the regions are the "
     "positions of the model's feature map grouped by k-means on what their own masks take of the "
     "sound over the clip (at most --max-sources regions, left to right). Writes "
     "OUT/region_<k>.wav and OUT/sound_map.mp4 (each pixel's share of the sound over the frames, "
@@ -58,4 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=2,
         metavar="N",
         help="with --regions auto: at most N regions (default: 2)",
+    )
+    parser.add_argument(
+        "--region-features",
+        choices=("masked", "pooled"),
+        default="masked",
+        help="one video: a region's mask from the frames with all outside the region blanked "
+        "('masked', default) or from the whole frame's features pooled over the region ('pooled', "
+        "the paper's pixel-level sound)",
     )
