@@ -3,14 +3,16 @@
     python benchmarks/separation_realism.py --pairs 40
 
 Renders pairs of phrases of two different classes from the generator's soundfont, dry (no
-room), three ways: as the generator plays them (``plain``: flat velocity per note, no vibrato);
-``expressive`` (vibrato by pitch bend, 10-35 cents at 4.5-7 Hz after a 0.1-0.3 s onset, on the
-bowed, wind and brass classes; expression (CC11) swells of 3-8 dB within their notes and a
-+-6 dB phrase-level walk; onset jitter of 12 ms; legato overlaps; strummed triads on guitar,
-block triads on piano; a second General MIDI program where the class has one); and
-``expressive+noise`` (plus white noise 35 dB below each source). Each pair's 16,383-sample
-window (11,025 Hz, each source at the same RMS, each / 2) is separated by the separation task's
-blind NMF-MFCC baseline and by the ideal binary mask, scored by BSS Eval as the task does.
+room), four ways: as the generator plays them (``plain``: ``synthetic.note_beats``, flat
+velocity per note, no vibrato); ``busy`` (every note value halved: 3.3 and 5.4 notes/s instead
+of 1.7 and 2.7); ``expressive`` (vibrato by pitch bend, 10-35 cents at 4.5-7 Hz after a
+0.1-0.3 s onset, on the bowed, wind and brass classes; expression (CC11) swells of 3-8 dB within
+their notes and a +-6 dB phrase-level walk; onset jitter of 12 ms; legato overlaps; strummed
+triads on guitar, block triads on piano; a second General MIDI program where the class has
+one); and ``expressive+noise`` (plus white noise 35 dB below each source). Each pair's
+16,383-sample window (11,025 Hz, each source at the same RMS, each / 2) is separated by the
+separation task's blind NMF-MFCC baseline and by the ideal binary mask, scored by BSS Eval as
+the task does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from avrepro.tasks.separation import spectral  # noqa: E402
 from avrepro.tasks.separation.baselines import blind_nmf_masks  # noqa: E402
 
 RATE, SECONDS = 11025, 2.0
+BUSY_BEATS = {"sustained": (0.25, 0.5, 0.75, 1.0), "struck": (0.125, 0.25, 0.5, 0.75)}
+"""Half the default note values (``synthetic.note_beats``): 3.3 and 5.4 notes/s at 80-150 bpm."""
 EXPRESSIVE = {"violin", "cello", "flute", "trumpet", "saxophone"}  # vibrato and swells
 PROGRAMS = {  # General MIDI programs (0-based) of each class
     "violin": (40, 110),
@@ -84,11 +88,11 @@ def expression_events(rng, name: str, notes: list, seconds: float) -> list:
     return events
 
 
-def expressive_midi(rng: np.random.Generator, name: str, seconds: float) -> bytes:
+def expressive_midi(rng: np.random.Generator, name: str, seconds: float, beats: dict) -> bytes:
     """An expressive performance of a phrase of class ``name`` (see the module docstring)."""
     import mido
 
-    notes = chords(rng, name, ins.draw_phrase(rng, name, seconds))
+    notes = chords(rng, name, ins.draw_phrase(rng, name, seconds, beats))
     legato = name in EXPRESSIVE
     played = [
         ins.Note(
@@ -119,12 +123,13 @@ def expressive_midi(rng: np.random.Generator, name: str, seconds: float) -> byte
     return buf.getvalue()
 
 
-def source(mode: str, name: str, rng: np.random.Generator, length: int) -> np.ndarray:
-    """One source's window, RMS 0.1, rendered the way ``mode`` says."""
-    if mode == "plain":
-        audio, _ = ins.render_phrase(rng, name, SECONDS, RATE)
+def source(mode: str, name: str, rng: np.random.Generator, length: int, beats: dict) -> np.ndarray:
+    """One source's window, RMS 0.1, rendered the way ``mode`` says (``beats``: the generator's
+    ``synthetic.note_beats``)."""
+    if mode in ("plain", "busy"):
+        audio, _ = ins.render_phrase(rng, name, SECONDS, RATE, BUSY_BEATS if mode == "busy" else beats)
     else:
-        audio = ins.render_midi(expressive_midi(rng, name, SECONDS), RATE, int(SECONDS * RATE))
+        audio = ins.render_midi(expressive_midi(rng, name, SECONDS, beats), RATE, int(SECONDS * RATE))
         if mode == "expressive+noise":
             rms = np.sqrt(np.mean(audio.astype(np.float64) ** 2))
             audio = audio + (rms * 10 ** (-35 / 20) * rng.standard_normal(len(audio))).astype(np.float32)
@@ -136,11 +141,14 @@ def scores(mode: str, pairs: int, cfg: dict) -> dict[str, list[float]]:
     """SDR of blind NMF and of the ideal binary mask on ``pairs`` mixtures rendered as ``mode``."""
     acfg, ncfg = cfg["separation"]["audio"], cfg["separation"]["eval"]["nmf"]
     classes, length = cfg["synthetic"]["classes"], int(acfg["window"])
+    beats = cfg["synthetic"]["note_beats"]
     pick = np.random.default_rng(123)
     out = {"nmf": [], "ibm": []}
     for i in range(pairs):
         chosen = pick.choice(len(classes), 2, replace=False)
-        srcs = [source(mode, classes[c], np.random.default_rng([7, i, int(c)]), length) for c in chosen]
+        srcs = [
+            source(mode, classes[c], np.random.default_rng([7, i, int(c)]), length, beats) for c in chosen
+        ]
         refs = torch.from_numpy(np.stack(srcs)[None].astype(np.float32)) / 2
         mix_spec = spectral.spec(refs.sum(1), acfg)
         mags = spectral.spec(refs, acfg).abs().numpy()[0]
@@ -165,7 +173,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     cfg = load_params(ROOT / "params.yaml", {"profile": "default"})
     lines, figures = [f"{args.pairs} dry two-class mixtures, 16,383 samples at 11,025 Hz (SDR, dB)"], {}
-    for mode in ("plain", "expressive", "expressive+noise"):
+    for mode in ("plain", "busy", "expressive", "expressive+noise"):
         result = scores(mode, args.pairs, cfg)
         figures[mode] = {
             k: {"mean": float(np.mean(v)), "sem": float(np.std(v, ddof=1) / np.sqrt(len(v)))}

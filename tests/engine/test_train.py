@@ -129,6 +129,33 @@ def test_evaluate_writes_flat_metrics(tiny_caches, reference, tmp_path):
     assert stored["n_clips"] == len(tiny_caches["caches"]["test"])
 
 
+def test_linear_schedule_falls_to_one_epochs_share_and_resumes():
+    """train.lr_schedule linear: each group's lr falls by lr / epochs per epoch; an optimizer and
+    scheduler rebuilt and loaded in the engine's order (a resumed run) go on where they were."""
+    from avrepro.engine.optim import build_optimizer, build_scheduler
+
+    model = torch.nn.Linear(2, 1)
+    tcfg = {"weight_decay": 0.0, "lr_decay": 0.1, "lr_decay_every": 1, "lr_schedule": "linear", "epochs": 4}
+
+    def built():
+        groups = [{"params": [model.weight], "lr": 1.0}, {"params": [model.bias], "lr": 0.5}]
+        opt = build_optimizer(groups, tcfg)
+        return opt, build_scheduler(opt, tcfg)
+
+    opt, sched = built()
+    lrs = []
+    for epoch in range(4):
+        if epoch == 2:  # resume: fresh objects, then the checkpoint's states (engine.train.resume)
+            state = (opt.state_dict(), sched.state_dict())
+            opt, sched = built()
+            opt.load_state_dict(state[0])
+            sched.load_state_dict(state[1])
+        lrs.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    assert lrs == [pytest.approx(x) for x in ([1.0, 0.5], [0.75, 0.375], [0.5, 0.25], [0.25, 0.125])]
+
+
 def test_sgd_milestones_clip_and_init(tiny_caches, tmp_path):
     """train.optimizer sgd with lr_milestones decays the lr at the milestone; sgd + grad_clip +
     init trains and is recorded in config.yaml; init loads another run's weights exactly; a

@@ -19,8 +19,13 @@ def build_optimizer(groups: list[dict], tcfg: dict) -> torch.optim.Optimizer:
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, tcfg: dict):
-    """Per-epoch learning-rate decay by ``train.lr_decay``: at the epochs in ``train.lr_milestones``
-    when given, else every ``train.lr_decay_every`` epochs."""
+    """Per-epoch learning-rate schedule. ``train.lr_schedule: linear``: from the groups' rates down
+    to 1/epochs of them in the last epoch (the budgeted-training schedule of Li et al., ICLR 2020);
+    else (``step``, the default) decay by ``train.lr_decay`` at the epochs in
+    ``train.lr_milestones`` when given, else every ``train.lr_decay_every`` epochs."""
+    if tcfg.get("lr_schedule", "step") == "linear":
+        epochs = int(tcfg["epochs"])
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: max(0.0, 1.0 - epoch / epochs))
     if tcfg.get("lr_milestones"):
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(tcfg["lr_milestones"]), tcfg["lr_decay"])
     return torch.optim.lr_scheduler.StepLR(optimizer, tcfg["lr_decay_every"], tcfg["lr_decay"])

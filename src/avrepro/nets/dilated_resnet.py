@@ -17,6 +17,8 @@ from avrepro.nets.resnet import resnet18_trunk
 # trunk children: conv1 bn1 relu maxpool layer1 layer2 layer3 layer4
 _STAGES = {"layer3": 6, "layer4": 7}
 OUTPUT_STRIDES = (8, 16, 32)
+STAGE_WIDTHS = {3: 256, 4: 512}
+"""Channels out of the trunk that ends with residual stage 3 (layer3) or 4 (layer4, published)."""
 
 
 def _dilate_stage(stage: nn.Module, dilation: int, entry_dilation: int) -> None:
@@ -32,25 +34,33 @@ def _dilate_stage(stage: nn.Module, dilation: int, entry_dilation: int) -> None:
             module.dilation, module.padding = (d, d), (d, d)
 
 
-def dilated_resnet18(weights: str = "none", output_stride: int = 16) -> tuple[nn.Sequential, str]:
-    """ResNet-18 without pool and classifier, at ``output_stride`` 8, 16 or 32.
+def dilated_resnet18(
+    weights: str = "none", output_stride: int = 16, stages: int = 4
+) -> tuple[nn.Sequential, str]:
+    """ResNet-18 without pool and classifier, through residual stage ``stages`` (4: layer4, as
+    published; 3: up to layer3, about a third of the time at stride 8), at ``output_stride`` 8,
+    16 or 32 (32 needs layer4).
 
-    Shape: ``(B, 3, H, W) -> (B, 512, ceil(H / s), ceil(W / s))``. Returns the trunk and the note
-    on which weights were loaded (see :func:`resnet18_trunk`).
+    Shape: ``(B, 3, H, W) -> (B, STAGE_WIDTHS[stages], ceil(H / s), ceil(W / s))``. Returns the
+    trunk and the note on which weights were loaded (see :func:`resnet18_trunk`).
     """
     if output_stride not in OUTPUT_STRIDES:
         raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride}")
+    if stages not in STAGE_WIDTHS or (stages == 3 and output_stride == 32):
+        raise ValueError(
+            f"frame stages must be 3 (output stride 8 or 16) or 4, got {stages} at {output_stride}"
+        )
     trunk, note = resnet18_trunk(weights)
     if output_stride == 16:
         _dilate_stage(trunk[_STAGES["layer4"]], dilation=2, entry_dilation=1)
     elif output_stride == 8:
         _dilate_stage(trunk[_STAGES["layer3"]], dilation=2, entry_dilation=1)
         _dilate_stage(trunk[_STAGES["layer4"]], dilation=4, entry_dilation=2)
-    return trunk, note
+    return (trunk if stages == 4 else trunk[: _STAGES["layer4"]]), note
 
 
 class FrameNet(nn.Module):
-    """Dilated ResNet-18 -> 3x3 conv to ``channels`` (K) per frame.
+    """Dilated ResNet-18 (all four stages, or three) -> 3x3 conv to ``channels`` (K) per frame.
 
     :meth:`forward` returns the pre-activation map ``(B, K, n_frames, h, w)``; the model applies
     the sigmoid and pools (max over frames and positions) or keeps every position (sound maps).
@@ -59,12 +69,13 @@ class FrameNet(nn.Module):
         channels: K, the number of visual (and audio) feature channels.
         weights: ``none`` | ``imagenet`` | path to a ResNet-18 state dict.
         output_stride: 16 as published (layer4 dilated), 8 or 32.
+        stages: the trunk's residual stages, 4 as published or 3 (see :func:`dilated_resnet18`).
     """
 
-    def __init__(self, channels: int = 32, weights: str = "none", output_stride: int = 16):
+    def __init__(self, channels: int = 32, weights: str = "none", output_stride: int = 16, stages: int = 4):
         super().__init__()
-        self.features, self.weights_note = dilated_resnet18(weights, output_stride)
-        self.fc = nn.Conv2d(512, channels, kernel_size=3, padding=1)
+        self.features, self.weights_note = dilated_resnet18(weights, output_stride, stages)
+        self.fc = nn.Conv2d(STAGE_WIDTHS[stages], channels, kernel_size=3, padding=1)
         self.output_stride = output_stride
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:

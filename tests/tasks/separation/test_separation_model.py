@@ -23,18 +23,21 @@ CFG = task_config(
 MODEL, ACFG = CFG["model"], CFG["audio"]
 
 
-@pytest.mark.parametrize("stride", [8, 16, 32])
-def test_dilated_trunk_output_stride(stride):
-    trunk, note = dilated_resnet18("none", stride)
+@pytest.mark.parametrize(("stride", "stages"), [(8, 4), (16, 4), (32, 4), (8, 3), (16, 3)])
+def test_dilated_trunk_output_stride(stride, stages):
+    trunk, note = dilated_resnet18("none", stride, stages)
     assert note == "random init"
     with torch.no_grad():
         out = trunk.eval()(torch.zeros(1, 3, 64, 128))
-    assert out.shape == (1, 512, 64 // stride, 128 // stride)
+    assert out.shape == (1, {3: 256, 4: 512}[stages], 64 // stride, 128 // stride)
 
 
-def test_dilated_trunk_rejects_other_strides():
+def test_dilated_trunk_rejects_other_strides_and_stages():
     with pytest.raises(ValueError, match="output_stride"):
         dilated_resnet18("none", 4)
+    for stride, stages in ((32, 3), (16, 2)):
+        with pytest.raises(ValueError, match="frame stages"):
+            dilated_resnet18("none", stride, stages)
 
 
 def test_frame_net_and_sound_net_shapes():

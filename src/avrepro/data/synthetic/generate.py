@@ -104,7 +104,9 @@ def _dry_stems(
     stems, notes, levels = [], [], []
     for k, src in enumerate(scene.sources):
         rng = np.random.default_rng([seed, room_index, clip_index, 1, k])
-        stem, phrase, level_db = dry_stem(rng, src.name, cfg["clip_seconds"], int(cfg["sample_rate"]), cid)
+        stem, phrase, level_db = dry_stem(
+            rng, src.name, cfg["clip_seconds"], int(cfg["sample_rate"]), cid, note_beats=cfg.get("note_beats")
+        )
         stems.append(stem)
         notes.append(phrase)
         levels.append(level_db)

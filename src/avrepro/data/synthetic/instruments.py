@@ -44,6 +44,9 @@ INSTRUMENTS: dict[str, Instrument] = {
 }
 
 _SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9))
+NOTE_BEATS = {"sustained": (0.5, 1.0, 1.5, 2.0), "struck": (0.25, 0.5, 1.0, 1.5)}
+"""Note values (beats) a phrase draws from, with :data:`NOTE_PROBS` (``synthetic.note_beats``)."""
+NOTE_PROBS = (0.25, 0.4, 0.2, 0.15)
 
 
 @dataclass(frozen=True)
@@ -81,19 +84,22 @@ def soundfont_bytes() -> bytes:
     return soundfont_path().read_bytes()
 
 
-def draw_phrase(rng: np.random.Generator, name: str, seconds: float) -> list[Note]:
+def draw_phrase(
+    rng: np.random.Generator, name: str, seconds: float, note_beats: dict | None = None
+) -> list[Note]:
     """Random phrase filling ``seconds``: lead-in 0.05-0.5 s, notes on a random scale, rests.
 
-    Sustained instruments play longer, legato notes; struck ones shorter notes and, for piano
-    and guitar, occasional two-note chords.
+    Sustained instruments play legato notes of ``note_beats["sustained"]``, struck ones detached
+    notes of ``note_beats["struck"]`` (default :data:`NOTE_BEATS`) and, for piano and guitar,
+    occasional two-note chords; the tempo is 80-150 bpm.
     """
     inst = instrument(name)
     beat = 60.0 / rng.uniform(80, 150)
     tonic = int(rng.integers(0, 12))
     scale = _SCALES[int(rng.integers(len(_SCALES)))]
     pitches = [p for p in range(inst.low, inst.high + 1) if (p - tonic) % 12 in scale]
-    lengths = np.array([0.5, 1.0, 1.5, 2.0]) if inst.sustained else np.array([0.25, 0.5, 1.0, 1.5])
-    probs = np.array([0.25, 0.4, 0.2, 0.15])
+    lengths = np.array((note_beats or NOTE_BEATS)["sustained" if inst.sustained else "struck"], dtype=float)
+    probs = np.array(NOTE_PROBS)
     mean_vel = rng.uniform(65, 110)
     pos = int(rng.integers(len(pitches) // 4, 3 * len(pitches) // 4 + 1))
     t = float(rng.uniform(0.05, 0.5))
@@ -165,13 +171,13 @@ def render_midi(midi: bytes, rate: int, n_samples: int) -> np.ndarray:
 
 
 def render_phrase(
-    rng: np.random.Generator, name: str, seconds: float, rate: int
+    rng: np.random.Generator, name: str, seconds: float, rate: int, note_beats: dict | None = None
 ) -> tuple[np.ndarray, list[Note]]:
-    """Draw and render one phrase of class ``name``.
+    """Draw (:func:`draw_phrase`) and render one phrase of class ``name``.
 
     Returns:
         (audio (round(seconds * rate),) float32 mono, the notes).
     """
-    notes = draw_phrase(rng, name, seconds)
+    notes = draw_phrase(rng, name, seconds, note_beats)
     midi = phrase_midi(notes, instrument(name).program, seconds)
     return render_midi(midi, rate, int(round(seconds * rate))), notes

@@ -196,7 +196,14 @@ def _extra_sources(
     for k, src in enumerate(extra):
         rng_k = np.random.default_rng([seed, room_index, clip_index, 3, k])
         stem, _, level_db = dry_stem(
-            rng_k, src.name, cfg["clip_seconds"], fs, cid, scale=gain, view=" (360 view)"
+            rng_k,
+            src.name,
+            cfg["clip_seconds"],
+            fs,
+            cid,
+            scale=gain,
+            view=" (360 view)",
+            note_beats=cfg.get("note_beats"),
         )
         stems.append(stem)
         levels.append(level_db)

@@ -43,6 +43,7 @@ class PixelPlayer(nn.Module):
         levels: sound U-Net downsamplings (published 7).
         weights: frame-net ResNet-18 initialisation (``none`` | ``imagenet`` | path).
         output_stride: frame-net output stride (published 16).
+        frame_stages: residual stages of the frame net's ResNet-18 (published 4; 3 ends at layer3).
         mask_kind: ``binary`` (weighted BCE on |S_n| > 0.5 |mix|) or ``ratio`` (L1 on |S_n| / |mix|).
         visual_activation: on the frame features, ``sigmoid`` (the official default), ``relu`` or
             ``none`` (the official code's ``img_activation`` choices; monotonic, so activating
@@ -61,6 +62,7 @@ class PixelPlayer(nn.Module):
         mask_kind: str = "binary",
         visual_activation: str = "sigmoid",
         visual_pool: str = "max",
+        frame_stages: int = 4,
     ):
         super().__init__()
         if visual_activation not in ACTIVATIONS:
@@ -72,7 +74,7 @@ class PixelPlayer(nn.Module):
         if visual_pool not in ("max", "avg"):
             raise ValueError(f"visual_pool must be max or avg, got {visual_pool!r}")
         self.pool = visual_pool
-        self.visual = FrameNet(channels, weights, output_stride)
+        self.visual = FrameNet(channels, weights, output_stride, frame_stages)
         self.sound = SoundUNet(channels, ngf, levels)
         self.synthesizer = Synthesizer(channels)
 
@@ -160,6 +162,7 @@ def build_model(
     output_stride: int,
     visual_activation: str,
     visual_pool: str,
+    frame_stages: int = 4,
 ) -> PixelPlayer:
     """The model of ``variant`` (``binary`` or ``ratio``: same net, different mask target) from
     the named settings of the ``model`` section."""
@@ -172,4 +175,5 @@ def build_model(
         mask_kind=mask_kind(variant),
         visual_activation=visual_activation,
         visual_pool=visual_pool,
+        frame_stages=frame_stages,
     )
