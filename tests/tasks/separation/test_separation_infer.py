@@ -18,7 +18,7 @@ from avrepro.data.media_clips import MediaClips, decode_clip, split_clips
 from avrepro.media import probe_mp4, read_media_audio, read_mp4_frames, read_wav, write_mp4
 from avrepro.tasks import get_task
 from avrepro.tasks.separation import infer as sep_infer
-from avrepro.tasks.separation.evaluate import chunk_at, evaluate_model, model_masker
+from avrepro.tasks.separation.evaluate import chunk_at, chunk_frames, evaluate_model, model_masker
 from avrepro.video.crop import crop_hw
 from helpers import ROOT, trained
 from helpers.trained import untrained_model_dir
@@ -170,9 +170,9 @@ def test_a_region_over_the_whole_frame_is_the_models_own_mask(sep, features):
 
 
 def test_a_masked_region_ignores_the_picture_outside_it(sep):
-    """With the default region features, the left half's sound is the same whatever the right
-    half shows (from two pixels off the middle: the resize to the crop size blends neighbouring
-    pixels); the right half's changes."""
+    """With the default region features, the left half's sound and visual vector are the same
+    whatever the right half shows (from two pixels off the middle: the resize to the crop size
+    blends neighbouring pixels); the right half's vector changes."""
     cfg, clips, starts = _one_clip(sep)
     model, halves = sep["model"], [(0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 0.5, 1.0)]
     noisy = clips.clips[0].frames.copy()
@@ -184,8 +184,32 @@ def test_a_masked_region_ignores_the_picture_outside_it(sep):
         regions = sep_infer.box_regions(halves, grid)
         before = _region_sounds(model, cfg, clips, starts, regions, halves, "masked")
         after = _region_sounds(model, cfg, other, starts, regions, halves, "masked")
+        masks = sep_infer.region_pixels(regions, halves, crop_hw(cfg["frames"]))
+        vectors = []
+        for media in (clips, other):
+            chunk = chunk_at(media, [(0,)], [[starts[0]]], 0, cfg)
+            frames = chunk_frames(media, chunk, crop_hw(cfg["frames"]))
+            vectors.append(sep_infer.masked_region_vectors(model, frames, masks)[0])
     assert np.allclose(before[:, 0], after[:, 0], atol=1e-6)
-    assert not np.allclose(before[:, 1], after[:, 1], atol=1e-6)
+    assert torch.allclose(vectors[0][0], vectors[1][0]) and not torch.allclose(vectors[0][1], vectors[1][1])
+
+
+def test_auto_regions_are_contiguous_where_the_claims_are_ambiguous():
+    """Two players' claims on the left and right halves of a 4x8 map, and a column at the right
+    player's edge whose claims lie halfway between: the column goes with its neighbours."""
+    rng = np.random.default_rng(0)
+    h, w, d = 4, 8, 6
+    a, b = np.eye(d)[0], np.eye(d)[1]
+    claims = np.where(np.arange(w)[None, :, None] < 4, a, b) + 0.01 * rng.standard_normal((h, w, d))
+    claims[:, 4] = (a + b) / 2 + 0.01 * rng.standard_normal((h, d))
+    pixels = {
+        "energy": np.ones((1, h, w)),
+        "weight": np.ones(1),
+        "claims": claims.reshape(1, h * w, d),
+    }
+    regions = sep_infer.auto_regions(pixels, 2)
+    assert regions.shape == (2, h, w)
+    assert regions[0, :, :4].all() and regions[1, :, 4:].all()
 
 
 def test_region_pixels_follow_the_boxes_and_the_auto_regions():

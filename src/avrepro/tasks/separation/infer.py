@@ -46,6 +46,14 @@ FOREGROUND = 0.05
 """``--regions auto`` groups the positions whose sound share is at least this part of the largest
 (the others claim next to nothing of the sound: background); a low bar, so that a quiet player
 is not left out."""
+SPATIAL_WEIGHT = 1.0
+"""``--regions auto`` clusters each position's claims together with its place in the frame (x, y
+in frame fractions over :data:`UNIFORM_STD`), scaled so that at this weight the place spreads
+as much as the claims do: regions come out contiguous. Measured on 8 two-player test videos
+(benchmarks/separation_regions.py): per-region SDR 4.39 dB at 1.0 (0.75: 4.48; 0.5: 0.67; 1.5:
+2.34; without: -0.21), against 4.40 dB for fixed halves."""
+UNIFORM_STD = 12**-0.5
+"""The standard deviation of a coordinate spread evenly over [0, 1]."""
 
 
 def with_eval_defaults(cfg: dict) -> dict:
@@ -316,7 +324,8 @@ def auto_regions(pixels: dict, max_sources: int, seed: int = 0) -> np.ndarray:
     """``(R, h, w)`` regions, R <= ``max_sources``, ordered left to right: the positions whose
     sound share (averaged over the windows by their loudness) is at least :data:`FOREGROUND` of
     the largest, grouped by k-means on what their masks take of the mixture over the clip (their
-    claims, :func:`position_claims`): positions that claim the same sound form one region."""
+    claims, :func:`position_claims`) and on where they are (:data:`SPATIAL_WEIGHT`): nearby
+    positions that claim the same sound form one region."""
     from sklearn.cluster import KMeans
 
     energy, weight, claims = pixels["energy"], pixels["weight"], pixels["claims"]
@@ -325,7 +334,11 @@ def auto_regions(pixels: dict, max_sources: int, seed: int = 0) -> np.ndarray:
     x = claims.transpose(1, 0, 2).reshape(h * w, -1).astype(np.float64)
     fg = np.flatnonzero(share.ravel() >= FOREGROUND * share.max())
     k = max(1, min(max_sources, len(np.unique(x[fg].round(9), axis=0))))
-    labels = KMeans(k, n_init=10, random_state=seed).fit_predict(x[fg]) if k > 1 else np.zeros(len(fg), int)
+    rows, cols = np.divmod(fg, w)
+    where = np.stack([(cols + 0.5) / w, (rows + 0.5) / h], axis=1) / UNIFORM_STD
+    spread = np.sqrt(((x[fg] - x[fg].mean(axis=0)) ** 2).sum(axis=1).mean())
+    points = np.hstack([x[fg], SPATIAL_WEIGHT * spread * where])
+    labels = KMeans(k, n_init=10, random_state=seed).fit_predict(points) if k > 1 else np.zeros(len(fg), int)
     regions = np.zeros((k, h * w), dtype=bool)
     regions[labels, fg] = True
     regions = regions.reshape(k, h, w)
