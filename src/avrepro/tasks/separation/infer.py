@@ -267,14 +267,20 @@ def parse_regions(text: str) -> list[tuple[float, ...]] | None:
     return boxes
 
 
+def cells_in_boxes(boxes: list[tuple[float, ...]], size_hw: tuple[int, int]) -> np.ndarray:
+    """``(R, h, w)`` masks of the cells of an ``h x w`` grid (feature-map positions or pixels)
+    whose centres lie in each box ``x, y, w, h`` (fractions of the frame)."""
+    h, w = size_hw
+    cy, cx = (np.arange(h)[:, None] + 0.5) / h, (np.arange(w)[None] + 0.5) / w
+    return np.stack([(cx >= x) & (cx <= x + bw) & (cy >= y) & (cy <= y + bh) for x, y, bw, bh in boxes])
+
+
 def box_regions(boxes: list[tuple[float, ...]], grid: tuple[int, int]) -> np.ndarray:
     """``(R, h, w)`` masks of the feature-map positions whose centres lie in each box (the
     position under the box's centre when none does)."""
     h, w = grid
-    cy, cx = (np.arange(h)[:, None] + 0.5) / h, (np.arange(w)[None] + 0.5) / w
-    out = np.zeros((len(boxes), h, w), dtype=bool)
+    out = cells_in_boxes(boxes, grid)
     for k, (x, y, bw, bh) in enumerate(boxes):
-        out[k] = (cx >= x) & (cx <= x + bw) & (cy >= y) & (cy <= y + bh)
         if not out[k].any():
             out[k, min(int((y + bh / 2) * h), h - 1), min(int((x + bw / 2) * w), w - 1)] = True
     return out
@@ -359,13 +365,11 @@ def region_pixels(regions: np.ndarray, boxes: list | None, size_hw: tuple[int, i
     """``(R, H, W)`` 0/1 masks of each region's pixels on frames of ``size_hw``: the pixels whose
     centres lie in its box, or (auto regions, or a box narrower than a pixel) its feature-map
     positions scaled up to the frame."""
-    h, w = size_hw
     grid = F.interpolate(torch.from_numpy(regions)[None].float(), size=size_hw, mode="nearest")[0]
     if boxes is None:
         return grid
-    cy, cx = (torch.arange(h)[:, None] + 0.5) / h, (torch.arange(w)[None] + 0.5) / w
-    out = [((cx >= x) & (cx <= x + bw) & (cy >= y) & (cy <= y + bh)).float() for x, y, bw, bh in boxes]
-    return torch.stack([box if box.any() else g for box, g in zip(out, grid, strict=True)])
+    pixels = torch.from_numpy(cells_in_boxes(boxes, size_hw)).float()
+    return torch.stack([box if box.any() else g for box, g in zip(pixels, grid, strict=True)])
 
 
 def masked_region_vectors(model, frames: torch.Tensor, pixel_masks: torch.Tensor) -> torch.Tensor:
