@@ -5,11 +5,18 @@ before the first level, no norm on the first and innermost levels); widths ngf, 
 8ngf, 8ngf, ... Decoder level i: ReLU -> bilinear x2 upsampling -> conv 3x3 -> BatchNorm, its
 input the innermost code or the concatenation [skip, decoder output]; the outermost conv
 (with bias, no norm) gives the K output channels at the input's size, left unactivated.
+
+With ``late_upsample`` the outermost level convolves before it upsamples, and the upsampling is
+left to the caller (the output is at half the input's size): the Sound of Pixels' synthesizer is
+linear, so it can run at half size and upsample its one map per video instead of K, which gives
+the same masks as upsampling the K maps first (the outermost conv at full size is most of the
+net's time on a CPU).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -21,10 +28,11 @@ def unet_widths(ngf: int, levels: int) -> list[int]:
 class SoundUNet(nn.Module):
     """U-Net with ``levels`` downsamplings (published: 7, ngf 64) -> ``channels`` (K) maps.
 
-    Shape: ``(B, 1, F, T)`` -> ``(B, K, F, T)``; F and T must be multiples of ``2 ** levels``.
+    Shape: ``(B, 1, F, T)`` -> ``(B, K, F, T)`` (``late_upsample``: ``(B, K, F/2, T/2)``); F and T
+    must be multiples of ``2 ** levels``.
     """
 
-    def __init__(self, channels: int = 32, ngf: int = 64, levels: int = 7):
+    def __init__(self, channels: int = 32, ngf: int = 64, levels: int = 7, late_upsample: bool = False):
         super().__init__()
         if levels < 2:
             raise ValueError(f"the sound U-Net needs at least 2 levels, got {levels}")
@@ -45,11 +53,10 @@ class SoundUNet(nn.Module):
             cin = widths[i] if i == levels - 1 else 2 * widths[i]
             outer = i == 0
             cout = channels if outer else widths[i - 1]
-            layers = [
-                nn.ReLU(inplace=True),
-                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
-                nn.Conv2d(cin, cout, 3, padding=1, bias=outer),
-            ]
+            layers = [nn.ReLU(inplace=True)]
+            if not (outer and late_upsample):
+                layers.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True))
+            layers.append(nn.Conv2d(cin, cout, 3, padding=1, bias=outer))
             if not outer:
                 layers.append(nn.BatchNorm2d(cout))
             up.append(nn.Sequential(*layers))
@@ -73,3 +80,10 @@ class SoundUNet(nn.Module):
             if skips:
                 h = torch.cat([skips.pop(), h], dim=1)
         return h
+
+
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear x2 upsampling of the last two axes of a tensor of any rank (``align_corners``, as
+    the U-Net's decoder): what :class:`SoundUNet` leaves out with ``late_upsample``."""
+    y = F.interpolate(x.reshape(1, -1, *x.shape[-2:]), scale_factor=2, mode="bilinear", align_corners=True)
+    return y.view(*x.shape[:-2], *y.shape[-2:])

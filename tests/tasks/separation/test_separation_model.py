@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from avrepro.nets.dilated_resnet import FrameNet, dilated_resnet18
-from avrepro.nets.sound_unet import SoundUNet
+from avrepro.nets.sound_unet import SoundUNet, upsample2x
 from avrepro.tasks.separation import spectral
 from avrepro.tasks.separation.model import PixelPlayer, build_model
 from avrepro.tasks.separation.task import SeparationTask
@@ -49,6 +49,27 @@ def test_frame_net_and_sound_net_shapes():
         assert unet(torch.zeros(2, 1, 128, 128)).shape == (2, 8, 128, 128)
     with pytest.raises(ValueError, match="multiple of 128"):
         unet(torch.zeros(1, 1, 128, 64))
+
+
+def test_late_upsample_gives_the_masks_of_upsampling_first():
+    torch.manual_seed(0)
+    late = SoundUNet(channels=8, ngf=4, levels=7, late_upsample=True).eval()
+    with torch.no_grad():
+        half = late(torch.randn(2, 1, 128, 128))
+    assert half.shape == (2, 8, 64, 64)
+    # the synthesizer is linear: upsampling its masks equals upsampling the K maps before it
+    # (bilinear weights sum to 1, so the bias passes unchanged), per video and per pixel
+    model = build_model("binary", **{**MODEL, "late_upsample": True}).eval()
+    with torch.no_grad():
+        model.synthesizer.bias.fill_(0.3)
+        for visual in (torch.rand(2, 3, 8), torch.rand(2, 3, 5, 8)):
+            late_masks = model.synthesizer(visual, half)
+            model.synthesizer.upsample = False
+            early_masks = model.synthesizer(visual, upsample2x(half))
+            model.synthesizer.upsample = True
+            assert late_masks.shape[-2:] == (128, 128)
+            assert torch.allclose(late_masks, early_masks, atol=1e-5)
+        assert model(torch.randn(2, 1, 128, 128), torch.randn(2, 3, 1, 3, 64, 128)).shape == (2, 3, 128, 128)
 
 
 def test_pixelplayer_masks_and_sound_maps():

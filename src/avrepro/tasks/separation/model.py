@@ -13,25 +13,29 @@ import torch
 from torch import nn
 
 from avrepro.nets.dilated_resnet import FrameNet
-from avrepro.nets.sound_unet import SoundUNet
+from avrepro.nets.sound_unet import SoundUNet, upsample2x
 from avrepro.tasks.separation.names import VARIANTS
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "relu": torch.relu, "none": lambda x: x}
 
 
 class Synthesizer(nn.Module):
-    """Linear synthesizer: per-channel scale ``a`` and a bias ``b`` (K + 1 parameters)."""
+    """Linear synthesizer: per-channel scale ``a`` and a bias ``b`` (K + 1 parameters); with
+    ``upsample`` its masks are upsampled x2 (the sound net's ``late_upsample``)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, upsample: bool = False):
         super().__init__()
         self.scale = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(1))
+        self.upsample = upsample
 
     def forward(self, visual: torch.Tensor, sound: torch.Tensor) -> torch.Tensor:
         """Mask logits. Shape: visual ``(B, N, K)`` (or ``(B, N, P, K)``, one vector per pixel),
-        sound ``(B, K, F, T)`` -> ``(B, N, F, T)`` (or ``(B, N, P, F, T)``)."""
+        sound ``(B, K, F, T)`` -> ``(B, N, F, T)`` (or ``(B, N, P, F, T)``); with ``upsample``
+        sound ``(B, K, F/2, T/2)``."""
         eq = "bnk,bkft->bnft" if visual.dim() == 3 else "bnpk,bkft->bnpft"
-        return torch.einsum(eq, visual * self.scale, sound) + self.bias
+        logits = torch.einsum(eq, visual * self.scale, sound) + self.bias
+        return upsample2x(logits) if self.upsample else logits
 
 
 class PixelPlayer(nn.Module):
@@ -41,6 +45,8 @@ class PixelPlayer(nn.Module):
         channels: K (published 32).
         ngf: sound U-Net base width (published 64).
         levels: sound U-Net downsamplings (published 7).
+        late_upsample: the sound net's last x2 upsampling after the synthesizer (published: before
+            the outermost conv; :class:`~avrepro.nets.sound_unet.SoundUNet`).
         weights: frame-net ResNet-18 initialisation (``none`` | ``imagenet`` | path).
         output_stride: frame-net output stride (published 16).
         frame_stages: residual stages of the frame net's ResNet-18 (published 4; 3 ends at layer3).
@@ -63,6 +69,7 @@ class PixelPlayer(nn.Module):
         visual_activation: str = "sigmoid",
         visual_pool: str = "max",
         frame_stages: int = 4,
+        late_upsample: bool = False,
     ):
         super().__init__()
         if visual_activation not in ACTIVATIONS:
@@ -75,8 +82,8 @@ class PixelPlayer(nn.Module):
             raise ValueError(f"visual_pool must be max or avg, got {visual_pool!r}")
         self.pool = visual_pool
         self.visual = FrameNet(channels, weights, output_stride, frame_stages)
-        self.sound = SoundUNet(channels, ngf, levels)
-        self.synthesizer = Synthesizer(channels)
+        self.sound = SoundUNet(channels, ngf, levels, late_upsample)
+        self.synthesizer = Synthesizer(channels, late_upsample)
 
     def frame_maps(self, frames: torch.Tensor) -> torch.Tensor:
         """Activated visual features per position: ``(B, N, n_frames, 3, H, W)`` ->
@@ -163,6 +170,7 @@ def build_model(
     visual_activation: str,
     visual_pool: str,
     frame_stages: int = 4,
+    late_upsample: bool = False,
 ) -> PixelPlayer:
     """The model of ``variant`` (``binary`` or ``ratio``: same net, different mask target) from
     the named settings of the ``model`` section."""
@@ -176,4 +184,5 @@ def build_model(
         visual_activation=visual_activation,
         visual_pool=visual_pool,
         frame_stages=frame_stages,
+        late_upsample=late_upsample,
     )
