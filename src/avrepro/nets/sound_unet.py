@@ -19,6 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+UPSAMPLING = {"scale_factor": 2, "mode": "bilinear", "align_corners": True}
+"""The decoder's x2 upsampling (the official code's), here and in :func:`upsample2x`."""
+
 
 def unet_widths(ngf: int, levels: int) -> list[int]:
     """Encoder output widths: ``ngf * min(2 ** i, 8)`` for level i = 0..levels-1."""
@@ -55,7 +58,7 @@ class SoundUNet(nn.Module):
             cout = channels if outer else widths[i - 1]
             layers = [nn.ReLU(inplace=True)]
             if not (outer and late_upsample):
-                layers.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True))
+                layers.append(nn.Upsample(**UPSAMPLING))
             layers.append(nn.Conv2d(cin, cout, 3, padding=1, bias=outer))
             if not outer:
                 layers.append(nn.BatchNorm2d(cout))
@@ -83,7 +86,7 @@ class SoundUNet(nn.Module):
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """Bilinear x2 upsampling of the last two axes of a tensor of any rank (``align_corners``, as
-    the U-Net's decoder): what :class:`SoundUNet` leaves out with ``late_upsample``."""
-    y = F.interpolate(x.reshape(1, -1, *x.shape[-2:]), scale_factor=2, mode="bilinear", align_corners=True)
+    """The decoder's :data:`UPSAMPLING` of the last two axes of a tensor of any rank: what
+    :class:`SoundUNet` leaves out with ``late_upsample``."""
+    y = F.interpolate(x.reshape(1, -1, *x.shape[-2:]), **UPSAMPLING)
     return y.view(*x.shape[:-2], *y.shape[-2:])

@@ -45,11 +45,11 @@ class PixelPlayer(nn.Module):
         channels: K (published 32).
         ngf: sound U-Net base width (published 64).
         levels: sound U-Net downsamplings (published 7).
-        late_upsample: the sound net's last x2 upsampling after the synthesizer (published: before
-            the outermost conv; :class:`~avrepro.nets.sound_unet.SoundUNet`).
         weights: frame-net ResNet-18 initialisation (``none`` | ``imagenet`` | path).
         output_stride: frame-net output stride (published 16).
         frame_stages: residual stages of the frame net's ResNet-18 (published 4; 3 ends at layer3).
+        late_upsample: the sound net's last x2 upsampling after the synthesizer (published: before
+            the outermost conv; :class:`~avrepro.nets.sound_unet.SoundUNet`).
         mask_kind: ``binary`` (weighted BCE on |S_n| > 0.5 |mix|) or ``ratio`` (L1 on |S_n| / |mix|).
         visual_activation: on the frame features, ``sigmoid`` (the official default), ``relu`` or
             ``none`` (the official code's ``img_activation`` choices; monotonic, so activating
