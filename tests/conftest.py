@@ -38,6 +38,8 @@ def tiny_data(tmp_path_factory, smoke_cfg) -> dict:
     layouts = {"synthetic": {}, **cfg["verify"]["layouts"]}
     views = {}
     for dataset, layout in layouts.items():
+        if dataset != "synthetic" and layout.get("source") != "synthetic":
+            continue  # a real dataset's layout (yt360's foa/ is not the generator's)
         root = raw / layout["subdir"] if layout.get("subdir") else raw
         if dataset != "synthetic" and not (root / layout.get("audio_dir", "")).is_dir():
             continue  # a view this profile does not generate

@@ -90,7 +90,18 @@ def test_layout_and_meta(tiny):
             assert len(s["boxes"]) == meta["n_frames"]
             for x0, y0, x1, y1 in s["boxes"]:
                 assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
-        assert np.abs(mix - audio.T).max() < 2e-3  # binaural = sum of stems convolved with their RIRs
+        # binaural = sum of stems convolved with their RIRs (which hold the microphone's low cut),
+        # plus the recording's noise floor at the drawn SNR below the mix
+        lo, hi = TINY["performance"]["mic_highpass_hz"]
+        assert lo <= meta["recording"]["mic_highpass_hz"] <= hi
+        noise = audio.T - mix
+        snr = 20 * np.log10(np.sqrt(np.mean(mix**2)) / np.sqrt(np.mean(noise**2)))
+        assert snr == pytest.approx(meta["recording"]["noise_snr_db"], abs=0.5)
+        # the room's noise is recorded through the same low cut: little of it below half the cutoff
+        power = np.abs(np.fft.rfft(noise, axis=-1)) ** 2
+        f = np.fft.rfftfreq(noise.shape[-1], 1 / meta["sample_rate"])
+        cut = meta["recording"]["mic_highpass_hz"]
+        assert power[:, (f > 0) & (f < cut / 2)].sum() < 0.2 * power[:, (f >= cut) & (f < 2 * cut)].sum()
     # clips of one group share the room
     metas = [json.loads((tiny / "meta" / f"{c}.json").read_text()) for c in ds["clips"]]
     fixed = ("dims", "absorption", "rt60_sabine", "max_order")
@@ -240,3 +251,57 @@ def test_solo_clips_music_layout(tmp_path):
         k: v for k, v in files(tmp_path / "a").items() if not k.startswith("solo/") and k != "dataset.json"
     }  # (its config lists solo)
     assert scenes == {k: v for k, v in files(tmp_path / "c").items() if k != "dataset.json"}
+
+
+def _f0_cents(audio: np.ndarray, fs: int, note) -> np.ndarray:
+    """The pitch of ``note`` inside ``audio``, every 10 ms from 0.35 s after its onset, in cents
+    from its written pitch (spectral peak within +-10 %, zero-padded 60-ms frames)."""
+    f0 = 440 * 2 ** ((note.pitch - 69) / 12)
+    seg = audio[int((note.start + 0.35) * fs) : int((note.start + note.duration - 0.05) * fs)]
+    win, hop = int(0.06 * fs), int(0.01 * fs)
+    f = np.fft.rfftfreq(1 << 16, 1 / fs)
+    band = (f > 0.9 * f0) & (f < 1.1 * f0)
+    track = [
+        f[band][np.argmax(np.abs(np.fft.rfft(seg[i : i + win] * np.hanning(win), 1 << 16))[band])]
+        for i in range(0, len(seg) - win, hop)
+    ]
+    return 1200 * np.log2(np.array(track) / f0)
+
+
+def test_expressive_violin_has_vibrato_and_plain_one_does_not():
+    perf = smoke_config()["synthetic"]["performance"]
+    fs = 16000
+    played, notes = instruments.render_phrase(np.random.default_rng(0), "violin", 3.0, fs, None, 40, perf)
+    note = max(notes, key=lambda n: n.duration)
+    assert note.duration > 0.6
+    cents = _f0_cents(played, fs, note)
+    spectrum = np.abs(np.fft.rfft(cents - cents.mean(), 4096))
+    rate = np.fft.rfftfreq(4096, 0.01)[1 + np.argmax(spectrum[1:])]
+    lo, hi = perf["vibrato_hz"]
+    assert lo - 0.5 <= rate <= hi + 0.5 and np.ptp(cents) > 30  # periodic, tens of cents
+    # the soundfont's own sample wavers by a few cents; the vibrato is several times that
+    plain, notes = instruments.render_phrase(np.random.default_rng(0), "violin", 3.0, fs)
+    assert np.std(cents) > 3 * np.std(_f0_cents(plain, fs, max(notes, key=lambda n: n.duration)))
+
+
+def test_performance_plays_chords_programs_and_timing():
+    perf = smoke_config()["synthetic"]["performance"]
+    rng = np.random.default_rng(2)
+    written = instruments.draw_phrase(rng, "acoustic_guitar", 4.0)
+    played, controls = instruments.perform(rng, "acoustic_guitar", written, 4.0, perf)
+    fifths = [
+        n for n in played if any(m.pitch == n.pitch - 7 and 0.014 < n.start - m.start < 0.016 for m in played)
+    ]
+    assert fifths and len(played) > len(written)  # strummed fifths above some notes
+    shifts = [
+        p.start - w.start for p, w in zip([n for n in played if n not in fifths], written, strict=False)
+    ]
+    assert 0.003 < np.std(shifts) < 0.03  # onsets off the score by ~timing_ms
+    assert {kind for _, kind, _ in controls} == {"expression"}  # no vibrato on a struck class
+    programs = {instruments.draw_program(np.random.default_rng(i), "piano", perf) for i in range(20)}
+    assert programs == set(perf["programs"]["piano"])
+    clean = dict(perf, expressive=False)
+    assert (
+        instruments.draw_program(np.random.default_rng(0), "piano", clean)
+        == instruments.instrument("piano").program
+    )

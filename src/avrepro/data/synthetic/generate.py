@@ -18,7 +18,9 @@ Layout under ``out_dir``::
 Audio levels: each dry stem is scaled to RMS 0.1 times a random level (+-3 dB), the mix is
 sum_k stem_k * rir_k, and one clip gain (``meta["gain"]``) brings the mix's peak to 0.9 (or
 less where a dry stem would otherwise exceed 0.9); stems and mix are stored with that gain, so
-``binaural == sum_k fftconvolve(stem_k, rir_k)[:n]`` up to 16-bit rounding.
+``binaural == sum_k fftconvolve(stem_k, rir_k)[:n]`` up to 16-bit rounding and the recording's
+room noise (``meta["recording"]``: pink, ``noise_snr_db`` below the mix's RMS, through the same
+microphone low cut that the RIRs include).
 
 Every random draw comes from ``np.random.default_rng([seed, room, clip, ...])``, so the same
 config and seed give byte-identical files, in any order and with any number of workers.
@@ -36,13 +38,14 @@ from PIL import Image
 
 from avrepro.data.synthetic import instruments
 from avrepro.data.synthetic import room as room_mod
+from avrepro.data.synthetic.recording import draw_recording, microphone, with_noise_floor
 from avrepro.data.synthetic.render_360 import View360, render_view360, write_view360
 from avrepro.data.synthetic.render_video import SUPERSAMPLE, render_background, render_frames
 from avrepro.data.synthetic.scene import Camera, Room, Scene, direction, draw_room, draw_scene
 from avrepro.data.synthetic.stems import dry_stem
 from avrepro.io import atomic_dir, write_json
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 PEAK = 0.9  # peak of each clip's binaural mix (unless a stem would clip, see _mix)
 SOLO_DIR = "solo"  # solo clips (MUSIC layout) live in <dataset>/solo
 SOLO_ROOM_BASE = 1_000_000  # solo clips' rooms: seeds apart from the scenes' room indices
@@ -94,6 +97,7 @@ class _Mix:
     gain: float
     rt60_sabine: float
     order: int  # image-source order
+    recording: dict | None  # microphone low cut and noise floor (recording.draw_recording)
 
 
 def _dry_stems(
@@ -105,7 +109,14 @@ def _dry_stems(
     for k, src in enumerate(scene.sources):
         rng = np.random.default_rng([seed, room_index, clip_index, 1, k])
         stem, phrase, level_db = dry_stem(
-            rng, src.name, cfg["clip_seconds"], int(cfg["sample_rate"]), cid, note_beats=cfg.get("note_beats")
+            rng,
+            src.name,
+            cfg["clip_seconds"],
+            int(cfg["sample_rate"]),
+            cid,
+            note_beats=cfg.get("note_beats"),
+            program=src.program,
+            performance=cfg.get("performance"),
         )
         stems.append(stem)
         notes.append(phrase)
@@ -113,26 +124,30 @@ def _dry_stems(
     return np.stack(stems).astype(np.float64), notes, levels
 
 
-def _mix(cfg: dict, room: Room, scene: Scene, stems: np.ndarray) -> _Mix:
-    """Binaural RIRs of every source and the mix, brought to :data:`PEAK` by one clip gain."""
+def _mix(cfg: dict, room: Room, scene: Scene, stems: np.ndarray, rng: np.random.Generator) -> _Mix:
+    """Binaural RIRs of every source (through the microphone's low cut) and the mix, brought to
+    :data:`PEAK` by one clip gain, then the noise floor (``rng``: the recording's draws)."""
     fs = int(cfg["sample_rate"])
     rt60_sabine = room_mod.sabine_rt60(room.dims, room.absorption)
     order = room_mod.image_order(room.dims, rt60_sabine, int(cfg["max_image_order"]))
     m = int(round(cfg["rir_seconds"] * fs))
+    recording = draw_recording(rng, cfg.get("performance"))
     rirs = room_mod.binaural_rirs(
         room.dims, room.absorption, scene.listener, [s.position for s in scene.sources], fs, order, m
     )
+    rirs = microphone(rirs, fs, recording)
     binaural = room_mod.render_binaural(stems, rirs)
     # fixed peak for the mix; a far source can make its dry stem louder than the mix, and the
     # stems share the gain, so the gain is capped to keep every file within PEAK
     gain = PEAK / max(np.abs(binaural).max(), np.abs(stems).max())
     return _Mix(
-        (binaural * gain).astype(np.float32),
+        with_noise_floor(rng, binaural * gain, fs, recording).astype(np.float32),
         (stems * gain).astype(np.float32),
         rirs,
         gain,
         rt60_sabine,
         order,
+        recording,
     )
 
 
@@ -208,6 +223,7 @@ def _clip_meta(
         "listener": {"position": list(scene.listener)},
         "camera": _camera_meta(cam),
         "gain": mix.gain,
+        "recording": mix.recording,
         "video": f"videos/{cid}.mp4",
         "binaural": f"binaural_audios/{cid}.wav",
         "rir": f"rirs/{cid}.wav",
@@ -242,7 +258,7 @@ def generate_clip(
         np.random.default_rng([seed, room_index, clip_index, 0]), room, cfg, solo_class=solo_class
     )
     stems, notes, levels = _dry_stems(cfg, seed, room_index, clip_index, scene, cid)
-    mix = _mix(cfg, room, scene, stems)
+    mix = _mix(cfg, room, scene, stems, np.random.default_rng([seed, room_index, clip_index, 4]))
     bg = render_background(scene, SUPERSAMPLE)
     frames, boxes = render_frames(scene, mix.stems, fs, fps, n_frames, background=bg)
     background = np.asarray(Image.fromarray(bg).reduce(SUPERSAMPLE))
@@ -251,7 +267,7 @@ def generate_clip(
     view360 = None
     if solo_class is None and (cfg.get("view360") or {}).get("enabled", False):
         view360 = render_view360(
-            cfg, seed, room_index, clip_index, scene, mix.stems, mix.gain, mix.order, cid
+            cfg, seed, room_index, clip_index, scene, mix.stems, mix.gain, mix.order, cid, mix.recording
         )
         meta["view360"] = rounded(view360.meta)
     return Clip(

@@ -1,8 +1,10 @@
 """Instrument phrases rendered from the General MIDI soundfont shipped in the pretty_midi wheel.
 
 A phrase is drawn as a list of notes (random lead-in, notes and rests on a scale, varying
-durations and velocities), written as an in-memory MIDI file with ``mido`` and rendered by
-``midirenderer`` (48 kHz stereo WAV) with ``TimGM6mb.sf2``, then mixed to mono and resampled.
+durations and velocities), played (:func:`perform`, with ``synthetic.performance.expressive``:
+timing, velocity, legato, chords, vibrato by pitch bend and expression curves), written as an
+in-memory MIDI file with ``mido`` and rendered by ``midirenderer`` (48 kHz stereo WAV) with
+``TimGM6mb.sf2``, then mixed to mono and resampled.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ INSTRUMENTS: dict[str, Instrument] = {
     "saxophone": Instrument(65, 49, 80, True),
 }
 
+CHORD_CLASSES = ("piano", "acoustic_guitar")  # classes that play chords
+BEND_CENTS = 200.0  # the General MIDI pitch-bend range (+-2 semitones) at the wheel's full scale
+CONTROL_STEP_S = 0.02  # time step of the expression and pitch-bend curves
 _SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9))
 NOTE_BEATS = {"sustained": (0.5, 1.0, 1.5, 2.0), "struck": (0.25, 0.5, 1.0, 1.5)}
 """Note values (beats) a phrase draws from, with :data:`NOTE_PROBS` (``synthetic.note_beats``)."""
@@ -113,14 +118,18 @@ def draw_phrase(
         vel = int(np.clip(rng.normal(mean_vel, 12), 30, 127))
         hold = dur * (rng.uniform(0.85, 0.98) if inst.sustained else rng.uniform(0.6, 0.95))
         notes.append(Note(t, hold, pitches[pos], vel))
-        if name in ("piano", "acoustic_guitar") and rng.random() < 0.25 and pos + 2 < len(pitches):
+        if name in CHORD_CLASSES and rng.random() < 0.25 and pos + 2 < len(pitches):
             notes.append(Note(t, hold, pitches[pos + 2], max(30, vel - 10)))
         t += dur
     return notes
 
 
-def phrase_midi(notes: list[Note], program: int, seconds: float) -> bytes:
-    """A type-0 MIDI file (bytes) playing ``notes`` on ``program``, at least ``seconds`` long."""
+def phrase_midi(notes: list[Note], program: int, seconds: float, controls: tuple = ()) -> bytes:
+    """A type-0 MIDI file (bytes) playing ``notes`` on ``program``, at least ``seconds`` long.
+
+    ``controls``: ``(seconds, kind, value)`` events, kind ``"expression"`` (CC11, 0-127) or
+    ``"bend"`` (pitch wheel, -8192..8191), sent before the notes of the same tick.
+    """
     import mido
 
     events = []
@@ -129,21 +138,94 @@ def phrase_midi(notes: list[Note], program: int, seconds: float) -> bytes:
         off = max(on + 1, round((n.start + n.duration) * TICKS_PER_SECOND))
         events.append((on, 1, n.pitch, n.velocity))
         events.append((off, 0, n.pitch, 0))
-    events.sort()
+    events += [(round(t * TICKS_PER_SECOND), -1, kind, int(v)) for t, kind, v in controls]
+    events.sort()  # (tick, rank): controls, note-offs, note-ons
     mid = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_SECOND // 2)
     track = mido.MidiTrack()
     mid.tracks.append(track)
     track.append(mido.Message("program_change", program=program, channel=0, time=0))
     now = 0
-    for tick, is_on, pitch, vel in events:
-        kind = "note_on" if is_on else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=vel, channel=0, time=tick - now))
+    for tick, rank, a, b in events:
+        if rank < 0:
+            msg = (
+                mido.Message("control_change", control=11, value=b, channel=0)
+                if a == "expression"
+                else mido.Message("pitchwheel", pitch=b, channel=0)
+            )
+        else:
+            msg = mido.Message("note_on" if rank else "note_off", note=a, velocity=b, channel=0)
+        track.append(msg.copy(time=tick - now))
         now = tick
     end = max(now, round(seconds * TICKS_PER_SECOND) + TICKS_PER_SECOND // 10)
     track.append(mido.MetaMessage("end_of_track", time=end - now))
     buf = io.BytesIO()
     mid.save(file=buf)
     return buf.getvalue()
+
+
+def draw_program(rng: np.random.Generator, name: str, performance: dict | None) -> int:
+    """The General MIDI program a clip's player of class ``name`` plays: one of
+    ``performance["programs"][name]`` when the performance is expressive (one draw from ``rng``),
+    else the class's own (no draw)."""
+    if not (performance and performance["expressive"]):
+        return instrument(name).program
+    programs = performance["programs"].get(name) or [instrument(name).program]
+    return int(programs[int(rng.integers(len(programs)))])
+
+
+def _played(rng: np.random.Generator, name: str, notes: list[Note], perf: dict) -> list[Note]:
+    """The notes as played: onsets off the score by ``timing_ms`` (SD), velocities spread by
+    ``velocity_sd``, sustained classes held ``legato`` times longer, chord classes adding a fifth
+    above a note with ``triad_prob`` (strummed ``strum_ms`` later on guitar)."""
+    inst = instrument(name)
+    played = []
+    for n in notes:
+        start = max(0.0, n.start + rng.normal(0.0, perf["timing_ms"] / 1000))
+        hold = n.duration * (rng.uniform(*perf["legato"]) if inst.sustained else 1.0)
+        vel = int(np.clip(n.velocity + rng.normal(0.0, perf["velocity_sd"]), 20, 127))
+        played.append(Note(start, hold, n.pitch, vel))
+        if name in CHORD_CLASSES and n.pitch + 7 <= inst.high and rng.random() < perf["triad_prob"]:
+            lag = perf["strum_ms"] / 1000 if name == "acoustic_guitar" else 0.0
+            played.append(Note(start + lag, hold, n.pitch + 7, max(30, vel - 10)))
+    return played
+
+
+def _expression_curves(
+    rng: np.random.Generator, name: str, notes: list[Note], seconds: float, perf: dict
+) -> tuple:
+    """CC11 (every class: a walk within +-``phrase_db``; sustained classes also swell by
+    ``swell_db`` inside each note) and, on sustained classes, a pitch-bend vibrato that sets in
+    ``vibrato_onset_s`` after each onset; ``(seconds, kind, value)`` events for :func:`phrase_midi`."""
+    t = np.arange(0.0, seconds + CONTROL_STEP_S, CONTROL_STEP_S)
+    level_db = np.clip(np.cumsum(rng.normal(0.0, 0.3, len(t))), -perf["phrase_db"], perf["phrase_db"])
+    cents = np.zeros(len(t))
+    sustained = instrument(name).sustained
+    for n in notes if sustained else []:
+        inside = (t >= n.start) & (t < n.start + n.duration)
+        u = (t[inside] - n.start) / max(n.duration, 1e-3)
+        level_db[inside] -= rng.uniform(*perf["swell_db"]) * (1 - np.sin(np.pi * u) ** 0.7)
+        rate, depth = rng.uniform(*perf["vibrato_hz"]), rng.uniform(*perf["vibrato_cents"])
+        ramp = np.clip((t[inside] - n.start - rng.uniform(*perf["vibrato_onset_s"])) / 0.2, 0, 1)
+        phase = 2 * np.pi * rate * (t[inside] - n.start) + rng.uniform(0, 2 * np.pi)
+        cents[inside] = depth * ramp * np.sin(phase)
+    expression = np.clip(np.round(108 * 10 ** (level_db / 40)), 1, 127)  # CC11 ~ 40 log10 (GM)
+    events = [(x, "expression", v) for x, v in zip(t, expression, strict=True)]
+    if sustained:
+        wheel = np.clip(np.round(cents / BEND_CENTS * 8192), -8192, 8191)
+        events += [(x, "bend", v) for x, v in zip(t, wheel, strict=True)]
+    return tuple(events)
+
+
+def perform(
+    rng: np.random.Generator, name: str, notes: list[Note], seconds: float, perf: dict
+) -> tuple[list[Note], tuple]:
+    """Play the written ``notes`` of class ``name`` as ``perf`` (``synthetic.performance``) says.
+
+    Returns:
+        (the played notes, their control events for :func:`phrase_midi`).
+    """
+    played = _played(rng, name, notes, perf)
+    return played, _expression_curves(rng, name, played, seconds, perf)
 
 
 @functools.lru_cache(maxsize=4)
@@ -171,13 +253,24 @@ def render_midi(midi: bytes, rate: int, n_samples: int) -> np.ndarray:
 
 
 def render_phrase(
-    rng: np.random.Generator, name: str, seconds: float, rate: int, note_beats: dict | None = None
+    rng: np.random.Generator,
+    name: str,
+    seconds: float,
+    rate: int,
+    note_beats: dict | None = None,
+    program: int | None = None,
+    performance: dict | None = None,
 ) -> tuple[np.ndarray, list[Note]]:
-    """Draw (:func:`draw_phrase`) and render one phrase of class ``name``.
+    """Draw (:func:`draw_phrase`), play (:func:`perform`, when ``performance["expressive"]``) and
+    render one phrase of class ``name`` on ``program`` (default: the class's).
 
     Returns:
-        (audio (round(seconds * rate),) float32 mono, the notes).
+        (audio (round(seconds * rate),) float32 mono, the notes as played).
     """
     notes = draw_phrase(rng, name, seconds, note_beats)
-    midi = phrase_midi(notes, instrument(name).program, seconds)
+    controls: tuple = ()
+    if performance and performance["expressive"]:
+        notes, controls = perform(rng, name, notes, seconds, performance)
+    program = instrument(name).program if program is None else program
+    midi = phrase_midi(notes, program, seconds, controls)
     return render_midi(midi, rate, int(round(seconds * rate))), notes

@@ -31,6 +31,7 @@ from scipy.signal import fftconvolve
 
 from avrepro.audio.ambisonics import foa_rir
 from avrepro.data.synthetic import room as room_mod
+from avrepro.data.synthetic.recording import microphone, with_noise_floor
 from avrepro.data.synthetic.scene import Scene, Source, direction, draw_surround_sources
 from avrepro.data.synthetic.sprites import SHADOW_LEVEL, animate, envelopes, with_shadows
 from avrepro.data.synthetic.stems import dry_stem
@@ -204,6 +205,8 @@ def _extra_sources(
             scale=gain,
             view=" (360 view)",
             note_beats=cfg.get("note_beats"),
+            program=src.program,
+            performance=cfg.get("performance"),
         )
         stems.append(stem)
         levels.append(level_db)
@@ -259,8 +262,8 @@ def _view_meta(cid: str, width: int, height: int, foa_gain: float, n_extra: int,
         "projection": "equirectangular; column 0 = azimuth +180 deg, centre = azimuth 0 (front), "
         "azimuth decreasing to the right; row 0 = elevation +90 deg",
         "foa_gain": foa_gain,
-        "foa_gain_note": "foa = foa_gain * sum_k stem_k * foa_rir_k; binaural "
-        "sources' stems are the stored stems",
+        "foa_gain_note": "foa = foa_gain * low cut of (sum_k stem_k * foa_rir_k + room noise); "
+        "binaural sources' stems are the stored stems",
         "n_extra_sources": n_extra,
         "sources": sources,
     }
@@ -276,6 +279,7 @@ def render_view360(
     gain: float,
     order: int,
     cid: str,
+    recording: dict | None = None,
 ) -> View360:
     """FOA and equirect video of one clip (called by ``generate_clip``).
 
@@ -283,6 +287,8 @@ def render_view360(
         cfg: the resolved ``synthetic`` section (``view360``: frame size, extra sources).
         scene: the clip's pinhole scene; stems: its sources' stems as stored (scaled by ``gain``).
         order: the image-source order of the clip's binaural render.
+        recording: the clip's microphone low cut and noise floor (``meta["recording"]``), applied
+            to the FOA too (noise from the stream ``[seed, room, clip, 4, 1]``).
     Returns:
         the 360 view; extra sources draw from the random streams ``[seed, room, clip, 2]``
         (placement) and ``[seed, room, clip, 3, k]`` (phrase, level), apart from the binaural
@@ -297,7 +303,8 @@ def render_view360(
         [np.asarray(stems, np.float64)] + [np.asarray(extra_stems, np.float64).reshape(len(extra), n)]
     )
     scene360 = Scene(room=scene.room, camera=scene.camera, sources=scene.sources + extra)
-    foa = _foa_mix(cfg, scene360, all_stems, order)
+    foa = microphone(_foa_mix(cfg, scene360, all_stems, order), fs, recording)
+    foa = with_noise_floor(np.random.default_rng([seed, room_index, clip_index, 4, 1]), foa, fs, recording)
     peak = float(np.abs(foa).max())
     if peak < 1e-9:
         raise RuntimeError(f"clip {cid}: silent ambisonics")

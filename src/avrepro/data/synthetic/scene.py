@@ -8,11 +8,11 @@ Azimuth is counter-clockwise from +y seen from above (+90 = left = -x); elevatio
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from avrepro.data.synthetic.instruments import instrument
+from avrepro.data.synthetic.instruments import draw_program, instrument
 
 #: sprite size in metres (width, height) per class; unknown classes use DEFAULT_SPRITE_SIZE
 SPRITE_SIZE_M = {
@@ -204,7 +204,7 @@ def draw_scene(
         size = tuple(scale * v for v in SPRITE_SIZE_M.get(name, DEFAULT_SPRITE_SIZE))
         pos = _place_source(rng, room, camera, name, size, sources, (az_max, r_min, r_max), max_tries)
         sources.append(Source(name, int(ci), instrument(name).program, tuple(float(p) for p in pos), size))
-    return Scene(room=room, camera=camera, sources=tuple(sources))
+    return Scene(room=room, camera=camera, sources=_with_programs(rng, sources, cfg))
 
 
 def draw_surround_sources(
@@ -250,4 +250,11 @@ def draw_surround_sources(
             taken.append(src)
             extra.append(src)
             break
-    return tuple(extra)
+    return _with_programs(rng, extra, cfg)
+
+
+def _with_programs(rng: np.random.Generator, sources: list[Source], cfg: dict) -> tuple[Source, ...]:
+    """The sources, each playing a program drawn after every position (so positions do not depend
+    on ``synthetic.performance``; see :func:`~avrepro.data.synthetic.instruments.draw_program`)."""
+    perf = cfg.get("performance")
+    return tuple(replace(s, program=draw_program(rng, s.name, perf)) for s in sources)
