@@ -163,11 +163,16 @@ def phrase_midi(notes: list[Note], program: int, seconds: float, controls: tuple
     return buf.getvalue()
 
 
+def expressive(performance: dict | None) -> bool:
+    """Whether ``synthetic.performance`` asks for expressive playing (and the recording chain)."""
+    return bool(performance and performance["expressive"])
+
+
 def draw_program(rng: np.random.Generator, name: str, performance: dict | None) -> int:
     """The General MIDI program a clip's player of class ``name`` plays: one of
     ``performance["programs"][name]`` when the performance is expressive (one draw from ``rng``),
     else the class's own (no draw)."""
-    if not (performance and performance["expressive"]):
+    if not expressive(performance):
         return instrument(name).program
     programs = performance["programs"].get(name) or [instrument(name).program]
     return int(programs[int(rng.integers(len(programs)))])
@@ -269,7 +274,7 @@ def render_phrase(
     """
     notes = draw_phrase(rng, name, seconds, note_beats)
     controls: tuple = ()
-    if performance and performance["expressive"]:
+    if expressive(performance):
         notes, controls = perform(rng, name, notes, seconds, performance)
     program = instrument(name).program if program is None else program
     midi = phrase_midi(notes, program, seconds, controls)

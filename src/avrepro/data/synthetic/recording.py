@@ -9,11 +9,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfilt
 
+from avrepro.data.synthetic.instruments import expressive
+
 
 def draw_recording(rng: np.random.Generator, performance: dict | None) -> dict | None:
     """The clip's microphone low cut (Hz) and noise floor (dB below the clip's RMS), or None
     for a clean recording."""
-    if not (performance and performance["expressive"]):
+    if not expressive(performance):
         return None
     return {
         "mic_highpass_hz": float(rng.uniform(*performance["mic_highpass_hz"])),
@@ -31,13 +33,12 @@ def microphone(signal: np.ndarray, fs: int, recording: dict | None) -> np.ndarra
 
 
 def pink_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Independent pink (1/f power) noise along the last axis, unit RMS per row."""
+    """Independent pink (1/f power) noise along the last axis (unscaled)."""
     n = shape[-1]
     spectrum = np.fft.rfft(rng.standard_normal(shape), axis=-1)
     f = np.arange(spectrum.shape[-1], dtype=np.float64)
     spectrum *= 1.0 / np.sqrt(np.maximum(f, 1.0))
-    noise = np.fft.irfft(spectrum, n, axis=-1)
-    return noise / (np.sqrt(np.mean(noise**2, axis=-1, keepdims=True)) + 1e-12)
+    return np.fft.irfft(spectrum, n, axis=-1)
 
 
 def with_noise_floor(
