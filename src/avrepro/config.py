@@ -350,7 +350,8 @@ def _check_tasks(cfg: Mapping, where: Callable[[list], str]) -> None:
 def check_cross_fields(cfg: Mapping, where: Callable[[list], str]) -> None:
     """Rules that join several keys of a schema-valid configuration, checked at start rather than
     inside the job that would fail on them: split fractions sum to 1; a batch divides across
-    ``train.gpus``; training crops fit in the cached frames; a curriculum's first stage is trained.
+    ``train.gpus``; training crops fit in the cached frames; test mixtures are at least a
+    training window long; a curriculum's first stage is trained.
 
     Raises:
         ParamsError: ``where(key path): rule, with the values``.
@@ -361,7 +362,7 @@ def check_cross_fields(cfg: Mapping, where: Callable[[list], str]) -> None:
         terms = " + ".join(f"{s} {fractions[s]:g}" for s in SPLIT_NAMES)
         raise ParamsError(f"{where(['split', 'fractions'])}: must sum to 1, got {terms} = {total:g}")
     for task in cfg["tasks"]:
-        for check in (_check_gpu_batch, _check_crop, _check_init_from):
+        for check in (_check_gpu_batch, _check_crop, _check_test_window, _check_init_from):
             check(task, cfg[task], where)
 
 
@@ -388,6 +389,17 @@ def _check_crop(task: str, section: Mapping, where: Callable[[list], str]) -> No
                 f"{where([task, 'frames', f'crop_{side}'])}: {crop} is larger than "
                 f"{task}.features.frame_{side} = {frame} (training crops are cut from the cached frames)"
             )
+
+
+def _check_test_window(task: str, section: Mapping, where: Callable[[list], str]) -> None:
+    """``eval.window`` (test mixtures, samples) is at least ``audio.window`` (the net's window)."""
+    test = (section.get("eval") or {}).get("window")
+    net = (section.get("audio") or {}).get("window")
+    if test and net and test < net:
+        raise ParamsError(
+            f"{where([task, 'eval', 'window'])}: {test} is shorter than {task}.audio.window = {net} "
+            f"(the net separates longer test mixtures window by window; null: the training window)"
+        )
 
 
 def _check_init_from(task: str, section: Mapping, where: Callable[[list], str]) -> None:

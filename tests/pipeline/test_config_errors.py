@@ -149,6 +149,10 @@ def test_split_fractions_must_sum_to_one(params_text, write_params):
             r"binaural\.features\.frame_width = 68",
         ),
         (
+            {"separation": {"eval": {"window": 8191}}},
+            r"separation\.eval\.window \(override\): 8191 is shorter than separation\.audio\.window = 16383",
+        ),
+        (
             {"profile": "smoke", "spatial": {"variants": ["avsa_curriculum"]}},
             r"common\.spatial\.init_from: 'avsa_curriculum' starts from 'avc', which spatial\.variants "
             r"\(avsa_curriculum\) does not train",

@@ -8,7 +8,7 @@ import torch
 from avrepro.nets.dilated_resnet import FrameNet, dilated_resnet18
 from avrepro.nets.sound_unet import SoundUNet, upsample2x
 from avrepro.tasks.separation import spectral
-from avrepro.tasks.separation.model import PixelPlayer, build_model
+from avrepro.tasks.separation.model import PixelPlayer, build_model, windows
 from avrepro.tasks.separation.task import SeparationTask
 from helpers.configs import task_config
 
@@ -99,6 +99,36 @@ def test_pixelplayer_masks_and_sound_maps():
     assert torch.allclose(others, torch.full_like(others, 0.5), atol=1e-6)
     with pytest.raises(ValueError, match="unknown separation variant"):
         build_model("soft", **MODEL)
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_long_spectrogram_is_separated_window_by_window(late):
+    """Test mixtures longer than the training window (eval.window): the net sees one training
+    window at a time, side by side, the last one ending at the end and giving the overlap; the
+    masks and the sound maps are those of the windows, joined."""
+    assert windows(352, 128) == [(0, 128), (128, 224), (224, 352)]
+    assert windows(256, 128) == [(0, 128), (128, 256)] and windows(100, 128) == [(0, 100)]
+    torch.manual_seed(0)
+    model = build_model("binary", **{**MODEL, "late_upsample": late}).eval()
+    log_mag, frames = torch.randn(2, 1, 128, 352), torch.randn(2, 3, 1, 3, 64, 128)  # 2.75 windows
+    mag = log_mag.exp()
+    with torch.no_grad():
+        logits = model(log_mag, frames, 128)
+        maps = model.sound_maps(log_mag, mag, frames, window=128)
+        parts = [model(log_mag[..., s : s + 128], frames) for s in (0, 128, 224)]
+        halves = [
+            model.sound_maps(log_mag[..., s : s + 128], mag[..., s : s + 128], frames) for s in (0, 128)
+        ]
+        two = model.sound_maps(log_mag[..., :256], mag[..., :256], frames, window=128)
+    assert logits.shape == (2, 3, 128, 352) and maps.shape == (2, 3, 4, 8)
+    assert float(maps.min()) >= 0 and float(maps.max()) <= 1
+    for (start, end), part in zip(windows(352, 128), parts, strict=True):
+        assert torch.allclose(logits[..., start:end], part[..., : end - start], atol=1e-5)
+    # two windows' maps: each window's energy shares, weighted by its share of the mixture's energy
+    mass = [mag[..., s : s + 128].sum(dim=(1, 2, 3))[:, None, None, None] for s in (0, 128)]
+    expected = (halves[0] * mass[0] + halves[1] * mass[1]) / (mass[0] + mass[1])
+    assert torch.allclose(two, expected, atol=1e-5)
+    assert torch.equal(model(log_mag[..., :128], frames, 128), parts[0])
 
 
 def test_autocast_keeps_the_frame_head_and_synthesizer_in_fp32():

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from avrepro.tasks.separation.data import SeparationMixes, clip_classes, evaluation_mixtures
@@ -136,6 +137,39 @@ def test_evaluation_of_model_and_baselines_then_figures_and_report(sep, trained,
     assert "## Sound separation and localization" in md
     assert "localization_binary_mix000.png" in md and "separation_metrics.md" in md
     assert (tmp_path / "tables" / "separation_metrics.csv").is_file()
+
+
+def test_longer_test_mixtures_are_read_whole_and_separated_window_by_window(sep, trained, tmp_path):
+    """``eval.window`` twice the training window: every method gets the whole test mixture, the
+    model's masks cover it (its two training windows joined)."""
+    from avrepro.engine.evaluate import evaluate
+
+    cfg = {k: v for k, v in task_config("separation").items() if k != "train"}
+    window = 2 * (cfg["audio"]["window"] + 1) - 1  # two training windows' frames
+    cfg["eval"]["window"] = window
+    preds, results = tmp_path / "predictions", {}
+    for name in ("binary", "nmf"):
+        results[name] = evaluate(
+            "separation",
+            copy.deepcopy(cfg),
+            name,
+            sep["caches"]["test"],
+            trained / name / "best.pt" if name == "binary" else None,
+            tmp_path / f"separation_{name}.json",
+            tmp_path / f"separation_{name}_clips.csv",
+            predictions_dir=preds if name == "binary" else None,
+            progress=False,
+        )
+        assert results[name]["n_clips"] > 0 and np.isfinite(results[name]["sdr"])
+    assert len(sf.read(preds / "mix000_mixture.wav")[0]) == window
+    masks = np.load(preds / "mix000_masks.npy")
+    assert masks.shape[-1] == 2 * (1 + cfg["audio"]["window"] // cfg["audio"]["hop"])
+    assert 0 <= results["binary"]["pointing_accuracy"] <= 1
+    cfg["eval"]["window"] = window + 2 * (cfg["audio"]["window"] + 1)  # longer than the clips
+    with pytest.warns(RuntimeWarning, match=r"test clips are shorter than the test window .* zero padded"):
+        evaluate(
+            "separation", cfg, "nmf", sep["caches"]["test"], None, tmp_path / "n.json", tmp_path / "n.csv"
+        )
 
 
 def test_unknown_baseline_and_nmf_without_train_split_fail_clearly(sep):

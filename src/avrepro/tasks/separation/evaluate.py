@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,10 +81,11 @@ def model_masker(model: PixelPlayer, name: str, cfg: dict, test: FeatureCache) -
     kind = mask_kind(name)
     device = next(model.parameters()).device
     crop, threshold = crop_hw(cfg["frames"]), cfg["eval"]["mask_threshold"]
+    window = spectral.frames_of(cfg["audio"])  # longer test mixtures: window by window
 
     def masks(chunk: Chunk) -> tuple[torch.Tensor, np.ndarray]:
         frames = chunk_frames(test, chunk, crop)
-        soft, maps = _model_masks(model, chunk.sources.to(device), frames.to(device), cfg["audio"])
+        soft, maps = _model_masks(model, chunk.sources.to(device), frames.to(device), cfg["audio"], window)
         return ((soft > threshold).float() if kind == "binary" else soft), maps
 
     return masks
@@ -101,14 +103,24 @@ def chunk_frames(test: FeatureCache, chunk: Chunk, crop: tuple[int, int]) -> tor
 
 @torch.no_grad()
 def _model_masks(
-    model: nn.Module, sources: torch.Tensor, frames: torch.Tensor, acfg: dict
+    model: nn.Module, sources: torch.Tensor, frames: torch.Tensor, acfg: dict, window: int
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Soft masks on the linear axis ``(b, N, F, T)`` (CPU) and sound maps ``(b, N, h, w)``."""
+    """Soft masks on the linear axis ``(b, N, F, T)`` (CPU) and sound maps ``(b, N, h, w)``, the
+    sound net run ``window`` STFT frames at a time."""
     prep = spectral.prepare(sources, acfg)
-    logits = model(prep["log_mag"], frames)
+    logits = model(prep["log_mag"], frames, window)
     soft = spectral.to_linear(torch.sigmoid(logits.float()), acfg)
-    maps = model.sound_maps(prep["log_mag"], prep["mag_mix"], frames)
+    maps = model.sound_maps(prep["log_mag"], prep["mag_mix"], frames, window=window)
     return soft.cpu(), maps.float().cpu().numpy()
+
+
+def at_test_length(cfg: dict) -> dict:
+    """``cfg`` with ``audio.window`` set to the test mixtures' length, ``eval.window`` (None: the
+    training window; the papers test on 65,535 samples)."""
+    window = cfg["eval"].get("window")
+    if not window or window == cfg["audio"]["window"]:
+        return cfg
+    return {**cfg, "audio": {**cfg["audio"], "window": int(window)}}
 
 
 def run_evaluation(
@@ -126,6 +138,7 @@ def run_evaluation(
     ``localize``: the masker gives sound maps, scored per mixture and summarised with their
     chance levels. ``started``: when the evaluation began (``perf_counter``, for the timing line).
     """
+    cfg = at_test_length(cfg)
     rows, jobs, predictions = _estimate(cfg, test, name, masker, progress)
     t1 = time.perf_counter()
     workers = eval_workers(cfg["eval"])
@@ -149,6 +162,7 @@ def _estimate(
     test mixture, ``eval.batch_size`` mixtures at a time."""
     acfg, ecfg = cfg["audio"], cfg["eval"]
     combos = evaluation_mixtures(test, cfg["mix"]["n"], ecfg["mixtures"], acfg["window"], ecfg["seed"])
+    _warn_short_clips(test, combos, acfg["window"])
     classes = clip_classes(test)
     rows, jobs, predictions = [], [], {}
     batch = ecfg["batch_size"]
@@ -173,6 +187,20 @@ def _estimate(
             jobs.append(job)
             predictions.update(saved)
     return rows, jobs, predictions
+
+
+def _warn_short_clips(test: FeatureCache, combos: list[tuple[int, ...]], window: int) -> None:
+    """Say how many of the test mixtures' clips are shorter than their window (zero padded)."""
+    clips = sorted({i for combo in combos for i in combo})
+    short = [i for i in clips if test.info(i)["n_samples"] < window]
+    if short:
+        warnings.warn(
+            f"{test.cache_dir}: {len(short)} of the {len(clips)} test clips are shorter than the "
+            f"test window ({window} samples, {window / test.sample_rate:.2f} s; eval.window): they "
+            f"are zero padded (first: {test.clip_ids[short[0]]}, {test.info(short[0])['n_samples']} samples)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def read_chunk(test: FeatureCache, combos: list[tuple[int, ...]], first: int, cfg: dict) -> Chunk:

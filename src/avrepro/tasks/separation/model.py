@@ -99,30 +99,61 @@ class PixelPlayer(nn.Module):
         frames and positions (``visual_pool``) -> ``(B, N, K)``."""
         return maps.amax(dim=(3, 4, 5)) if self.pool == "max" else maps.mean(dim=(3, 4, 5))
 
-    def forward(self, log_mag: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    def forward(self, log_mag: torch.Tensor, frames: torch.Tensor, window: int | None = None) -> torch.Tensor:
         """Mask logits of every video. Shape: log_mag ``(B, 1, F, T)``, frames
-        ``(B, N, n_frames, 3, H, W)`` -> ``(B, N, F, T)``."""
+        ``(B, N, n_frames, 3, H, W)`` -> ``(B, N, F, T)``. ``window``: STFT frames the sound net
+        sees at a time (:func:`windows`; None: all)."""
         visual = self.video_vectors(self.frame_maps(frames))
-        sound = self.sound(log_mag).float()
-        with torch.autocast(sound.device.type, enabled=False):  # the small linear head in fp32
-            return self.synthesizer(visual, sound)
+        spans, sounds = self.windowed_sound(log_mag, window)
+        with torch.autocast(log_mag.device.type, enabled=False):  # the small linear head in fp32
+            parts = [self.synthesizer(visual, sound) for sound in sounds]
+        if len(parts) == 1:
+            return parts[0]
+        given = [p[..., : end - start] for p, (start, end) in zip(parts, spans, strict=True)]
+        return torch.cat(given, dim=-1)
+
+    def windowed_sound(
+        self, log_mag: torch.Tensor, window: int | None
+    ) -> tuple[list[tuple[int, int]], list[torch.Tensor]]:
+        """The sound net on each window of ``log_mag`` (one batched pass): the windows' spans
+        (:func:`windows`) and their maps ``(B, K, F, window)`` (fp32)."""
+        length = log_mag.shape[-1]
+        spans = windows(length, window or length)
+        if len(spans) == 1:
+            return spans, [self.sound(log_mag).float()]
+        maps = self.sound(torch.cat([log_mag[..., s : s + window] for s, _ in spans])).float()
+        return spans, list(maps.split(len(log_mag)))
 
     @torch.no_grad()
     def sound_maps(
-        self, log_mag: torch.Tensor, mag: torch.Tensor, frames: torch.Tensor, frame: int | None = None
+        self,
+        log_mag: torch.Tensor,
+        mag: torch.Tensor,
+        frames: torch.Tensor,
+        frame: int | None = None,
+        window: int | None = None,
     ) -> torch.Tensor:
         """Energy of the sound each pixel produces, as a share of the mixture's energy.
 
         The synthesizer is applied at every position of frame ``frame`` (default: the middle one)
         of each video's feature map: pixel p's mask ``m_p`` gives the energy
-        ``sum(m_p * |mix|) / sum(|mix|)`` (on the spectrogram the net sees).
+        ``sum(m_p * |mix|) / sum(|mix|)`` (on the spectrogram the net sees), ``window`` frames at a
+        time (as :meth:`forward`).
 
         Shape: log_mag, mag ``(B, 1, F, T)``, frames ``(B, N, n_frames, 3, H, W)`` ->
         ``(B, N, h, w)`` in [0, 1].
         """
         maps = self.frame_maps(frames)
-        frame = maps.shape[3] // 2 if frame is None else frame
-        return self.pixel_energy(maps[:, :, :, frame], self.sound(log_mag), mag)
+        pixel = maps[:, :, :, maps.shape[3] // 2 if frame is None else frame]
+        spans, sounds = self.windowed_sound(log_mag, window)
+        total = mag.sum(dim=(1, 2, 3)).clamp_min(1e-12)
+        out = 0.0
+        for (start, end), sound in zip(spans, sounds, strict=True):
+            given = torch.zeros_like(mag[..., start : start + (window or mag.shape[-1])])
+            given[..., : end - start] = mag[..., start:end]  # the frames this window gives
+            share = given.sum(dim=(1, 2, 3)) / total
+            out = out + self.pixel_energy(pixel, sound, given) * share[:, None, None, None]
+        return out
 
     @torch.no_grad()
     def pixel_energy(self, maps: torch.Tensor, sound: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
@@ -150,6 +181,17 @@ class PixelPlayer(nn.Module):
             {"params": list(self.visual.features.parameters()), "lr": lr_frame, "name": "frame"},
             {"params": list(self.visual.fc.parameters()), "lr": lr_sound, "name": "frame_fc"},
         ]
+
+
+def windows(length: int, window: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of the ``window``-frame windows that cover ``length`` frames: side by side
+    from 0, the last ending at the end; window k gives the frames ``start:end`` (the last overlaps
+    the one before and gives the overlap). A long test mixture is separated so, as a long
+    recording is, by a net trained on one window."""
+    starts = list(range(0, max(length - window, 0) + 1, window))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return list(zip(starts, [*starts[1:], length], strict=True))
 
 
 def mask_kind(variant: str) -> str:

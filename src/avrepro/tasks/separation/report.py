@@ -73,7 +73,7 @@ def separation_section(ctx: ReportContext) -> str:
     boxes = _scored_against_boxes(metrics, variants)
     out = [
         "## Sound separation and localization (The Sound of Pixels / PixelPlayer)\n",
-        _intro(scfg.get("mix", {}).get("n", 2), clip_counts(metrics), names, boxes),
+        _intro(scfg.get("mix", {}).get("n", 2), clip_counts(metrics), names, boxes, _windows(scfg)),
         "### Metrics\n",
         table,
     ]
@@ -102,9 +102,26 @@ def _row_order(variants: list[str], baselines: list[str]) -> list[str]:
     )
 
 
-def _intro(n_mix: int, counts: list[int], names: list[str], boxes: bool) -> str:
-    """The setup: mix-and-separate, the evaluation as the official code, every row, localization
-    (scored against the instruments' boxes when the data has them)."""
+def _windows(scfg: dict) -> str:
+    """The test mixtures' length and, when longer than the net's window, how the net covers it."""
+    audio, test = scfg.get("audio") or {}, (scfg.get("eval") or {}).get("window")
+    rate = (scfg.get("features") or {}).get("sample_rate")
+    net = audio.get("window")
+    if not (net and rate):
+        return ""
+    seconds = f"{(test or net) / rate:.2f} s ({test or net:,} samples)"
+    if not test or test <= net:
+        return f"Each test mixture is {seconds} long, the net's training window. "
+    return (
+        f"Each test mixture is {seconds} long (`eval.window`), and every method gets all of it; the "
+        f"net, trained on {net / rate:.2f}-s windows, separates it window by window. "
+    )
+
+
+def _intro(n_mix: int, counts: list[int], names: list[str], boxes: bool, windows: str = "") -> str:
+    """The setup: mix-and-separate, the evaluation as the official code (``windows``: the test
+    mixtures' length), every row, localization (scored against the instruments' boxes when the
+    data has them)."""
     described = [f"`{n}` is {_NAMES[n]}" for n in names if n in _NAMES]
     return (
         f"Mix-and-separate: {n_mix} solo clips of different instrument classes are mixed (each "
@@ -115,6 +132,7 @@ def _intro(n_mix: int, counts: list[int], names: list[str], boxes: bool) -> str:
         "averaged over the mixture's sources and then over "
         + (f"{counts[0]} fixed, seeded test mixtures" if len(counts) == 1 else "the test mixtures")
         + " of different classes (mean ± SEM; mixtures with a silent source are skipped). "
+        + windows
         + ("; ".join(described) + ". " if described else "")
         + "Localization: the synthesizer applied at every position of the frame features gives "
         "each pixel's share of the mixture's energy (the sound map); " + (LOC_SCORED if boxes else LOC_DRAWN)
