@@ -120,7 +120,7 @@ def at_test_length(cfg: dict) -> dict:
     window = cfg["eval"].get("window")
     if not window or window == cfg["audio"]["window"]:
         return cfg
-    return {**cfg, "audio": {**cfg["audio"], "window": int(window)}}
+    return {**cfg, "audio": {**cfg["audio"], "window": window}}
 
 
 def run_evaluation(

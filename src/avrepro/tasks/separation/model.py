@@ -148,9 +148,10 @@ class PixelPlayer(nn.Module):
         spans, sounds = self.windowed_sound(log_mag, window)
         total = mag.sum(dim=(1, 2, 3)).clamp_min(1e-12)
         out = 0.0
+        width = spans[0][1]  # every window's frames (the first one is whole)
         for (start, end), sound in zip(spans, sounds, strict=True):
-            given = torch.zeros_like(mag[..., start : start + (window or mag.shape[-1])])
-            given[..., : end - start] = mag[..., start:end]  # the frames this window gives
+            given = mag[..., start : start + width].clone()
+            given[..., end - start :] = 0  # only the frames this window gives
             share = given.sum(dim=(1, 2, 3)) / total
             out = out + self.pixel_energy(pixel, sound, given) * share[:, None, None, None]
         return out
