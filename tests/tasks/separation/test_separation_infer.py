@@ -76,7 +76,7 @@ def test_two_test_videos_give_the_evaluations_sdr(sep, capsys, tmp_path):
     )
     assert rc == 0, err
     for key in ("sdr", "sir", "sar", "sdr_mixture"):
-        assert summary["centre_window"][key] == pytest.approx(row[key], abs=1e-4), key
+        assert summary["test_mixture"][key] == pytest.approx(row[key], abs=1e-4), key
     n = sep["test"].info(sep["test"].position(a["clip_id"]))["n_samples"]
     for name in (f"{a['clip_id']}_separated.wav", f"{b['clip_id']}_separated.wav", "mixture.wav"):
         audio, rate = read_wav(tmp_path / name)
@@ -84,6 +84,24 @@ def test_two_test_videos_give_the_evaluations_sdr(sep, capsys, tmp_path):
     assert [s["video"] for s in summary["sources"]] == [str(a["video"]), str(b["video"])]
     assert all(np.isfinite(s["sdr"]) for s in summary["sources"]) and np.isfinite(summary["sdr_mixture"])
     assert probe_mp4(tmp_path / "sound_map.mp4")["has_audio"]
+
+
+def test_a_pair_is_scored_on_the_evaluations_longer_test_mixture(sep):
+    """With ``eval.window`` twice the training window, the pair's test mixture is the evaluation's
+    (the centred two windows, separated window by window), while the clip is tiled on one."""
+    cfg = copy.deepcopy(sep["cfg"])
+    window = cfg["audio"]["window"]
+    cfg["eval"]["window"] = 2 * (window + 1) - 1
+    with torch.inference_mode():
+        _, rows, _ = evaluate_model(sep["model"], cfg, sep["test"], "binary", progress=False)
+    row = next(r for r in rows if not r["skipped"])
+    pair = [sep["raw"][c] for c in row["clips"].split("+")]
+    clips = sep_infer.load_clips([c["video"] for c in pair], [c["audio"] for c in pair], cfg)
+    with torch.inference_mode():
+        result = sep_infer.separate_pair(sep["model"], cfg, clips, progress=False)
+    for key in ("sdr", "sir", "sar", "sdr_mixture"):
+        assert result["test_mixture"][key] == pytest.approx(row[key], abs=1e-4), key
+    assert result["starts"] == sep_infer.tile_starts(clips.audio(0).shape[1], window)
 
 
 def two_players(sep, tmp_path, fps: int = 10):

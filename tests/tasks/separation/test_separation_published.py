@@ -9,8 +9,10 @@ from avrepro.report.kit import ReportContext
 from avrepro.tasks.separation.published import follows_protocol, published_section
 
 
-def config(dataset: str, n: int = 2) -> dict:
-    return {"separation": {"dataset": dataset, "mix": {"n": n}}}
+def config(dataset: str, n: int = 2, test_window: int | None = None) -> dict:
+    audio = {"window": 16383, "hop": 128}
+    test = {"window": test_window}
+    return {"separation": {"dataset": dataset, "mix": {"n": n}, "audio": audio, "eval": test}}
 
 
 @pytest.mark.parametrize(
@@ -49,5 +51,8 @@ def test_elsewhere_the_table_is_shown_without_a_verdict(tmp_path):
         in text
     )
     assert "**within**" not in text and "better than" not in text
-    assert "Where our evaluation departs from the official code" in text and "16,256 samples" in text
+    assert "Where our evaluation departs from the official code" in text
+    assert "whole 16,383-sample test mixture" in text and "the 16,256 samples its inverse STFT" in text
+    longer = section(config("synthetic_solo", test_window=65535), {}, tmp_path)
+    assert "whole 65,535-sample test mixture" in longer and "the 65,408 samples its inverse STFT" in longer
     assert "with mixtures of 3" in section(config("music", n=3), {}, tmp_path)

@@ -1,8 +1,10 @@
 """``avrepro separate``: a trained PixelPlayer on a user's videos.
 
-The sound is cut into the model's windows (``audio.window`` samples), end to end, one of them the
-centre window the evaluation reads (:func:`tile_starts`); each window's output is put back in
-place, so any length works and a test clip's centre window is exactly the evaluation's mixture.
+The sound is cut into the model's windows (``audio.window`` samples), end to end, one of them
+centred on the clip (:func:`tile_starts`); each window's output is put back in place, so any
+length works. Two videos are also scored as the evaluation scores a test mixture (the centred
+``eval.window`` samples, :func:`evaluation_scores`), so two clips of the test split give the
+evaluation's numbers for their pair.
 
 - Two videos (mix and separate, how the paper demonstrates it): their sounds, each / 2, are
   mixed and separated with each video's frames through the evaluation's own functions
@@ -33,7 +35,7 @@ from avrepro.data.media_clips import MediaClip, MediaClips, decode_clip
 from avrepro.media import MediaError, write_wav
 from avrepro.metrics.separation import bss_eval, is_silent, mixture_scores, one_blas_thread
 from avrepro.tasks.separation import spectral
-from avrepro.tasks.separation.evaluate import chunk_at, chunk_frames, model_masker
+from avrepro.tasks.separation.evaluate import at_test_length, chunk_at, chunk_frames, model_masker, read_chunk
 from avrepro.tasks.separation.soundmap import sound_map_video
 from avrepro.video.crop import crop_hw
 
@@ -131,7 +133,8 @@ def _batches(starts: list[int], cfg: dict, desc: str, progress: bool):
 def separate_pair(model, cfg: dict, clips: MediaClips, progress: bool = True) -> dict:
     """Mix the clips' sounds (each / N) and separate them with each clip's frames, window by
     window as the evaluation: ``sources``, ``estimates`` ``(N, n)``, ``mixture`` ``(n,)``, sound
-    ``maps`` ``(windows, N, h, w)``, ``starts`` and the centre window's BSS Eval scores."""
+    ``maps`` ``(windows, N, h, w)``, ``starts`` and the BSS Eval scores of the evaluation's test
+    mixture (``test_mixture``, :func:`evaluation_scores`)."""
     acfg, window = cfg["audio"], cfg["audio"]["window"]
     n = clips.audio(0).shape[1]
     starts = tile_starts(n, window)
@@ -145,14 +148,23 @@ def separate_pair(model, cfg: dict, clips: MediaClips, progress: bool = True) ->
         got["mixture"].append(spectral.waveform(chunk.mix_spec, acfg, window).numpy())
         got["sources"].append(chunk.sources.numpy())
         got["maps"].append(maps)
-    centre = starts.index(max(0, (n - window) // 2))
-    windows = {k: np.concatenate(v) for k, v in got.items()}
     out = {k: stitch(v, starts, n) for k, v in got.items() if k != "maps"}
+    out["test_mixture"] = evaluation_scores(cfg, clips, masker)
+    return {**out, "maps": np.concatenate(got["maps"]), "starts": starts}
+
+
+def evaluation_scores(cfg: dict, clips: MediaClips, masker) -> dict | None:
+    """BSS Eval of the clips mixed and separated as the evaluation reads a test mixture: each
+    clip's centred ``eval.window`` samples (:func:`~.evaluate.at_test_length`; zeros past a shorter
+    clip), the net window by window; ``None`` when a source or an estimate is silent."""
+    tcfg = at_test_length(cfg)
+    acfg = tcfg["audio"]
+    chunk = read_chunk(clips, [tuple(range(len(clips)))], 0, tcfg)
+    masks, _ = masker(chunk)
+    estimates = spectral.apply_masks(masks.cpu(), chunk.mix_spec, acfg, acfg["window"]).numpy()
+    mixture = spectral.waveform(chunk.mix_spec, acfg, acfg["window"]).numpy()
     with one_blas_thread():
-        out["centre_window"] = mixture_scores(
-            windows["sources"][centre], windows["estimates"][centre], windows["mixture"][centre]
-        )
-    return {**out, "maps": windows["maps"], "starts": starts}
+        return mixture_scores(chunk.sources.numpy()[0], estimates[0], mixture[0])
 
 
 def clip_scores(sources: np.ndarray, estimates: np.ndarray, mixture: np.ndarray) -> dict:
@@ -211,7 +223,7 @@ def _timing(clips: MediaClips, cfg: dict, starts: list[int]) -> dict:
 
 
 def pair_summary(model, cfg: dict, clips: MediaClips, out: Path, progress: bool) -> dict:
-    """The two-video form: separate, write, score (whole clip per source, and the centre window
+    """The two-video form: separate, write, score (whole clip per source, and the test mixture
     as the evaluation scores it)."""
     result = separate_pair(model, cfg, clips, progress)
     files = write_pair(result, clips, cfg, out)
@@ -231,7 +243,8 @@ def pair_summary(model, cfg: dict, clips: MediaClips, out: Path, progress: bool)
         "sources": sources,
         **{k: float(np.mean(scores[k])) for k in ("sdr", "sir", "sar")},
         "sdr_mixture": scores["sdr_mixture"],
-        "centre_window": result["centre_window"],
+        "test_mixture": result["test_mixture"],
+        "test_mixture_seconds": at_test_length(cfg)["audio"]["window"] / clips.sample_rate,
         "mixture": str(out / files["mixture"]),
         "sound_map": str(out / files["sound_map"]),
     }

@@ -19,9 +19,9 @@ EPILOG = (
     "the regions outlined, the original sound). Two videos: their sounds are mixed (each / 2, as "
     "the evaluation mixes them) and separated with each video's frames; writes "
     "OUT/<name>_separated.wav per video, OUT/mixture.wav and OUT/sound_map.mp4 (side by side, the "
-    "mixture's sound), and reports BSS Eval SDR/SIR/SAR against each video's own sound. The sound "
-    "is cut into the model's windows (concatenated, one centred on the clip), so a clip of the "
-    "test split gives the evaluation's numbers in centre_window."
+    "mixture's sound), and reports BSS Eval SDR/SIR/SAR against each video's own sound, and in "
+    "test_mixture those of the clips' centred eval.window samples, as the evaluation scores a test "
+    "mixture (two clips of the test split give the evaluation's numbers for their pair)."
 )
 
 
