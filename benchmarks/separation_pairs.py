@@ -7,7 +7,7 @@ The first form reads the tree's per-mixture scores (``reports/metrics/separation
 and gives the SDR of the variant and of the baseline per class pair, worst first; then the trained
 frame net's video vector of every clip's centre frame (train and test splits): the cosine
 similarity of the class centroids (train clips) and how often the nearest centroid names a test
-clip's class.
+clip's class; and the cosine similarity of the classes' mean log power spectra.
 
 The second form writes a copy of the tree (files hard-linked, the separation caches' frames
 rewritten) in which every clip's frames are one solid colour per class: a frame net that tells the
@@ -86,9 +86,25 @@ def vector_figures(tree: Path, variant: str, threads: int) -> dict:
     return {
         "classes": classes,
         "cosine": (unit @ unit.T).round(3).tolist(),
+        "spectra_cosine": spectra_similarity(train, classes),
         "nearest_centroid_accuracy": float(np.mean([p == c for p, c in scored])),
         "test_clips": len(scored),
     }
+
+
+def spectra_similarity(cache, classes: list[str]) -> list[list[float]]:
+    """Cosine similarity of the classes' mean log power spectra (1024-point STFT of every clip,
+    power averaged over time, log10, the mean over bins removed), ``classes`` order."""
+    window = torch.hann_window(1024)
+    spectra: dict[str, list[np.ndarray]] = {}
+    for i, c in enumerate(clip_classes(cache)):
+        x = torch.from_numpy(cache.audio_float(i)[0])
+        power = torch.stft(x, 1024, 256, window=window, return_complex=True).abs().pow(2).mean(1)
+        spectra.setdefault(c, []).append(np.log10(power.numpy() + 1e-10))
+    mean = np.stack([np.mean(spectra[c], axis=0) for c in classes])
+    mean -= mean.mean(axis=1, keepdims=True)
+    unit = mean / np.linalg.norm(mean, axis=1, keepdims=True)
+    return (unit @ unit.T).round(3).tolist()
 
 
 def colour_frames(tree: Path, out: Path) -> list[str]:
@@ -139,6 +155,8 @@ def main(argv=None) -> dict:
         f"of {vectors['test_clips']} test clips",
         "cosine similarity of the class centroids (" + ", ".join(vectors["classes"]) + "):",
         *("  " + " ".join(f"{v:5.2f}" for v in row) for row in vectors["cosine"]),
+        "cosine similarity of the classes' mean log power spectra (train clips, same order):",
+        *("  " + " ".join(f"{v:5.2f}" for v in row) for row in vectors["spectra_cosine"]),
     ]
     figures = {"pairs": table.round(3).reset_index().to_dict(orient="records"), **vectors}
     save("separation_pairs", "Sound of Pixels against blind NMF per class pair", lines, figures)
