@@ -181,6 +181,25 @@ def test_a_deleted_output_is_seen_by_snakemake_and_dvc(committed, deleted, jobs,
     assert planned_rules(workdir) == set()
 
 
+def test_a_model_change_leaves_the_baselines_alone(committed):
+    """A separation net's width reaches its training and what follows, not the baselines, which
+    never read the model (DVC agrees); params.yaml is put back."""
+    workdir, params = committed, committed / "params.yaml"
+    before = params.read_text()
+    raw = yaml.safe_load(before)
+    raw["profiles"]["smoke"]["separation"]["model"]["ngf"] = 6
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    try:
+        rules = planned_rules(workdir)
+        status = run(["dvc", "status"], workdir).stdout
+    finally:
+        params.write_text(before)
+    assert "train_separation" in rules and "evaluate_separation" in rules, rules
+    assert "baseline_separation" not in rules, rules
+    stages = set(re.findall(r"^(\w+):", status, re.M))
+    assert "train_separation_binary" in stages and not any(s.startswith("baseline_") for s in stages), status
+
+
 def test_learning_rate_change_reruns_only_binaural_training_downstream(committed):
     workdir = committed
     raw = yaml.safe_load((workdir / "params.yaml").read_text())

@@ -7,7 +7,7 @@ import sys
 
 from avrepro.dvcyaml import ParamSection
 from avrepro.io import missing_contents
-from avrepro.tasks import demo_variant
+from avrepro.tasks import demo_variant, get_task
 
 # Progress bars go to the rules' log files: refresh them every few seconds, not many times a second.
 os.environ.setdefault("TQDM_MININTERVAL", "5")
@@ -225,6 +225,12 @@ TRAIN_OUTPUTS = ("best.pt", "last.pt", "config.yaml", "live")
 DAG_KEYS = ("dataset", "variants", "baselines", "controls", "init_from", "demo", "left_out")
 TRAIN_EXCLUDE = ("eval",) + DAG_KEYS
 EVAL_EXCLUDE = ("train",) + DAG_KEYS
+
+
+def baseline_exclude(task):
+    """What a task's baseline rule does not rerun for: the evaluation's exclusions and the
+    sections its baselines never read (``Task.baselines_ignore``)."""
+    return EVAL_EXCLUDE + get_task(task).baselines_ignore
 
 
 wildcard_constraints:

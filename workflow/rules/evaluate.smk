@@ -48,7 +48,7 @@ for _task in TASKS:
         threads: CFG["eval_threads"]
         params:
             task=_task,
-            cfg=section(_task, exclude=EVAL_EXCLUDE),
+            cfg=section(_task, exclude=baseline_exclude(_task)),
             seed=section("seed"),
             train=lambda wc, input: train_cache_arg(input),
         shell:

@@ -43,6 +43,9 @@ class Task(ABC):
     shortcut_variants: ClassVar[tuple[str, ...]] = ()
     controls: ClassVar[tuple[str, ...]] = ()
     baselines: ClassVar[tuple[str, ...]]
+    baselines_ignore: ClassVar[tuple[str, ...]] = ("model", "loss")
+    """Sections of the task's params its baselines never read: their rule does not rerun when only
+    these change (a task whose baseline builds an untrained model keeps ``model``)."""
     metric_keys: ClassVar[tuple[str, ...]]
     figures: ClassVar[dict[str, str]]
     """Figure key -> file name (a pattern with ``{fields}`` for per-clip files) under

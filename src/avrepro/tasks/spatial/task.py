@@ -49,6 +49,7 @@ class SpatialTask(Task):
     controls = names.CONTROLS
     simulator_needs = names.SIMULATOR_NEEDS
     baselines = names.BASELINES
+    baselines_ignore = ("loss",)  # random_backbone builds the untrained model from `model`
     metric_keys = names.METRIC_KEYS
     figures = names.FIGURES
     primary_metric = ("avsa_accuracy", "max")
