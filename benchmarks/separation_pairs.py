@@ -32,6 +32,7 @@ from _common import add_tree_argument, require, save  # noqa: E402
 from avrepro.engine.evaluate import load_model  # noqa: E402
 from avrepro.engine.runtime import seed_everything  # noqa: E402
 from avrepro.tasks import get_task  # noqa: E402
+from avrepro.tasks.separation import spectral  # noqa: E402
 from avrepro.tasks.separation.data import clip_classes, eval_frames, frame_indices  # noqa: E402
 from avrepro.video.crop import crop_hw  # noqa: E402
 from separation_budget import load_tree  # noqa: E402
@@ -95,11 +96,10 @@ def vector_figures(tree: Path, variant: str, threads: int) -> dict:
 def spectra_similarity(cache, classes: list[str]) -> list[list[float]]:
     """Cosine similarity of the classes' mean log power spectra (1024-point STFT of every clip,
     power averaged over time, log10, the mean over bins removed), ``classes`` order."""
-    window = torch.hann_window(1024)
+    stft = {"n_fft": 1024, "hop": 256}
     spectra: dict[str, list[np.ndarray]] = {}
     for i, c in enumerate(clip_classes(cache)):
-        x = torch.from_numpy(cache.audio_float(i)[0])
-        power = torch.stft(x, 1024, 256, window=window, return_complex=True).abs().pow(2).mean(1)
+        power = spectral.spec(torch.from_numpy(cache.audio_float(i)[0]), stft).abs().pow(2).mean(1)
         spectra.setdefault(c, []).append(np.log10(power.numpy() + 1e-10))
     mean = np.stack([np.mean(spectra[c], axis=0) for c in classes])
     mean -= mean.mean(axis=1, keepdims=True)
