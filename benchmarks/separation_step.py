@@ -8,9 +8,10 @@ optimizer step of the `binary` PixelPlayer, timed after a warm-up step; and the 
 sound net alone (forward + backward). The step is the engine's (`avrepro.engine.loop.train_step`,
 `train.grad_clip` included). On CPU the bf16 rows need a CPU with native bf16 (see
 `avrepro.engine.runtime.cpu_has_bf16`); where it has none they are skipped. ``--channels-last``
-adds the fp32 step with the model's weights in channels-last memory (the engine does that on CUDA
-only), ``--compile`` the fp32 step of ``torch.compile`` of the model and its loss (the first,
-compiling, step timed apart).
+adds the step with the model's weights in channels-last memory, in fp32 and (with native bf16)
+under bf16 autocast: the engine's CPU fast path, ``train.cpu_channels_last`` with
+``train.cpu_amp``. ``--compile`` adds the fp32 step of ``torch.compile`` of the model and its loss
+(the first, compiling, step timed apart).
 """
 
 from __future__ import annotations
@@ -67,12 +68,14 @@ def time_parts(task, model, cfg: dict, batch: dict, device: torch.device, on: bo
     return {part: run(part) for part in ("step", "frame net", "sound net")}
 
 
-def layout_step(task, cfg: dict, batch: dict, device: torch.device, label: str, steps: int) -> dict:
-    """Seconds of the first and of later fp32 steps of a fresh ``binary`` model in channels-last
-    memory or compiled (``label``)."""
+def layout_step(
+    task, cfg: dict, batch: dict, device: torch.device, label: str, steps: int, bf16: bool = False
+) -> dict:
+    """Seconds of the first and of later steps of a fresh ``binary`` model in channels-last
+    memory or compiled (``label``), in fp32 or (``bf16``) under bf16 autocast."""
     torch.manual_seed(0)
     model = task.build_model(cfg, "binary").to(device).train()
-    tcfg = {**cfg["train"], "amp": "none", "cpu_amp": False}
+    tcfg = {**cfg["train"], "amp": "bf16" if bf16 else "none", "cpu_amp": bf16}
     optimizer = build_optimizer(task.param_groups(model, cfg), cfg["train"])
     net = LossModule(task, model, cfg)
     if label == "channels-last":
@@ -135,14 +138,16 @@ def main(argv=None) -> dict:
         lines.append(f"  bf16 autocast: {ratio:.2f}x the steps per second of fp32")
     else:
         lines.append("  bf16 autocast: skipped (this CPU has no native bf16)")
-    for label, flag in (("channels-last", args.channels_last), ("compiled", args.compile)):
-        if flag:
-            figures[label] = layout_step(task, cfg, batch, device, label, args.steps)
-            first, step = figures[label]["first"], figures[label]["step"]
-            lines.append(
-                f"  fp32 {label:13s} step {step:.3f} s ({figures['fp32']['step'] / step:.2f}x the steps per "
-                f"second of fp32; first step {first:.1f} s)"
-            )
+    rows = [("fp32", "channels-last", False)] * args.channels_last
+    rows += [("bf16", "channels-last", True)] * (args.channels_last and bf16)
+    rows += [("fp32", "compiled", False)] * args.compile
+    for precision, label, on in rows:
+        row = figures[f"{precision} {label}"] = layout_step(task, cfg, batch, device, label, args.steps, on)
+        speedup = figures["fp32"]["step"] / row["step"]
+        lines.append(
+            f"  {precision} {label:13s} step {row['step']:.3f} s ({speedup:.2f}x the steps per second "
+            f"of fp32; first step {row['first']:.1f} s)"
+        )
     save("separation_step", f"Separation training step, fp32 and bf16 ({device.type})", lines, figures)
     return figures
 

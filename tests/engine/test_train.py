@@ -20,17 +20,17 @@ class Killed(RuntimeError):
     pass
 
 
-def _cfg(tiny):
+def _cfg(tiny, **train_keys):
     cfg = copy.deepcopy(tiny["cfg"]["binaural"])
-    cfg["train"].update(epochs=2, checkpoint_every=2, batch_size=4, windows_per_clip=2)
+    cfg["train"].update(epochs=2, checkpoint_every=2, batch_size=4, windows_per_clip=2, **train_keys)
     return cfg
 
 
-def _run(tiny, out, variant="film", on_step=None):
+def _run(tiny, out, variant="film", on_step=None, **train_keys):
     c = tiny["caches"]
     return train(
         get_task("binaural"),
-        _cfg(tiny),
+        _cfg(tiny, **train_keys),
         variant,
         c["train"],
         c["val"],
@@ -106,6 +106,24 @@ def test_kill_and_resume_matches_uninterrupted(tiny_caches, reference, tmp_path)
     ref_w = torch.load(ref_run / "best.pt", weights_only=True)["model"]
     run_w = torch.load(tmp_path / "run/best.pt", weights_only=True)["model"]
     assert all(torch.equal(ref_w[k], run_w[k]) for k in ref_w)
+
+
+def test_cpu_fast_path_trains_and_resumes_exactly(tiny_caches, tmp_path):
+    """The CPU fast path (``cpu_channels_last``, with ``cpu_amp`` where the CPU has native bf16)
+    learns something finite, and a killed run resumes to the uninterrupted run's numbers."""
+    from avrepro.engine.runtime import cpu_has_bf16
+
+    fast = {"amp": "bf16", "cpu_amp": cpu_has_bf16(), "cpu_channels_last": True}
+    final = _run(tiny_caches, tmp_path / "whole", **fast)
+    assert torch.isfinite(torch.tensor(final["train/loss"]))
+
+    def kill_at_3(step):
+        if step == 3:
+            raise Killed()
+
+    with pytest.raises(Killed):
+        _run(tiny_caches, tmp_path / "run", on_step=kill_at_3, **fast)
+    assert _run(tiny_caches, tmp_path / "run", **fast) == final
 
 
 def test_resume_ignores_other_configuration(tiny_caches, tmp_path):
@@ -244,3 +262,22 @@ def test_cpu_autocast_only_when_asked(monkeypatch):
     engine._warn_no_cpu_bf16.cache_clear()
     with pytest.warns(RuntimeWarning, match="no native bf16"), engine.autocast(cpu, "bf16", True):
         assert layer(x).dtype == torch.float32
+
+
+def test_channels_last_on_cpu_only_when_asked():
+    """``train.channels_last`` changes the memory layout on CUDA; on CPU only with
+    ``train.cpu_channels_last``, where prepare_model then lays the conv weights out channels-last."""
+    from avrepro.engine import runtime as engine
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert engine.use_channels_last({"channels_last": True}, cuda)
+    assert not engine.use_channels_last({"channels_last": True}, cpu)
+    assert not engine.use_channels_last({"channels_last": False, "cpu_channels_last": True}, cpu)
+    tcfg = {"channels_last": True, "cpu_channels_last": True}
+    assert engine.use_channels_last(tcfg, cpu)
+    for asked, layout in ((tcfg, True), ({"channels_last": True}, False)):
+        conv = torch.nn.Conv2d(3, 4, 3)
+        engine.prepare_model(conv, asked, cpu)
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last) is layout
+    batch = engine.to_device({"x": torch.randn(2, 3, 5, 5)}, cpu, engine.use_channels_last(tcfg, cpu))
+    assert batch["x"].is_contiguous(memory_format=torch.channels_last)

@@ -84,8 +84,11 @@ def to_device(batch: dict, device: torch.device, channels_last: bool = False) ->
 
 
 def use_channels_last(tcfg: dict, device: torch.device) -> bool:
-    """``train.channels_last`` applies on CUDA only (CPU numerics stay those of the plain path)."""
-    return bool(tcfg.get("channels_last", False)) and device.type == "cuda"
+    """``train.channels_last`` applies on CUDA, and on CPU only with ``train.cpu_channels_last``
+    (which changes the CPU's convolution kernels, so by default CPU numerics stay the plain path's)."""
+    if not tcfg.get("channels_last", False):
+        return False
+    return device.type == "cuda" or bool(tcfg.get("cpu_channels_last", False))
 
 
 def loader_workers(setting, threads: int, device: torch.device, processes: int = 1) -> int:
