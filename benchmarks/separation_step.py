@@ -27,7 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_tree_argument, save  # noqa: E402
 from avrepro.engine.loop import train_step  # noqa: E402
 from avrepro.engine.optim import build_optimizer  # noqa: E402
-from avrepro.engine.runtime import LossModule, cpu_has_bf16, seed_everything, select_device, train_autocast  # noqa: E402
+from avrepro.engine.runtime import (  # noqa: E402
+    LossModule,
+    cpu_has_bf16,
+    prepare_model,
+    seed_everything,
+    select_device,
+    train_autocast,
+)
 from avrepro.tasks import get_task  # noqa: E402
 from avrepro.tasks.separation import spectral  # noqa: E402
 from separation_budget import load_tree  # noqa: E402
@@ -72,16 +79,21 @@ def layout_step(
     task, cfg: dict, batch: dict, device: torch.device, label: str, steps: int, bf16: bool = False
 ) -> dict:
     """Seconds of the first and of later steps of a fresh ``binary`` model in channels-last
-    memory or compiled (``label``), in fp32 or (``bf16``) under bf16 autocast."""
+    memory or compiled (``label``), in fp32 or (``bf16``) under bf16 autocast, the module as the
+    engine prepares it (:func:`~avrepro.engine.runtime.prepare_model`)."""
     torch.manual_seed(0)
     model = task.build_model(cfg, "binary").to(device).train()
-    tcfg = {**cfg["train"], "amp": "bf16" if bf16 else "none", "cpu_amp": bf16}
+    layout = label == "channels-last"
+    tcfg = {
+        **cfg["train"],
+        "amp": "bf16" if bf16 else "none",
+        "cpu_amp": bf16,
+        "channels_last": layout,
+        "cpu_channels_last": layout,
+        "compile": not layout,
+    }
     optimizer = build_optimizer(task.param_groups(model, cfg), cfg["train"])
-    net = LossModule(task, model, cfg)
-    if label == "channels-last":
-        model.to(memory_format=torch.channels_last)
-    else:
-        net = torch.compile(net)
+    net = prepare_model(LossModule(task, model, cfg), tcfg, device)
     start = time.perf_counter()
     train_step(net, batch, optimizer, tcfg, device)
     first = time.perf_counter() - start
