@@ -1,9 +1,12 @@
 """Where do a separation model's sound maps peak, against the true boxes? (issue 17)
 
     python benchmarks/separation_pointing.py --tree PATH [--variant binary] [--pad-cells 1]
+        [--set eval.map_output_stride=8]
 
 Runs the task's evaluation of the tree's model (its ``best.pt``) on the fixed test mixtures and
-keeps every source's sound map (h x w cells, 4x8 on the default 64x32 frames) and its box. Beside
+keeps every source's sound map (h x w cells: 8x16 on the default 64x32 frames at
+``eval.map_output_stride`` 4; 4x8 at the trained stride, ``--set eval.map_output_stride=8``)
+and its box. Beside
 the evaluation's pointing game (the maximum of the map upsampled bilinearly to the frame, ties to
 the first pixel in row-major order) it gives: the maximum cell's centre in the box, the maximum
 cell overlapping the box at all (the best the map's resolution allows a point to do), how often
@@ -51,12 +54,12 @@ def collect_maps(model, cfg: dict, test) -> tuple[dict, list]:
 
 
 def pad_maps(model, cells: int, stride: int) -> None:
-    """Make ``model.sound_maps`` see frames padded by ``cells`` map cells of 0 (the mean colour)
-    on every side and return the picture's cells only."""
+    """Make ``model.sound_maps`` see frames padded by ``cells`` map cells (``stride`` pixels
+    each) of 0 (the mean colour) on every side and return the picture's cells only."""
     maps, px = model.sound_maps, cells * stride
 
-    def padded(log_mag, mag, frames, frame=None):
-        return maps(log_mag, mag, F.pad(frames, (px, px, px, px)), frame)[..., cells:-cells, cells:-cells]
+    def padded(log_mag, mag, frames, **kwargs):
+        return maps(log_mag, mag, F.pad(frames, (px, px, px, px)), **kwargs)[..., cells:-cells, cells:-cells]
 
     model.sound_maps = padded
 
@@ -90,13 +93,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--variant", default="binary", help="the trained variant (default: binary)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
     ap.add_argument("--pad-cells", type=int, default=0, help="pad the frames by this many map cells")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override separation params")
     args = ap.parse_args(argv)
-    cfg, (_, _, test) = load_tree(args.tree, [])
+    cfg, (_, _, test) = load_tree(args.tree, args.set)
     seed_everything(0, args.threads)
     checkpoint = require(args.tree / f"models/separation/{args.variant}/best.pt", "the trained model")
     model = load_model(get_task("separation"), cfg, args.variant, checkpoint, torch.device("cpu")).eval()
     if args.pad_cells:
-        pad_maps(model, args.pad_cells, cfg["model"]["output_stride"])
+        pad_maps(model, args.pad_cells, cfg["eval"].get("map_output_stride") or cfg["model"]["output_stride"])
     summary, kept = collect_maps(model, cfg, test)
     crop = (cfg["frames"]["crop_height"], cfg["frames"]["crop_width"])
     figures = {

@@ -351,7 +351,8 @@ def check_cross_fields(cfg: Mapping, where: Callable[[list], str]) -> None:
     """Rules that join several keys of a schema-valid configuration, checked at start rather than
     inside the job that would fail on them: split fractions sum to 1; a batch divides across
     ``train.gpus``; training crops fit in the cached frames; test mixtures are at least a
-    training window long; a curriculum's first stage is trained.
+    training window long; sound maps are no coarser than the frame net; a curriculum's first
+    stage is trained.
 
     Raises:
         ParamsError: ``where(key path): rule, with the values``.
@@ -362,7 +363,8 @@ def check_cross_fields(cfg: Mapping, where: Callable[[list], str]) -> None:
         terms = " + ".join(f"{s} {fractions[s]:g}" for s in SPLIT_NAMES)
         raise ParamsError(f"{where(['split', 'fractions'])}: must sum to 1, got {terms} = {total:g}")
     for task in cfg["tasks"]:
-        for check in (_check_gpu_batch, _check_crop, _check_test_window, _check_init_from):
+        checks = (_check_gpu_batch, _check_crop, _check_test_window, _check_map_stride, _check_init_from)
+        for check in checks:
             check(task, cfg[task], where)
 
 
@@ -399,6 +401,19 @@ def _check_test_window(task: str, section: Mapping, where: Callable[[list], str]
         raise ParamsError(
             f"{where([task, 'eval', 'window'])}: {test} is shorter than {task}.audio.window = {net} "
             f"(the net separates longer test mixtures window by window; null: the training window)"
+        )
+
+
+def _check_map_stride(task: str, section: Mapping, where: Callable[[list], str]) -> None:
+    """``eval.map_output_stride`` (sound maps) is no coarser than ``model.output_stride``: the
+    trained frame net can be dilated to a finer stride, not strided past its own."""
+    maps = (section.get("eval") or {}).get("map_output_stride")
+    net = (section.get("model") or {}).get("output_stride")
+    if maps and net and maps > net:
+        raise ParamsError(
+            f"{where([task, 'eval', 'map_output_stride'])}: {maps} is coarser than {task}.model."
+            f"output_stride = {net} (the maps sample the trained net's features at its stride or "
+            f"finer; null: the trained stride)"
         )
 
 

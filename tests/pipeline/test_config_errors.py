@@ -153,6 +153,11 @@ def test_split_fractions_must_sum_to_one(params_text, write_params):
             r"separation\.eval\.window \(override\): 8191 is shorter than separation\.audio\.window = 16383",
         ),
         (
+            {"separation": {"eval": {"map_output_stride": 16}}},
+            r"separation\.eval\.map_output_stride \(override\): 16 is coarser than "
+            r"separation\.model\.output_stride = 8",
+        ),
+        (
             {"profile": "smoke", "spatial": {"variants": ["avsa_curriculum"]}},
             r"common\.spatial\.init_from: 'avsa_curriculum' starts from 'avc', which spatial\.variants "
             r"\(avsa_curriculum\) does not train",

@@ -14,9 +14,11 @@ from torch import nn
 
 from avrepro.nets.resnet import resnet18_trunk
 
-# trunk children: conv1 bn1 relu maxpool layer1 layer2 layer3 layer4
-_STAGES = {"layer3": 6, "layer4": 7}
-OUTPUT_STRIDES = (8, 16, 32)
+# trunk children: conv1 bn1 relu maxpool layer1 layer2 layer3 layer4; the stride of the trunk
+# after each strided stage (the stem's conv and max pool stride 4 before layer1)
+_STAGES = {"layer2": 5, "layer3": 6, "layer4": 7}
+_STRIDE_AFTER = {"layer2": 8, "layer3": 16, "layer4": 32}
+OUTPUT_STRIDES = (4, 8, 16, 32)
 STAGE_WIDTHS = {3: 256, 4: 512}
 """Channels out of the trunk that ends with residual stage 3 (layer3) or 4 (layer4, published)."""
 
@@ -38,8 +40,9 @@ def dilated_resnet18(
     weights: str = "none", output_stride: int = 16, stages: int = 4
 ) -> tuple[nn.Sequential, str]:
     """ResNet-18 without pool and classifier, through residual stage ``stages`` (4: layer4, as
-    published; 3: up to layer3, about a third of the time at stride 8), at ``output_stride`` 8,
-    16 or 32 (32 needs layer4).
+    published; 3: up to layer3, about a third of the time at stride 8), at ``output_stride`` 4,
+    8, 16 or 32 (32 needs layer4). Every stage that would take the stride past it is dilated
+    instead, each by twice the one before.
 
     Shape: ``(B, 3, H, W) -> (B, STAGE_WIDTHS[stages], ceil(H / s), ceil(W / s))``. Returns the
     trunk and the note on which weights were loaded (see :func:`resnet18_trunk`).
@@ -48,14 +51,14 @@ def dilated_resnet18(
         raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride}")
     if stages not in STAGE_WIDTHS or (stages == 3 and output_stride == 32):
         raise ValueError(
-            f"frame stages must be 3 (output stride 8 or 16) or 4, got {stages} at {output_stride}"
+            f"frame stages must be 3 (output stride 4, 8 or 16) or 4, got {stages} at {output_stride}"
         )
     trunk, note = resnet18_trunk(weights)
-    if output_stride == 16:
-        _dilate_stage(trunk[_STAGES["layer4"]], dilation=2, entry_dilation=1)
-    elif output_stride == 8:
-        _dilate_stage(trunk[_STAGES["layer3"]], dilation=2, entry_dilation=1)
-        _dilate_stage(trunk[_STAGES["layer4"]], dilation=4, entry_dilation=2)
+    dilation = 1
+    for name, index in _STAGES.items():
+        if _STRIDE_AFTER[name] > output_stride:
+            _dilate_stage(trunk[index], dilation=2 * dilation, entry_dilation=dilation)
+            dilation *= 2
     return (trunk if stages == 4 else trunk[: _STAGES["layer4"]]), note
 
 
@@ -68,7 +71,7 @@ class FrameNet(nn.Module):
     Args:
         channels: K, the number of visual (and audio) feature channels.
         weights: ``none`` | ``imagenet`` | path to a ResNet-18 state dict.
-        output_stride: 16 as published (layer4 dilated), 8 or 32.
+        output_stride: 16 as published (layer4 dilated), 4, 8 or 32.
         stages: the trunk's residual stages, 4 as published or 3 (see :func:`dilated_resnet18`).
     """
 
@@ -76,7 +79,22 @@ class FrameNet(nn.Module):
         super().__init__()
         self.features, self.weights_note = dilated_resnet18(weights, output_stride, stages)
         self.fc = nn.Conv2d(STAGE_WIDTHS[stages], channels, kernel_size=3, padding=1)
-        self.output_stride = output_stride
+        self.output_stride, self.stages = output_stride, stages
+
+    def at_output_stride(self, output_stride: int) -> FrameNet:
+        """A twin with this net's weights (and mode) at a finer ``output_stride``: the stages past
+        it run dilated (atrous) instead of strided, and so does the head: the map holds the same
+        features at every cell of the trained map and new ones between them, as DeepLab tests at
+        a finer stride than it trains (Chen et al., TPAMI 2018)."""
+        if output_stride > self.output_stride:
+            raise ValueError(
+                f"output_stride {output_stride} is coarser than the trained {self.output_stride}"
+            )
+        twin = FrameNet(self.fc.out_channels, "none", output_stride, self.stages)
+        twin.load_state_dict(self.state_dict())
+        d = self.fc.dilation[0] * self.output_stride // output_stride
+        twin.fc.dilation, twin.fc.padding = (d, d), (d, d)
+        return twin.to(self.fc.weight.device).train(self.training)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """``(B, n_frames, 3, H, W)`` -> ``(B, K, n_frames, h, w)``."""

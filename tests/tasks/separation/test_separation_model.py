@@ -23,7 +23,7 @@ CFG = task_config(
 MODEL, ACFG = CFG["model"], CFG["audio"]
 
 
-@pytest.mark.parametrize(("stride", "stages"), [(8, 4), (16, 4), (32, 4), (8, 3), (16, 3)])
+@pytest.mark.parametrize(("stride", "stages"), [(4, 4), (8, 4), (16, 4), (32, 4), (4, 3), (8, 3), (16, 3)])
 def test_dilated_trunk_output_stride(stride, stages):
     trunk, note = dilated_resnet18("none", stride, stages)
     assert note == "random init"
@@ -34,7 +34,7 @@ def test_dilated_trunk_output_stride(stride, stages):
 
 def test_dilated_trunk_rejects_other_strides_and_stages():
     with pytest.raises(ValueError, match="output_stride"):
-        dilated_resnet18("none", 4)
+        dilated_resnet18("none", 2)
     for stride, stages in ((32, 3), (16, 2)):
         with pytest.raises(ValueError, match="frame stages"):
             dilated_resnet18("none", stride, stages)
@@ -88,7 +88,7 @@ def test_pixelplayer_masks_and_sound_maps():
     # sound, and every other position's is that of the bias alone (sigmoid(0) = 1/2)
     visual = torch.zeros(1, 1, 8, 1, 4, 8)
     visual[..., 2, 5] = 1.0
-    model.frame_maps = lambda _frames: visual
+    model.frame_maps = lambda _frames, _stride=None: visual
     mag = log_mag[:1].exp()
     with torch.no_grad():
         pooled = torch.sigmoid(model(log_mag[:1], frames[:1, :1]))
@@ -99,6 +99,34 @@ def test_pixelplayer_masks_and_sound_maps():
     assert torch.allclose(others, torch.full_like(others, 0.5), atol=1e-6)
     with pytest.raises(ValueError, match="unknown separation variant"):
         build_model("soft", **MODEL)
+
+
+@pytest.mark.parametrize(("trained", "stages", "finer"), [(8, 3, 4), (16, 4, 4), (16, 4, 8)])
+def test_a_finer_stride_samples_the_trained_features_densely(trained, stages, finer):
+    """Sound maps at ``eval.map_output_stride``: the frame net's twin at a finer stride holds the
+    trained net's features at every (trained / finer)-th cell and new ones between them; so do
+    the sound maps. The trained net is left as it was; a coarser stride is refused."""
+    torch.manual_seed(0)
+    net = FrameNet(channels=8, output_stride=trained, stages=stages).eval()
+    before = repr(net)
+    twin = net.at_output_stride(finer)
+    frames = torch.randn(2, 1, 3, 64, 128)
+    r = trained // finer
+    with torch.no_grad():
+        coarse, dense = net(frames), twin(frames)
+    assert dense.shape[-2:] == (64 // finer, 128 // finer) and not twin.training
+    assert torch.allclose(dense[..., ::r, ::r], coarse, atol=1e-5)
+    assert not torch.allclose(dense[..., 1::r, 1::r], coarse, atol=1e-2)  # new cells in between
+    assert repr(net) == before and net.output_stride == trained
+    with pytest.raises(ValueError, match="coarser than the trained"):
+        net.at_output_stride(2 * trained)
+    model = build_model("binary", **{**MODEL, "output_stride": trained, "frame_stages": stages}).eval()
+    log_mag, video = torch.randn(1, 1, 128, 128), torch.randn(1, 2, 1, 3, 64, 128)
+    with torch.no_grad():
+        maps = model.sound_maps(log_mag, log_mag.exp(), video)
+        finer_maps = model.sound_maps(log_mag, log_mag.exp(), video, output_stride=finer)
+    assert finer_maps.shape == (1, 2, 64 // finer, 128 // finer)
+    assert torch.allclose(finer_maps[..., ::r, ::r], maps, atol=1e-5)
 
 
 @pytest.mark.parametrize("late", [False, True])

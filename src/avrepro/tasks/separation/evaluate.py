@@ -76,16 +76,17 @@ def evaluate_model(
 
 def model_masker(model: PixelPlayer, name: str, cfg: dict, test: FeatureCache) -> Masker:
     """The model's masks (thresholded at ``eval.mask_threshold`` for binary masks) and sound maps
-    from each clip's frames resized to the crop size."""
+    (the frame net at ``eval.map_output_stride``) from each clip's frames resized to the crop size."""
     model.eval()
     kind = mask_kind(name)
     device = next(model.parameters()).device
     crop, threshold = crop_hw(cfg["frames"]), cfg["eval"]["mask_threshold"]
     window = spectral.frames_of(cfg["audio"])  # longer test mixtures: window by window
+    stride = cfg["eval"].get("map_output_stride")  # (absent in configs saved before it)
 
     def masks(chunk: Chunk) -> tuple[torch.Tensor, np.ndarray]:
-        frames = chunk_frames(test, chunk, crop)
-        soft, maps = _model_masks(model, chunk.sources.to(device), frames.to(device), cfg["audio"], window)
+        frames = chunk_frames(test, chunk, crop).to(device)
+        soft, maps = _model_masks(model, chunk.sources.to(device), frames, cfg["audio"], window, stride)
         return ((soft > threshold).float() if kind == "binary" else soft), maps
 
     return masks
@@ -103,14 +104,20 @@ def chunk_frames(test: FeatureCache, chunk: Chunk, crop: tuple[int, int]) -> tor
 
 @torch.no_grad()
 def _model_masks(
-    model: nn.Module, sources: torch.Tensor, frames: torch.Tensor, acfg: dict, window: int
+    model: nn.Module,
+    sources: torch.Tensor,
+    frames: torch.Tensor,
+    acfg: dict,
+    window: int,
+    map_stride: int | None = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Soft masks on the linear axis ``(b, N, F, T)`` (CPU) and sound maps ``(b, N, h, w)``, the
-    sound net run ``window`` STFT frames at a time."""
+    """Soft masks on the linear axis ``(b, N, F, T)`` (CPU) and sound maps ``(b, N, h, w)`` (the
+    frame net at ``map_stride``; None: as trained), the sound net run ``window`` STFT frames at a
+    time."""
     prep = spectral.prepare(sources, acfg)
     logits = model(prep["log_mag"], frames, window)
     soft = spectral.to_linear(torch.sigmoid(logits.float()), acfg)
-    maps = model.sound_maps(prep["log_mag"], prep["mag_mix"], frames, window=window)
+    maps = model.sound_maps(prep["log_mag"], prep["mag_mix"], frames, window=window, output_stride=map_stride)
     return soft.cpu(), maps.float().cpu().numpy()
 
 

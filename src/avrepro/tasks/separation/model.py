@@ -85,13 +85,17 @@ class PixelPlayer(nn.Module):
         self.sound = SoundUNet(channels, ngf, levels, late_upsample)
         self.synthesizer = Synthesizer(channels, late_upsample)
 
-    def frame_maps(self, frames: torch.Tensor) -> torch.Tensor:
+    def frame_maps(self, frames: torch.Tensor, output_stride: int | None = None) -> torch.Tensor:
         """Activated visual features per position: ``(B, N, n_frames, 3, H, W)`` ->
-        ``(B, N, K, n_frames, h, w)``."""
+        ``(B, N, K, n_frames, h, w)``; ``output_stride`` finer than the trained one: the same
+        features sampled more densely (:meth:`FrameNet.at_output_stride`)."""
         b, n = frames.shape[:2]
+        net = self.visual
+        if output_stride is not None and output_stride != net.output_stride:
+            net = net.at_output_stride(output_stride)
         # the frame net's head and all that follows run in fp32 under autocast: in bf16, sigmoids
         # near 1 tie at the max, and the max pool then spreads its gradient over every tie
-        x = self.activation(self.visual(frames.flatten(0, 1)))
+        x = self.activation(net(frames.flatten(0, 1)))
         return x.view(b, n, *x.shape[1:])
 
     def video_vectors(self, maps: torch.Tensor) -> torch.Tensor:
@@ -132,18 +136,20 @@ class PixelPlayer(nn.Module):
         frames: torch.Tensor,
         frame: int | None = None,
         window: int | None = None,
+        output_stride: int | None = None,
     ) -> torch.Tensor:
         """Energy of the sound each pixel produces, as a share of the mixture's energy.
 
         The synthesizer is applied at every position of frame ``frame`` (default: the middle one)
         of each video's feature map: pixel p's mask ``m_p`` gives the energy
         ``sum(m_p * |mix|) / sum(|mix|)`` (on the spectrogram the net sees), ``window`` frames at a
-        time (as :meth:`forward`).
+        time (as :meth:`forward`). ``output_stride``: the frame net's stride for the map (None: the
+        trained one; finer: a denser map of the same features, see :meth:`frame_maps`).
 
         Shape: log_mag, mag ``(B, 1, F, T)``, frames ``(B, N, n_frames, 3, H, W)`` ->
         ``(B, N, h, w)`` in [0, 1].
         """
-        maps = self.frame_maps(frames)
+        maps = self.frame_maps(frames, output_stride)
         pixel = maps[:, :, :, maps.shape[3] // 2 if frame is None else frame]
         spans, sounds = self.windowed_sound(log_mag, window)
         total = mag.sum(dim=(1, 2, 3)).clamp_min(1e-12)

@@ -73,7 +73,8 @@ def separation_section(ctx: ReportContext) -> str:
     boxes = _scored_against_boxes(metrics, variants)
     out = [
         "## Sound separation and localization (The Sound of Pixels / PixelPlayer)\n",
-        _intro(scfg.get("mix", {}).get("n", 2), clip_counts(metrics), names, boxes, _windows(scfg)),
+        _intro(scfg.get("mix", {}).get("n", 2), clip_counts(metrics), names, boxes, _windows(scfg))
+        + _map_stride(scfg),
         "### Metrics\n",
         table,
     ]
@@ -115,6 +116,21 @@ def _windows(scfg: dict) -> str:
     return (
         f"Each test mixture is {seconds} long (`eval.window`), and every method gets all of it; the "
         f"net, trained on {net / rate:.2f}-s windows, separates it window by window. "
+    )
+
+
+def _map_stride(scfg: dict) -> str:
+    """How the sound maps sample the frame net, when finer than it was trained
+    (``eval.map_output_stride``)."""
+    maps = (scfg.get("eval") or {}).get("map_output_stride")
+    net = (scfg.get("model") or {}).get("output_stride")
+    if not (maps and net) or maps >= net:
+        return ""
+    return (
+        f"The sound maps come from the frame net at output stride {maps}, where it trains at {net} "
+        "(`eval.map_output_stride`): the trained weights run dilated where they stride, so the map "
+        f"holds the trained map's cells and {(net // maps) ** 2 - 1} new ones per trained cell, as DeepLab "
+        "tests at a finer stride than it trains.\n"
     )
 
 
