@@ -53,15 +53,23 @@ def collect_maps(model, cfg: dict, test) -> tuple[dict, list]:
     return summary, [(m, b) for m, b in kept if b is not None]
 
 
-def pad_maps(model, cells: int, stride: int) -> None:
-    """Make ``model.sound_maps`` see frames padded by ``cells`` map cells (``stride`` pixels
-    each) of 0 (the mean colour) on every side and return the picture's cells only."""
-    maps, px = model.sound_maps, cells * stride
+def pad_maps(model, cells: int) -> None:
+    """Make the sound maps of ``model`` (made by ``model.at_map_stride``) see frames padded by
+    ``cells`` map cells of 0 (the mean colour) on every side and return the picture's cells only."""
+    at_map_stride = model.at_map_stride
 
-    def padded(log_mag, mag, frames, **kwargs):
-        return maps(log_mag, mag, F.pad(frames, (px, px, px, px)), **kwargs)[..., cells:-cells, cells:-cells]
+    def padded_mapper(output_stride):
+        mapper = at_map_stride(output_stride)
+        maps, px = mapper.sound_maps, cells * mapper.visual.output_stride
 
-    model.sound_maps = padded
+        def padded(log_mag, mag, frames, **kwargs):
+            out = maps(log_mag, mag, F.pad(frames, (px, px, px, px)), **kwargs)
+            return out[..., cells:-cells, cells:-cells]
+
+        mapper.sound_maps = padded
+        return mapper
+
+    model.at_map_stride = padded_mapper
 
 
 def cell_scores(kept: list, crop_hw: tuple[int, int]) -> dict:
@@ -100,7 +108,7 @@ def main(argv=None) -> dict:
     checkpoint = require(args.tree / f"models/separation/{args.variant}/best.pt", "the trained model")
     model = load_model(get_task("separation"), cfg, args.variant, checkpoint, torch.device("cpu")).eval()
     if args.pad_cells:
-        pad_maps(model, args.pad_cells, cfg["eval"].get("map_output_stride") or cfg["model"]["output_stride"])
+        pad_maps(model, args.pad_cells)
     summary, kept = collect_maps(model, cfg, test)
     crop = (cfg["frames"]["crop_height"], cfg["frames"]["crop_width"])
     figures = {

@@ -88,7 +88,7 @@ def test_pixelplayer_masks_and_sound_maps():
     # sound, and every other position's is that of the bias alone (sigmoid(0) = 1/2)
     visual = torch.zeros(1, 1, 8, 1, 4, 8)
     visual[..., 2, 5] = 1.0
-    model.frame_maps = lambda _frames, _stride=None: visual
+    model.frame_maps = lambda _frames: visual
     mag = log_mag[:1].exp()
     with torch.no_grad():
         pooled = torch.sigmoid(model(log_mag[:1], frames[:1, :1]))
@@ -124,7 +124,7 @@ def test_a_finer_stride_samples_the_trained_features_densely(trained, stages, fi
     log_mag, video = torch.randn(1, 1, 128, 128), torch.randn(1, 2, 1, 3, 64, 128)
     with torch.no_grad():
         maps = model.sound_maps(log_mag, log_mag.exp(), video)
-        finer_maps = model.sound_maps(log_mag, log_mag.exp(), video, output_stride=finer)
+        finer_maps = model.at_map_stride(finer).sound_maps(log_mag, log_mag.exp(), video)
     assert finer_maps.shape == (1, 2, 64 // finer, 128 // finer)
     assert torch.allclose(finer_maps[..., ::r, ::r], maps, atol=1e-5)
 

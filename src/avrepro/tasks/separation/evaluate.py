@@ -82,11 +82,11 @@ def model_masker(model: PixelPlayer, name: str, cfg: dict, test: FeatureCache) -
     device = next(model.parameters()).device
     crop, threshold = crop_hw(cfg["frames"]), cfg["eval"]["mask_threshold"]
     window = spectral.frames_of(cfg["audio"])  # longer test mixtures: window by window
-    stride = cfg["eval"].get("map_output_stride")  # (absent in configs saved before it)
+    mapper = model.at_map_stride(cfg["eval"].get("map_output_stride"))  # (absent in older configs)
 
     def masks(chunk: Chunk) -> tuple[torch.Tensor, np.ndarray]:
         frames = chunk_frames(test, chunk, crop).to(device)
-        soft, maps = _model_masks(model, chunk.sources.to(device), frames, cfg["audio"], window, stride)
+        soft, maps = _model_masks(model, mapper, chunk.sources.to(device), frames, cfg["audio"], window)
         return ((soft > threshold).float() if kind == "binary" else soft), maps
 
     return masks
@@ -104,20 +104,15 @@ def chunk_frames(test: FeatureCache, chunk: Chunk, crop: tuple[int, int]) -> tor
 
 @torch.no_grad()
 def _model_masks(
-    model: nn.Module,
-    sources: torch.Tensor,
-    frames: torch.Tensor,
-    acfg: dict,
-    window: int,
-    map_stride: int | None = None,
+    model: nn.Module, mapper: nn.Module, sources: torch.Tensor, frames: torch.Tensor, acfg: dict, window: int
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Soft masks on the linear axis ``(b, N, F, T)`` (CPU) and sound maps ``(b, N, h, w)`` (the
-    frame net at ``map_stride``; None: as trained), the sound net run ``window`` STFT frames at a
-    time."""
+    """Soft masks on the linear axis ``(b, N, F, T)`` (CPU) of ``model`` and sound maps
+    ``(b, N, h, w)`` of ``mapper`` (the model at the maps' stride), the sound net run ``window``
+    STFT frames at a time."""
     prep = spectral.prepare(sources, acfg)
     logits = model(prep["log_mag"], frames, window)
     soft = spectral.to_linear(torch.sigmoid(logits.float()), acfg)
-    maps = model.sound_maps(prep["log_mag"], prep["mag_mix"], frames, window=window, output_stride=map_stride)
+    maps = mapper.sound_maps(prep["log_mag"], prep["mag_mix"], frames, window=window)
     return soft.cpu(), maps.float().cpu().numpy()
 
 

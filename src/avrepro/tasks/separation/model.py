@@ -9,6 +9,8 @@ frame map before pooling gives a mask, and so a sound, per pixel (the sound maps
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -85,17 +87,13 @@ class PixelPlayer(nn.Module):
         self.sound = SoundUNet(channels, ngf, levels, late_upsample)
         self.synthesizer = Synthesizer(channels, late_upsample)
 
-    def frame_maps(self, frames: torch.Tensor, output_stride: int | None = None) -> torch.Tensor:
+    def frame_maps(self, frames: torch.Tensor) -> torch.Tensor:
         """Activated visual features per position: ``(B, N, n_frames, 3, H, W)`` ->
-        ``(B, N, K, n_frames, h, w)``; ``output_stride`` finer than the trained one: the same
-        features sampled more densely (:meth:`FrameNet.at_output_stride`)."""
+        ``(B, N, K, n_frames, h, w)``."""
         b, n = frames.shape[:2]
-        net = self.visual
-        if output_stride is not None and output_stride != net.output_stride:
-            net = net.at_output_stride(output_stride)
         # the frame net's head and all that follows run in fp32 under autocast: in bf16, sigmoids
         # near 1 tie at the max, and the max pool then spreads its gradient over every tie
-        x = self.activation(net(frames.flatten(0, 1)))
+        x = self.activation(self.visual(frames.flatten(0, 1)))
         return x.view(b, n, *x.shape[1:])
 
     def video_vectors(self, maps: torch.Tensor) -> torch.Tensor:
@@ -136,20 +134,18 @@ class PixelPlayer(nn.Module):
         frames: torch.Tensor,
         frame: int | None = None,
         window: int | None = None,
-        output_stride: int | None = None,
     ) -> torch.Tensor:
         """Energy of the sound each pixel produces, as a share of the mixture's energy.
 
         The synthesizer is applied at every position of frame ``frame`` (default: the middle one)
         of each video's feature map: pixel p's mask ``m_p`` gives the energy
         ``sum(m_p * |mix|) / sum(|mix|)`` (on the spectrogram the net sees), ``window`` frames at a
-        time (as :meth:`forward`). ``output_stride``: the frame net's stride for the map (None: the
-        trained one; finer: a denser map of the same features, see :meth:`frame_maps`).
+        time (as :meth:`forward`). For a denser map, call it on :meth:`at_map_stride`.
 
         Shape: log_mag, mag ``(B, 1, F, T)``, frames ``(B, N, n_frames, 3, H, W)`` ->
         ``(B, N, h, w)`` in [0, 1].
         """
-        maps = self.frame_maps(frames, output_stride)
+        maps = self.frame_maps(frames)
         pixel = maps[:, :, :, maps.shape[3] // 2 if frame is None else frame]
         spans, sounds = self.windowed_sound(log_mag, window)
         total = mag.sum(dim=(1, 2, 3)).clamp_min(1e-12)
@@ -178,6 +174,16 @@ class PixelPlayer(nn.Module):
             masks = torch.sigmoid(self.synthesizer(pixel, sound[i : i + 1]))
             out.append(torch.einsum("bnpft,bft->bnp", masks, weight[i : i + 1]))
         return torch.cat(out).view(b, n, h, w)
+
+    def at_map_stride(self, output_stride: int | None) -> PixelPlayer:
+        """This model for sound maps at ``output_stride``: itself at the trained stride (or None),
+        else a copy whose frame net runs finer, dilated where it strides (a denser map of the same
+        features, :meth:`FrameNet.at_output_stride`)."""
+        if output_stride is None or output_stride == self.visual.output_stride:
+            return self
+        twin = copy.deepcopy(self)
+        twin.visual = self.visual.at_output_stride(output_stride)
+        return twin
 
     def param_groups(self, lr_frame: float, lr_sound: float, lr_synthesizer: float) -> list[dict]:
         """As the official code: frame trunk at ``lr_frame``, the frame net's last conv and the
