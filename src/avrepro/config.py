@@ -363,7 +363,7 @@ def check_cross_fields(cfg: Mapping, where: Callable[[list], str]) -> None:
         terms = " + ".join(f"{s} {fractions[s]:g}" for s in SPLIT_NAMES)
         raise ParamsError(f"{where(['split', 'fractions'])}: must sum to 1, got {terms} = {total:g}")
     for task in cfg["tasks"]:
-        checks = (_check_gpu_batch, _check_crop, _check_test_window, _check_map_stride, _check_init_from)
+        checks = (_check_gpu_batch, _check_crop, _check_test_window, _check_strides, _check_init_from)
         for check in checks:
             check(task, cfg[task], where)
 
@@ -404,11 +404,20 @@ def _check_test_window(task: str, section: Mapping, where: Callable[[list], str]
         )
 
 
-def _check_map_stride(task: str, section: Mapping, where: Callable[[list], str]) -> None:
-    """``eval.map_output_stride`` (sound maps) is no coarser than ``model.output_stride``: the
-    trained frame net can be dilated to a finer stride, not strided past its own."""
+def _check_strides(task: str, section: Mapping, where: Callable[[list], str]) -> None:
+    """``model.output_stride`` is at most the frame net's stride after its last residual stage
+    (``model.frame_stages`` N: 2 ** (N + 1), :func:`avrepro.nets.dilated_resnet.stride_after`), and
+    ``eval.map_output_stride`` (sound maps) is no coarser than ``model.output_stride``: the trained
+    frame net can be dilated to a finer stride, not strided past its own."""
+    model = section.get("model") or {}
+    net, stages = model.get("output_stride"), model.get("frame_stages")
+    if net and stages and net > 2 ** (stages + 1):
+        raise ParamsError(
+            f"{where([task, 'model', 'output_stride'])}: {net} is coarser than the frame net's stride "
+            f"after {task}.model.frame_stages = {stages} residual stages ({2 ** (stages + 1)}; "
+            f"dilation keeps a stride, it cannot add one)"
+        )
     maps = (section.get("eval") or {}).get("map_output_stride")
-    net = (section.get("model") or {}).get("output_stride")
     if maps and net and maps > net:
         raise ParamsError(
             f"{where([task, 'eval', 'map_output_stride'])}: {maps} is coarser than {task}.model."

@@ -153,9 +153,14 @@ def test_split_fractions_must_sum_to_one(params_text, write_params):
             r"separation\.eval\.window \(override\): 8191 is shorter than separation\.audio\.window = 16383",
         ),
         (
+            {"separation": {"model": {"frame_stages": 2, "output_stride": 16}}},
+            r"separation\.model\.output_stride \(override\): 16 is coarser than the frame net's stride "
+            r"after separation\.model\.frame_stages = 2 residual stages \(8;",
+        ),
+        (
             {"separation": {"eval": {"map_output_stride": 16}}},
             r"separation\.eval\.map_output_stride \(override\): 16 is coarser than "
-            r"separation\.model\.output_stride = 8",
+            r"separation\.model\.output_stride = 4",
         ),
         (
             {"profile": "smoke", "spatial": {"variants": ["avsa_curriculum"]}},

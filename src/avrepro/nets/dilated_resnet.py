@@ -14,13 +14,18 @@ from torch import nn
 
 from avrepro.nets.resnet import resnet18_trunk
 
-# trunk children: conv1 bn1 relu maxpool layer1 layer2 layer3 layer4; the stride of the trunk
-# after each strided stage (the stem's conv and max pool stride 4 before layer1)
-_STAGES = {"layer2": 5, "layer3": 6, "layer4": 7}
-_STRIDE_AFTER = {"layer2": 8, "layer3": 16, "layer4": 32}
+STEM = 4
+"""The trunk's children before the residual stages (conv1 bn1 relu maxpool): layer N is child
+``STEM + N - 1``."""
 OUTPUT_STRIDES = (4, 8, 16, 32)
-STAGE_WIDTHS = {3: 256, 4: 512}
-"""Channels out of the trunk that ends with residual stage 3 (layer3) or 4 (layer4, published)."""
+STAGE_WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512}
+"""Channels out of the trunk that ends with residual stage N (layerN; 4 as published)."""
+
+
+def stride_after(stages: int) -> int:
+    """The trunk's stride after residual stage ``stages``: the stem strides 4 before layer1 and
+    each later stage x2 (layer1: 4 ... layer4: 32)."""
+    return 2 ** (stages + 1)
 
 
 def _dilate_stage(stage: nn.Module, dilation: int, entry_dilation: int) -> None:
@@ -40,30 +45,31 @@ def dilated_resnet18(
     weights: str = "none", output_stride: int = 16, stages: int = 4
 ) -> tuple[nn.Sequential, str]:
     """ResNet-18 without pool and classifier, through residual stage ``stages`` (4: layer4, as
-    published; 3: up to layer3, about a third of the time at stride 8), at ``output_stride`` 4,
-    8, 16 or 32 (32 needs layer4). Every stage that would take the stride past it is dilated
-    instead, each by twice the one before.
+    published; 3: up to layer3, about a third of the time at stride 8; 2 or 1: up to layer2 or layer1), at
+    ``output_stride`` 4, 8, 16 or 32, at most the stride after the last stage. Every stage that
+    would take the stride past it is dilated instead, each by twice the one before.
 
     Shape: ``(B, 3, H, W) -> (B, STAGE_WIDTHS[stages], ceil(H / s), ceil(W / s))``. Returns the
     trunk and the note on which weights were loaded (see :func:`resnet18_trunk`).
     """
     if output_stride not in OUTPUT_STRIDES:
         raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride}")
-    if stages not in STAGE_WIDTHS or (stages == 3 and output_stride == 32):
+    if stages not in STAGE_WIDTHS or output_stride > stride_after(stages):
         raise ValueError(
-            f"frame stages must be 3 (output stride 4, 8 or 16) or 4, got {stages} at {output_stride}"
+            f"frame stages must be 1 (output stride 4), 2 (4 or 8), 3 (4, 8 or 16) or 4, got {stages} "
+            f"at {output_stride}"
         )
     trunk, note = resnet18_trunk(weights)
     dilation = 1
-    for name, index in _STAGES.items():
-        if _STRIDE_AFTER[name] > output_stride:
-            _dilate_stage(trunk[index], dilation=2 * dilation, entry_dilation=dilation)
+    for stage in range(2, stages + 1):  # layer1 never strides
+        if stride_after(stage) > output_stride:
+            _dilate_stage(trunk[STEM + stage - 1], dilation=2 * dilation, entry_dilation=dilation)
             dilation *= 2
-    return (trunk if stages == 4 else trunk[: _STAGES["layer4"]]), note
+    return trunk[: STEM + stages], note
 
 
 class FrameNet(nn.Module):
-    """Dilated ResNet-18 (all four stages, or three) -> 3x3 conv to ``channels`` (K) per frame.
+    """Dilated ResNet-18 (all four residual stages, or the first 1-3) -> 3x3 conv to K channels.
 
     :meth:`forward` returns the pre-activation map ``(B, K, n_frames, h, w)``; the model applies
     the sigmoid and pools (max over frames and positions) or keeps every position (sound maps).
@@ -72,7 +78,7 @@ class FrameNet(nn.Module):
         channels: K, the number of visual (and audio) feature channels.
         weights: ``none`` | ``imagenet`` | path to a ResNet-18 state dict.
         output_stride: 16 as published (layer4 dilated), 4, 8 or 32.
-        stages: the trunk's residual stages, 4 as published or 3 (see :func:`dilated_resnet18`).
+        stages: the trunk's residual stages, 4 as published, or 1-3 (see :func:`dilated_resnet18`).
     """
 
     def __init__(self, channels: int = 32, weights: str = "none", output_stride: int = 16, stages: int = 4):

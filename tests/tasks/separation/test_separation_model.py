@@ -12,30 +12,32 @@ from avrepro.tasks.separation.model import PixelPlayer, build_model, windows
 from avrepro.tasks.separation.task import SeparationTask
 from helpers.configs import task_config
 
-# the smoke profile's net at output stride 16; a longer window: 128 warped rows x 128 frames
+# the smoke profile's net, its trunk to layer3 at output stride 16; a longer window: 128 rows x 128 frames
 CFG = task_config(
     "separation",
     {
-        "model": {"output_stride": 16},
+        "model": {"output_stride": 16, "frame_stages": 3},
         "audio": {"window": 16383, "n_fft": 510, "hop": 128, "warp_bins": 128, "log_freq": True},
     },
 )
 MODEL, ACFG = CFG["model"], CFG["audio"]
 
 
-@pytest.mark.parametrize(("stride", "stages"), [(4, 4), (8, 4), (16, 4), (32, 4), (4, 3), (8, 3), (16, 3)])
+@pytest.mark.parametrize(
+    ("stride", "stages"), [(4, 4), (8, 4), (16, 4), (32, 4), (4, 3), (8, 3), (16, 3), (4, 2), (8, 2), (4, 1)]
+)
 def test_dilated_trunk_output_stride(stride, stages):
     trunk, note = dilated_resnet18("none", stride, stages)
     assert note == "random init"
     with torch.no_grad():
         out = trunk.eval()(torch.zeros(1, 3, 64, 128))
-    assert out.shape == (1, {3: 256, 4: 512}[stages], 64 // stride, 128 // stride)
+    assert out.shape == (1, {1: 64, 2: 128, 3: 256, 4: 512}[stages], 64 // stride, 128 // stride)
 
 
 def test_dilated_trunk_rejects_other_strides_and_stages():
     with pytest.raises(ValueError, match="output_stride"):
         dilated_resnet18("none", 2)
-    for stride, stages in ((32, 3), (16, 2)):
+    for stride, stages in ((32, 3), (16, 2), (8, 1), (4, 0), (8, 5)):
         with pytest.raises(ValueError, match="frame stages"):
             dilated_resnet18("none", stride, stages)
 
@@ -101,7 +103,7 @@ def test_pixelplayer_masks_and_sound_maps():
         build_model("soft", **MODEL)
 
 
-@pytest.mark.parametrize(("trained", "stages", "finer"), [(8, 3, 4), (16, 4, 4), (16, 4, 8)])
+@pytest.mark.parametrize(("trained", "stages", "finer"), [(8, 3, 4), (16, 4, 4), (16, 4, 8), (8, 2, 4)])
 def test_a_finer_stride_samples_the_trained_features_densely(trained, stages, finer):
     """Sound maps at ``eval.map_output_stride``: the frame net's twin at a finer stride holds the
     trained net's features at every (trained / finer)-th cell and new ones between them; so do

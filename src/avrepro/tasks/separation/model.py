@@ -49,7 +49,8 @@ class PixelPlayer(nn.Module):
         levels: sound U-Net downsamplings (published 7).
         weights: frame-net ResNet-18 initialisation (``none`` | ``imagenet`` | path).
         output_stride: frame-net output stride (published 16).
-        frame_stages: residual stages of the frame net's ResNet-18 (published 4; 3 ends at layer3).
+        frame_stages: residual stages of the frame net's ResNet-18 (published 4; 3 ends at layer3, 2 and 1
+            at layer2 and layer1).
         late_upsample: the sound net's last x2 upsampling after the synthesizer (published: before
             the outermost conv; :class:`~avrepro.nets.sound_unet.SoundUNet`).
         mask_kind: ``binary`` (weighted BCE on |S_n| > 0.5 |mix|) or ``ratio`` (L1 on |S_n| / |mix|).
