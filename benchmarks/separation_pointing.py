@@ -4,8 +4,8 @@
         [--set eval.map_output_stride=8]
 
 Runs the task's evaluation of the tree's model (its ``best.pt``) on the fixed test mixtures and
-keeps every source's sound map (h x w cells: 8x16 on the default 64x32 frames at
-``eval.map_output_stride`` 4; 4x8 at the trained stride, ``--set eval.map_output_stride=8``)
+keeps every source's sound map (h x w cells: 8x16 on the default 64x32 frames at the default
+stride 4; 4x8 for a net trained at stride 8, 8x16 again with ``--set eval.map_output_stride=4``)
 and its box. Beside
 the evaluation's pointing game (the maximum of the map upsampled bilinearly to the frame, ties to
 the first pixel in row-major order) it gives: the maximum cell's centre in the box, the maximum
