@@ -411,10 +411,11 @@ def _check_strides(task: str, section: Mapping, where: Callable[[list], str]) ->
     frame net can be dilated to a finer stride, not strided past its own."""
     model = section.get("model") or {}
     net, stages = model.get("output_stride"), model.get("frame_stages")
-    if net and stages and net > 2 ** (stages + 1):
+    reach = 2 ** (stages + 1) if stages else None  # (dilated_resnet.stride_after, without torch)
+    if net and reach and net > reach:
         raise ParamsError(
             f"{where([task, 'model', 'output_stride'])}: {net} is coarser than the frame net's stride "
-            f"after {task}.model.frame_stages = {stages} residual stages ({2 ** (stages + 1)}; "
+            f"after {task}.model.frame_stages = {stages} residual stages ({reach}; "
             f"dilation keeps a stride, it cannot add one)"
         )
     maps = (section.get("eval") or {}).get("map_output_stride")
