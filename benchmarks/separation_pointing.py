@@ -19,6 +19,7 @@ map back to the picture: whether the border cells' maxima come from the frame's 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -54,19 +55,19 @@ def collect_maps(model, cfg: dict, test) -> tuple[dict, list]:
 
 
 def pad_maps(model, cells: int) -> None:
-    """Make the sound maps of ``model`` (made by ``model.at_map_stride``) see frames padded by
-    ``cells`` map cells of 0 (the mean colour) on every side and return the picture's cells only."""
+    """Make the sound maps of ``model`` (their frame features come from ``model.at_map_stride``'s
+    net) see frames padded by ``cells`` map cells of 0 (the mean colour) on every side and keep the
+    picture's cells only; the masks keep the unpadded frames."""
     at_map_stride = model.at_map_stride
 
     def padded_mapper(output_stride):
-        mapper = at_map_stride(output_stride)
-        maps, px = mapper.sound_maps, cells * mapper.visual.output_stride
+        mapper = copy.copy(at_map_stride(output_stride))  # its own frame_maps, the same modules
+        features, px = mapper.frame_maps, cells * mapper.visual.output_stride
 
-        def padded(log_mag, mag, frames, **kwargs):
-            out = maps(log_mag, mag, F.pad(frames, (px, px, px, px)), **kwargs)
-            return out[..., cells:-cells, cells:-cells]
+        def padded(frames):
+            return features(F.pad(frames, (px, px, px, px)))[..., cells:-cells, cells:-cells]
 
-        mapper.sound_maps = padded
+        mapper.frame_maps = padded
         return mapper
 
     model.at_map_stride = padded_mapper

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-#: a write that failed with less free space than this on its file system ran out of it (torch.save
-#: says "unexpected pos 61140736 vs 61140624", soundfile "System error.", neither gives an errno)
+#: a write that failed with less free space than this on its file system ran out of it (soundfile
+#: says "System error." and keeps no errno)
 NEARLY_FULL_BYTES = 1 << 20
 
 
@@ -79,14 +79,25 @@ def _free_bytes(directory: Path) -> int:
     return stat.f_bavail * stat.f_frsize
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised from or while handling, newest first."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
 def as_no_space(exc: BaseException, path: Path) -> NoSpaceError | None:
     """``exc`` as a :class:`NoSpaceError` for ``path`` when the disk ran full, else ``None``: an
-    ENOSPC/EDQUOT OSError, or any other failure while the file system of ``path`` is (nearly) full
-    (libraries such as torch and libsndfile lose the errno)."""
+    ENOSPC/EDQUOT OSError anywhere in its chain (torch.save's "unexpected pos" RuntimeError is
+    raised while handling one), or any other failure while the file system of ``path`` is (nearly)
+    full (libsndfile loses the errno; by the check, other writers may have freed space again)."""
     if isinstance(exc, NoSpaceError):
         return exc if exc.filename == str(path) else NoSpaceError(path, exc.errno)
-    if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
-        return NoSpaceError(path, exc.errno)
+    for link in _chain(exc):
+        if isinstance(link, OSError) and link.errno in NO_SPACE_ERRNOS:
+            return NoSpaceError(path, link.errno)
     if isinstance(exc, Exception) and _free_bytes(path.parent) < NEARLY_FULL_BYTES:
         return NoSpaceError(path)
     return None

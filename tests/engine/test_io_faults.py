@@ -92,6 +92,24 @@ def test_checkpoint_on_a_full_disk(tmp_path, monkeypatch):
     assert torch.load(target, weights_only=True) == {"step": 1} and leftovers(target.parent) == []
 
 
+def test_checkpoint_whose_enospc_is_in_the_context(tmp_path, monkeypatch):
+    """torch.save raises "unexpected pos" while handling the write's ENOSPC; by the time it is
+    caught, other writers may have freed space again, so the chain alone must name it."""
+    target = tmp_path / "best.pt"
+
+    def short_write(state, fh):
+        fh.write(b"half")
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError(TORCH_SHORT_WRITE)  # noqa: B904 (torch chains implicitly)
+
+    monkeypatch.setattr(torch, "save", short_write)
+    with pytest.raises(NoSpaceError, match=f"^no space left on device: {target}$") as err:
+        save_checkpoint(target, {"step": 1})
+    assert "unexpected pos" in str(err.value.__cause__) and leftovers(tmp_path) == []
+
+
 def test_directory_and_quota_and_pickling(tmp_path, monkeypatch):
     out = tmp_path / "data" / "raw"
     with atomic_dir(out) as tmp:

@@ -218,3 +218,24 @@ def test_a_few_training_steps_lower_the_loss(variant):
     assert losses[-1] < 0.8 * losses[0], losses
     prep = spectral.prepare(audio, ACFG)
     assert torch.isfinite(prep["log_mag"]).all()
+
+
+@pytest.mark.parametrize("finer", [None, 4])
+def test_evaluation_gets_masks_and_maps_from_one_pass_of_each_net(finer):
+    """``separate_and_map`` (the evaluation's call): the same logits as :meth:`forward` and the
+    same maps as :meth:`sound_maps` of the mapper, bit for bit, with each net run once (the
+    mapper's frame net for the maps when it is a finer twin)."""
+    torch.manual_seed(0)
+    model = build_model("binary", **{**MODEL, "output_stride": 8, "frame_stages": 3}).eval()
+    mapper = model.at_map_stride(finer)
+    log_mag, frames = torch.randn(2, 1, 128, 352), torch.randn(2, 3, 1, 3, 64, 128)
+    mag = log_mag.exp()
+    with torch.no_grad():
+        logits, maps = model(log_mag, frames, 128), mapper.sound_maps(log_mag, mag, frames, window=128)
+        calls = []
+        nets = {model.visual: "frame", model.sound: "sound", mapper.visual: "frame"}  # the twin's own
+        for net, key in nets.items():
+            net.register_forward_hook(lambda *_, key=key: calls.append(key))
+        both = model.separate_and_map(log_mag, mag, frames, 128, mapper)
+    assert torch.equal(both[0], logits) and torch.equal(both[1], maps)
+    assert sorted(calls) == ["frame"] * (1 if finer is None else 2) + ["sound"]

@@ -107,12 +107,11 @@ def _model_masks(
     model: nn.Module, mapper: nn.Module, sources: torch.Tensor, frames: torch.Tensor, acfg: dict, window: int
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Soft masks on the linear axis ``(b, N, F, T)`` (CPU) of ``model`` and sound maps
-    ``(b, N, h, w)`` of ``mapper`` (the model at the maps' stride), the sound net run ``window``
-    STFT frames at a time."""
+    ``(b, N, h, w)`` from the frame features of ``mapper`` (the model at the maps' stride), each
+    net run once, the sound net ``window`` STFT frames at a time."""
     prep = spectral.prepare(sources, acfg)
-    logits = model(prep["log_mag"], frames, window)
+    logits, maps = model.separate_and_map(prep["log_mag"], prep["mag_mix"], frames, window, mapper)
     soft = spectral.to_linear(torch.sigmoid(logits.float()), acfg)
-    maps = mapper.sound_maps(prep["log_mag"], prep["mag_mix"], frames, window=window)
     return soft.cpu(), maps.float().cpu().numpy()
 
 

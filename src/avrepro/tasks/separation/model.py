@@ -107,8 +107,14 @@ class PixelPlayer(nn.Module):
         ``(B, N, n_frames, 3, H, W)`` -> ``(B, N, F, T)``. ``window``: STFT frames the sound net
         sees at a time (:func:`windows`; None: all)."""
         visual = self.video_vectors(self.frame_maps(frames))
-        spans, sounds = self.windowed_sound(log_mag, window)
-        with torch.autocast(log_mag.device.type, enabled=False):  # the small linear head in fp32
+        return self.mask_logits(visual, *self.windowed_sound(log_mag, window))
+
+    def mask_logits(
+        self, visual: torch.Tensor, spans: list[tuple[int, int]], sounds: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """The synthesizer on each window's sound (:meth:`windowed_sound`), the windows' frames
+        joined: visual ``(B, N, K)`` -> ``(B, N, F, T)``."""
+        with torch.autocast(visual.device.type, enabled=False):  # the small linear head in fp32
             parts = [self.synthesizer(visual, sound) for sound in sounds]
         if len(parts) == 1:
             return parts[0]
@@ -146,9 +152,39 @@ class PixelPlayer(nn.Module):
         Shape: log_mag, mag ``(B, 1, F, T)``, frames ``(B, N, n_frames, 3, H, W)`` ->
         ``(B, N, h, w)`` in [0, 1].
         """
-        maps = self.frame_maps(frames)
-        pixel = maps[:, :, :, maps.shape[3] // 2 if frame is None else frame]
+        return self.energy_maps(self.frame_maps(frames), mag, *self.windowed_sound(log_mag, window), frame)
+
+    @torch.no_grad()
+    def separate_and_map(
+        self,
+        log_mag: torch.Tensor,
+        mag: torch.Tensor,
+        frames: torch.Tensor,
+        window: int | None = None,
+        mapper: PixelPlayer | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward`'s mask logits and :meth:`sound_maps` (middle frame) from one pass of
+        each net. ``mapper``: the model that gives the maps' frame features (:meth:`at_map_stride`;
+        None: this one, whose frame maps then serve both)."""
+        features = self.frame_maps(frames)
         spans, sounds = self.windowed_sound(log_mag, window)
+        logits = self.mask_logits(self.video_vectors(features), spans, sounds)
+        if mapper is not None and mapper is not self:
+            features = mapper.frame_maps(frames)
+        return logits, self.energy_maps(features, mag, spans, sounds)
+
+    def energy_maps(
+        self,
+        features: torch.Tensor,
+        mag: torch.Tensor,
+        spans: list[tuple[int, int]],
+        sounds: list[torch.Tensor],
+        frame: int | None = None,
+    ) -> torch.Tensor:
+        """:meth:`sound_maps` from the frame features ``(B, N, K, n_frames, h, w)`` of
+        :meth:`frame_maps` and the sound of :meth:`windowed_sound`: each window's
+        :meth:`pixel_energy`, weighted by its share of ``|mix|``."""
+        pixel = features[:, :, :, features.shape[3] // 2 if frame is None else frame]
         total = mag.sum(dim=(1, 2, 3)).clamp_min(1e-12)
         out = 0.0
         width = spans[0][1]  # every window's frames (the first one is whole)
