@@ -55,10 +55,10 @@ def dilated_resnet18(
     if output_stride not in OUTPUT_STRIDES:
         raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride}")
     if stages not in STAGE_WIDTHS or output_stride > stride_after(stages):
-        raise ValueError(
-            f"frame stages must be 1 (output stride 4), 2 (4 or 8), 3 (4, 8 or 16) or 4, got {stages} "
-            f"at {output_stride}"
+        reach = "; ".join(
+            f"{n}: {', '.join(str(s) for s in OUTPUT_STRIDES if s <= stride_after(n))}" for n in STAGE_WIDTHS
         )
+        raise ValueError(f"frame stages and their output strides: {reach}; got {stages} at {output_stride}")
     trunk, note = resnet18_trunk(weights)
     dilation = 1
     for stage in range(2, stages + 1):  # layer1 never strides
